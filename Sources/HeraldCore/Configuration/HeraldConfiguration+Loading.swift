@@ -1,0 +1,312 @@
+import Foundation
+import Yams
+
+extension HeraldConfiguration {
+    /// Reads a config file (SPEC §6): `${NAME}` (or `${NAME:-default}`) in any value is replaced
+    /// by the environment variable; flows are loaded relative to the file. Every problem is one
+    /// ``FileError`` naming the file, the line, the key and the reason.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(FileError)
+        -> HeraldConfiguration
+    {
+        try ConfigurationLoader(file: YAMLFile(path: path), environment: environment).load()
+    }
+
+    /// Names the routes use, which cannot be a `urlToken`.
+    public static let reservedTokens: Set<String> = ["inject", "notify", "admin", "healthz", "readyz", "metrics", "openapi.yaml", "console"]
+}
+
+private struct ConfigurationLoader {
+    let file: YAMLFile
+    let environment: [String: String]
+
+    func error(_ node: Node?, _ key: String, _ reason: String) -> FileError {
+        file.error(node, "\(key): \(reason)")
+    }
+
+    /// A scalar's text with `${NAME}` substituted.
+    func string(_ node: Node, _ key: String) throws(FileError) -> String {
+        guard case .scalar(let scalar) = node else { throw error(node, key, "must be a text value") }
+        return try substitute(scalar.string, node, key)
+    }
+
+    func substitute(_ text: String, _ node: Node, _ key: String) throws(FileError) -> String {
+        guard text.contains("${") else { return text }
+        var result = ""
+        var rest = Substring(text)
+        while let start = rest.range(of: "${") {
+            result += rest[..<start.lowerBound]
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                throw error(node, key, "'${' without a closing '}'")
+            }
+            let reference = rest[start.upperBound..<end]
+            var name = String(reference)
+            var fallback: String?
+            if let separator = reference.range(of: ":-") {
+                name = String(reference[..<separator.lowerBound])
+                fallback = String(reference[separator.upperBound...])
+            }
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw error(node, key, "'${\(reference)}' is not a variable name")
+            }
+            if let value = environment[name] {
+                result += value
+            } else if let fallback {
+                result += fallback
+            } else {
+                throw error(node, key, "environment variable \(name) is not set")
+            }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
+    }
+
+    func secret(_ node: Node, _ key: String) throws(FileError) -> Secret {
+        Secret(try string(node, key))
+    }
+
+    func duration(_ node: Node, _ key: String) throws(FileError) -> Duration {
+        let text = try string(node, key)
+        guard let duration = Duration(configText: text), duration > .zero else {
+            throw error(node, key, "'\(text)' is not a duration (write 500ms, 15s, 30m, 2h or 1d)")
+        }
+        return duration
+    }
+
+    func positiveInt(_ node: Node, _ key: String) throws(FileError) -> Int {
+        let text = try string(node, key)
+        guard let value = Int(text), value > 0 else { throw error(node, key, "must be a whole number above 0") }
+        return value
+    }
+
+    func listen(_ node: Node, _ key: String) throws(FileError) -> ListenAddress {
+        let text = try string(node, key)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw error(node, key, "'\(text)' is not host:port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw error(node, key, "'\(text)' has no host (write 127.0.0.1:\(port) or 0.0.0.0:\(port))") }
+        return ListenAddress(host: host, port: port)
+    }
+
+    func keys(_ node: Node, _ key: String) throws(FileError) -> [(key: String, keyNode: Node, value: Node)] {
+        do {
+            return try file.mapping(node, key)
+        } catch {
+            throw self.error(node, key, "must be a mapping")
+        }
+    }
+
+    func unknown(_ keyNode: Node, _ key: String, in section: String, allowed: [String]) -> FileError {
+        error(keyNode, section.isEmpty ? key : "\(section).\(key)", "unknown key (expected one of \(allowed.joined(separator: ", ")))")
+    }
+
+    func load() throws(FileError) -> HeraldConfiguration {
+        var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
+        var endpointsNode: Node?
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize"]
+        for (key, keyNode, value) in try keys(file.root, "the config") {
+            switch key {
+            case "listen": configuration.listen = try listen(value, key)
+            case "maxBodySize": configuration.maxBodySize = try byteSize(value, key)
+            case "storage": configuration.storage = try storage(value, key)
+            case "endpoints": endpointsNode = value
+            case "admin":
+                for (adminKey, adminKeyNode, adminValue) in try keys(value, "admin") {
+                    switch adminKey {
+                    case "keys":
+                        guard case .sequence(let sequence) = adminValue else { throw error(adminValue, "admin.keys", "must be a list") }
+                        configuration.adminKeys = []
+                        for (index, element) in sequence.enumerated() {
+                            let secret = try secret(element, "admin.keys[\(index)]")
+                            guard !secret.value.isEmpty else { throw error(element, "admin.keys[\(index)]", "is empty") }
+                            configuration.adminKeys.append(secret)
+                        }
+                    case "listen": configuration.adminListen = try listen(adminValue, "admin.listen")
+                    default: throw unknown(adminKeyNode, adminKey, in: "admin", allowed: ["keys", "listen"])
+                    }
+                }
+            default: throw unknown(keyNode, key, in: "", allowed: topKeys)
+            }
+        }
+        guard let endpointsNode, case .sequence(let items) = endpointsNode, !items.isEmpty else {
+            throw error(endpointsNode ?? file.root, "endpoints", "at least one endpoint is required")
+        }
+        var seen: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let endpoint = try self.endpoint(item, "endpoints[\(index)]")
+            if let line = seen[endpoint.urlToken] {
+                throw error(item, "endpoints[\(index)].urlToken", "'\(endpoint.urlToken)' is already used on line \(line)")
+            }
+            seen[endpoint.urlToken] = item.mark?.line ?? 0
+            configuration.endpoints.append(endpoint)
+        }
+        if configuration.adminKeys.isEmpty {
+            throw error(file.root, "admin.keys", "at least one admin key is required (the admin API is never open)")
+        }
+        return configuration
+    }
+
+    func byteSize(_ node: Node, _ key: String) throws(FileError) -> Int {
+        let text = try string(node, key).replacingOccurrences(of: " ", with: "")
+        let units: [(String, Int)] = [("KiB", 1024), ("MiB", 1 << 20), ("KB", 1000), ("MB", 1_000_000), ("B", 1), ("", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            if let number = Int(text.dropLast(suffix.count)), number > 0 { return number * factor }
+        }
+        throw error(node, key, "'\(text)' is not a size (write 1048576, 512KiB or 1MiB)")
+    }
+
+    func storage(_ node: Node, _ key: String) throws(FileError) -> StorageLocation {
+        let text = try string(node, key)
+        if text == "memory" { return .memory }
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw error(node, key, "sqlite: needs a file path, e.g. sqlite:./herald.sqlite") }
+            return .sqlite(path: path)
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") { return .postgres(url: Secret(text)) }
+        throw error(node, key, "'\(StorageLocation.redacted(text))' is not a store (memory, sqlite:PATH or postgres://user:pass@host/db)")
+    }
+
+    func endpoint(_ node: Node, _ section: String) throws(FileError) -> Endpoint {
+        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL"]
+        var urlToken: String?
+        var flowPath: (String, Node)?
+        var webhook: WebhookSettings?
+        var apiKeys: [Secret] = []
+        var ttl = Duration.seconds(1800)
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "urlToken":
+                let token = try string(value, name)
+                guard !token.isEmpty, token.utf8.count <= 128,
+                    token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.~".contains($0)) })
+                else { throw error(value, name, "'\(token)' must be 1 to 128 letters, digits, '-', '_', '.' or '~'") }
+                guard !HeraldConfiguration.reservedTokens.contains(token) else {
+                    throw error(value, name, "'\(token)' is a reserved route name")
+                }
+                urlToken = token
+            case "flow": flowPath = (try string(value, name), value)
+            case "webhook": webhook = try self.webhook(value, name)
+            case "apiKeys":
+                guard case .sequence(let sequence) = value else { throw error(value, name, "must be a list") }
+                apiKeys = []
+                for (index, element) in sequence.enumerated() {
+                    let secret = try secret(element, "\(name)[\(index)]")
+                    guard !secret.value.isEmpty else { throw error(element, "\(name)[\(index)]", "is empty") }
+                    apiKeys.append(secret)
+                }
+            case "sessionTTL": ttl = try duration(value, name)
+            default: throw unknown(keyNode, key, in: section, allowed: allowed)
+            }
+        }
+        guard let urlToken else { throw error(node, "\(section).urlToken", "is required") }
+        guard let (path, pathNode) = flowPath else { throw error(node, "\(section).flow", "is required (a flow file)") }
+        guard let webhook else { throw error(node, "\(section).webhook", "is required (at least webhook.url)") }
+        let resolved = path.hasPrefix("/") ? path : (file.path as NSString).deletingLastPathComponent.appendingPathComponentIfRelative(path)
+        guard FileManager.default.fileExists(atPath: resolved) else {
+            throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
+        }
+        let flow = try Flow.load(path: resolved)
+        return Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl)
+    }
+
+    func webhook(_ node: Node, _ section: String) throws(FileError) -> WebhookSettings {
+        let allowed = ["url", "user", "password", "signingSecret", "format", "timeout", "connectTimeout", "caBundle", "retry", "concurrency"]
+        var settings = WebhookSettings(url: "")
+        var urlNode: Node?
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "url":
+                settings.url = try string(value, name)
+                urlNode = value
+            case "user": settings.user = try string(value, name)
+            case "password": settings.password = try secret(value, name)
+            case "signingSecret":
+                let secret = try secret(value, name)
+                guard WebhookSigningKey(secret: secret) != nil else {
+                    throw error(value, name, "must be 'whsec_' followed by the base64 of 24 to 64 random bytes")
+                }
+                settings.signingSecret = secret
+            case "format":
+                let text = try string(value, name)
+                guard let format = WebhookFormat(rawValue: text) else { throw error(value, name, "'\(text)' is not herald or cognigy") }
+                settings.format = format
+            case "timeout": settings.timeout = try duration(value, name)
+            case "connectTimeout": settings.connectTimeout = try duration(value, name)
+            case "caBundle":
+                let path = try string(value, name)
+                guard FileManager.default.fileExists(atPath: path) else { throw error(value, name, "file '\(path)' does not exist") }
+                settings.caBundle = path
+            case "concurrency": settings.concurrency = try positiveInt(value, name)
+            case "retry": settings.retry = try retry(value, name)
+            default: throw unknown(keyNode, key, in: section, allowed: allowed)
+            }
+        }
+        guard let urlNode else { throw error(node, "\(section).url", "is required") }
+        let lower = settings.url.lowercased()
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), settings.url.count > 8 else {
+            throw error(urlNode, "\(section).url", "'\(settings.url)' is not an http:// or https:// URL")
+        }
+        if settings.password != nil, settings.user == nil {
+            throw error(node, "\(section).user", "is required when a password is set")
+        }
+        return settings
+    }
+
+    func retry(_ node: Node, _ section: String) throws(FileError) -> RetryPolicy {
+        var policy = RetryPolicy()
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "schedule":
+                guard case .sequence(let sequence) = value, !sequence.isEmpty else { throw error(value, name, "must be a list of durations") }
+                var schedule: [Duration] = []
+                for (index, element) in sequence.enumerated() { schedule.append(try duration(element, "\(name)[\(index)]")) }
+                policy.schedule = schedule
+            case "maxAttempts": policy.maxAttempts = try positiveInt(value, name)
+            case "maxAge": policy.maxAge = try duration(value, name)
+            case "throttleDelay": policy.throttleDelay = try duration(value, name)
+            case "jitter":
+                guard let jitter = value.float, (0...1).contains(jitter) else { throw error(value, name, "must be a number from 0 to 1") }
+                policy.jitter = jitter
+            default: throw unknown(keyNode, key, in: section, allowed: ["schedule", "maxAttempts", "maxAge", "throttleDelay", "jitter"])
+            }
+        }
+        return policy
+    }
+}
+
+extension String {
+    fileprivate func appendingPathComponentIfRelative(_ path: String) -> String {
+        if isEmpty { return path }
+        return (self as NSString).appendingPathComponent(path)
+    }
+}
+
+extension Duration {
+    /// `500ms`, `15s`, `30m`, `2h`, `1d`, or a bare number of seconds.
+    public init?(configText text: String) {
+        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("", 1)]
+        for (suffix, factor) in units where text.hasSuffix(suffix) {
+            guard let number = Double(text.dropLast(suffix.count)), number.isFinite, number >= 0 else { continue }
+            self = .milliseconds(Int64((number * factor * 1000).rounded()))
+            return
+        }
+        return nil
+    }
+}
+
+/// A Standard Webhooks signing secret: `whsec_` + base64 of 24 to 64 bytes.
+public struct WebhookSigningKey: Sendable {
+    public let bytes: [UInt8]
+
+    public init?(secret: Secret) {
+        guard secret.value.hasPrefix("whsec_"), let data = Data(base64Encoded: String(secret.value.dropFirst(6))),
+            (24...64).contains(data.count)
+        else { return nil }
+        self.bytes = Array(data)
+    }
+}

@@ -1,0 +1,179 @@
+/// A value that must never be shown: a webhook password, an API key, a signing secret.
+/// Printing, interpolating or logging it gives `***`; the value is only read where it is used.
+public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    public let value: String
+
+    public init(_ value: String) {
+        self.value = value
+    }
+
+    public var description: String { "***" }
+    public var debugDescription: String { "***" }
+}
+
+/// `host:port` to listen on.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
+/// Where sessions and the outbox are kept.
+public enum StorageLocation: Sendable, Hashable, CustomStringConvertible {
+    case memory
+    case sqlite(path: String)
+    /// The URL carries a password, so it is a secret; `description` hides it.
+    case postgres(url: Secret)
+
+    public var description: String {
+        switch self {
+        case .memory: "memory"
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let url): Self.redacted(url.value)
+        }
+    }
+
+    /// `postgres://user:***@host/db`
+    static func redacted(_ url: String) -> String {
+        guard let schemeEnd = url.firstRange(of: "://"), let at = url[schemeEnd.upperBound...].firstIndex(of: "@")
+        else { return url }
+        let credentials = url[schemeEnd.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + ":***" + String(url[at...])
+    }
+}
+
+/// The body shape of webhook POSTs.
+public enum WebhookFormat: String, Sendable, Hashable, CaseIterable {
+    /// Herald's own (SPEC §3): one object per output with `id`, `seq`, `type`, ….
+    case herald
+    /// Cognigy.AI's: `{userId, sessionId, AIOutput: {text, data, traceId, source}}`.
+    case cognigy
+}
+
+/// When to try a failed delivery again, and when to give up.
+public struct RetryPolicy: Sendable, Hashable {
+    /// Delay before attempt 2, 3, …; the last entry repeats.
+    public var schedule: [Duration]
+    /// Give up after this many attempts (`nil`: only `maxAge` limits).
+    public var maxAttempts: Int?
+    /// Give up when the output is older than this.
+    public var maxAge: Duration
+    /// Each delay is varied by up to this fraction either way, so many failed outputs do not
+    /// retry in lockstep.
+    public var jitter: Double
+    /// 429 and timeouts push the next attempt at least this far out.
+    public var throttleDelay: Duration
+
+    public init(
+        schedule: [Duration] = RetryPolicy.defaultSchedule, maxAttempts: Int? = nil, maxAge: Duration = .seconds(24 * 3600),
+        jitter: Double = 0.2, throttleDelay: Duration = .seconds(60)
+    ) {
+        self.schedule = schedule
+        self.maxAttempts = maxAttempts
+        self.maxAge = maxAge
+        self.jitter = jitter
+        self.throttleDelay = throttleDelay
+    }
+
+    /// About 1 s, 5 s, 30 s, 2 min, 10 min, 30 min, then hourly.
+    public static let defaultSchedule: [Duration] = [
+        .seconds(1), .seconds(5), .seconds(30), .seconds(120), .seconds(600), .seconds(1800), .seconds(3600),
+    ]
+
+    /// The delay after failed attempt number `attempt` (1-based), jittered.
+    public func delay(after attempt: Int, random: Double = Double.random(in: -1...1)) -> Duration {
+        let base = schedule.isEmpty ? .seconds(1) : schedule[min(max(attempt - 1, 0), schedule.count - 1)]
+        let millis = Double(base.milliseconds) * (1 + jitter * random)
+        return .milliseconds(Int64(max(0, millis)))
+    }
+}
+
+/// How an endpoint's outputs reach its webhook.
+public struct WebhookSettings: Sendable {
+    public var url: String
+    public var user: String?
+    public var password: Secret?
+    public var signingSecret: Secret?
+    public var format: WebhookFormat
+    public var connectTimeout: Duration
+    public var timeout: Duration
+    /// PEM file of CAs to trust for https webhooks, instead of the system's.
+    public var caBundle: String?
+    public var retry: RetryPolicy
+    /// At most this many POSTs to this webhook at once.
+    public var concurrency: Int
+
+    public init(
+        url: String, user: String? = nil, password: Secret? = nil, signingSecret: Secret? = nil, format: WebhookFormat = .herald,
+        connectTimeout: Duration = .seconds(5), timeout: Duration = .seconds(15), caBundle: String? = nil,
+        retry: RetryPolicy = RetryPolicy(), concurrency: Int = 64
+    ) {
+        self.url = url
+        self.user = user
+        self.password = password
+        self.signingSecret = signingSecret
+        self.format = format
+        self.connectTimeout = connectTimeout
+        self.timeout = timeout
+        self.caBundle = caBundle
+        self.retry = retry
+        self.concurrency = concurrency
+    }
+}
+
+/// A place clients POST messages to (`POST /{urlToken}`), with its flow and webhook.
+public struct Endpoint: Sendable {
+    public var urlToken: String
+    public var flow: Flow
+    public var webhook: WebhookSettings
+    /// When not empty, callers must send one of these in `X-Webhook-Key`.
+    public var apiKeys: [Secret]
+    /// Sessions idle for longer expire.
+    public var sessionTTL: Duration
+
+    public init(urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800)) {
+        self.urlToken = urlToken
+        self.flow = flow
+        self.webhook = webhook
+        self.apiKeys = apiKeys
+        self.sessionTTL = sessionTTL
+    }
+}
+
+/// Everything `herald serve` reads from its config file (SPEC §6).
+public struct HeraldConfiguration: Sendable {
+    /// The file it came from, for messages.
+    public var file: String
+    public var listen: ListenAddress
+    public var adminKeys: [Secret]
+    /// A separate listener for the admin API; `nil` serves it on `listen`.
+    public var adminListen: ListenAddress?
+    public var storage: StorageLocation
+    public var endpoints: [Endpoint]
+    /// Request bodies above this are answered 413.
+    public var maxBodySize: Int
+
+    public init(
+        file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [Secret] = [],
+        adminListen: ListenAddress? = nil, storage: StorageLocation = .memory, endpoints: [Endpoint], maxBodySize: Int = 1 << 20
+    ) {
+        self.file = file
+        self.listen = listen
+        self.adminKeys = adminKeys
+        self.adminListen = adminListen
+        self.storage = storage
+        self.endpoints = endpoints
+        self.maxBodySize = maxBodySize
+    }
+
+    public func endpoint(_ urlToken: String) -> Endpoint? {
+        endpoints.first { $0.urlToken == urlToken }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import Yams
+
+/// A problem in a file a user wrote (a config or a flow): where it is, and why.
+/// Its description is `file:line: reason`, the form editors and CI logs link to.
+public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var reason: String
+
+    public init(file: String, line: Int?, reason: String) {
+        self.file = file
+        self.line = line
+        self.reason = reason
+    }
+
+    public var description: String {
+        if let line { "\(file):\(line): \(reason)" } else { "\(file): \(reason)" }
+    }
+}
+
+/// Reads a YAML file into Yams nodes, keeping line numbers for every error.
+struct YAMLFile {
+    let path: String
+    let root: Node
+
+    init(path: String) throws(FileError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw FileError(file: path, line: nil, reason: "cannot read the file (\(Self.describe(error)))")
+        }
+        try self.init(path: path, text: text)
+    }
+
+    init(path: String, text: String) throws(FileError) {
+        self.path = path
+        do {
+            guard let root = try Yams.compose(yaml: text) else {
+                throw FileError(file: path, line: nil, reason: "the file is empty")
+            }
+            self.root = root
+        } catch let error as FileError {
+            throw error
+        } catch let error as YamlError {
+            throw Self.fileError(path: path, error)
+        } catch {
+            throw FileError(file: path, line: nil, reason: "not valid YAML: \(error)")
+        }
+    }
+
+    private static func fileError(path: String, _ error: YamlError) -> FileError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let detail = context.map { "\(problem) \($0.text)" } ?? problem
+            return FileError(file: path, line: mark.line, reason: "not valid YAML: \(detail)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return FileError(
+                file: path, line: context.mark.line,
+                reason: "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
+        default:
+            return FileError(file: path, line: nil, reason: "not valid YAML: \(error)")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return nsError.localizedDescription
+    }
+
+    func error(_ node: Node?, _ reason: String) -> FileError {
+        FileError(file: path, line: node?.mark?.line, reason: reason)
+    }
+
+    /// The ordered pairs of a mapping node, or an error naming `what`.
+    func mapping(_ node: Node, _ what: String) throws(FileError) -> [(key: String, keyNode: Node, value: Node)] {
+        guard case .mapping(let mapping) = node else { throw error(node, "\(what) must be a mapping") }
+        var pairs: [(key: String, keyNode: Node, value: Node)] = []
+        for (key, value) in mapping {
+            guard case .scalar(let scalar) = key else { throw error(key, "keys in \(what) must be plain strings") }
+            pairs.append((scalar.string, key, value))
+        }
+        return pairs
+    }
+
+    func sequence(_ node: Node, _ what: String) throws(FileError) -> [Node] {
+        guard case .sequence(let sequence) = node else { throw error(node, "\(what) must be a list") }
+        return Array(sequence)
+    }
+
+    func string(_ node: Node, _ what: String) throws(FileError) -> String {
+        guard case .scalar(let scalar) = node, node.tag != Tag(.null) || scalar.style != .plain else {
+            throw error(node, "\(what) must be a string")
+        }
+        return scalar.string
+    }
+
+    func bool(_ node: Node, _ what: String) throws(FileError) -> Bool {
+        guard let value = node.bool else { throw error(node, "\(what) must be true or false") }
+        return value
+    }
+
+    func int(_ node: Node, _ what: String) throws(FileError) -> Int {
+        guard let value = node.int else { throw error(node, "\(what) must be a whole number") }
+        return value
+    }
+
+    /// A literal value: scalars by their resolved YAML type, mappings and lists recursively.
+    func json(_ node: Node) -> JSON {
+        switch node {
+        case .scalar(let scalar):
+            if scalar.style != .plain { return .string(scalar.string) }
+            if node.null != nil { return .null }
+            if let bool = node.bool { return .bool(bool) }
+            if let int = node.int { return .number(Double(int)) }
+            if let float = node.float, float.isFinite { return .number(float) }
+            return .string(scalar.string)
+        case .mapping(let mapping):
+            var object = JSONObject()
+            for (key, value) in mapping { object[key.string ?? ""] = json(value) }
+            return .object(object)
+        case .sequence(let sequence):
+            return .array(sequence.map { json($0) })
+        case .alias:
+            return .null
+        }
+    }
+}

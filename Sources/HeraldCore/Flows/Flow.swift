@@ -1,0 +1,124 @@
+/// A conversation program: what an endpoint does with each input of a session.
+///
+/// A flow is a list of nodes that run in file order unless one jumps (docs/flows.md). It is
+/// loaded from YAML once (``Flow/load(path:)``), every expression compiled, every jump target
+/// checked, and then run by ``FlowEngine`` for each input.
+public struct Flow: Sendable {
+    public var name: String
+    /// The file it was loaded from, for messages.
+    public var file: String
+    public var nodes: [FlowNode]
+    /// A run stops with an error output after this many node steps (loops).
+    public var stepLimit: Int
+    /// Things that load but are probably mistakes, such as an unreachable node.
+    public var warnings: [FileError]
+
+    let indexById: [String: Int]
+
+    public init(name: String, file: String, nodes: [FlowNode], stepLimit: Int = 1000, warnings: [FileError] = []) {
+        self.name = name
+        self.file = file
+        self.nodes = nodes
+        self.stepLimit = stepLimit
+        self.warnings = warnings
+        var index: [String: Int] = [:]
+        for (position, node) in nodes.enumerated() { index[node.id] = position }
+        self.indexById = index
+    }
+
+    public func index(of id: String) -> Int? {
+        indexById[id]
+    }
+}
+
+/// One step of a flow.
+public struct FlowNode: Sendable {
+    /// The node's `id`, or `#N` (its 1-based position) when the file gives none.
+    public var id: String
+    /// Line in the flow file, for messages.
+    public var line: Int
+    public var kind: Kind
+
+    public init(id: String, line: Int, kind: Kind) {
+        self.id = id
+        self.line = line
+        self.kind = kind
+    }
+
+    public enum Kind: Sendable {
+        /// Emit an output.
+        case say(Message)
+        /// Emit a prompt and wait; the next input resumes here.
+        case ask(Ask)
+        /// Assign context values, in order.
+        case set([Assignment])
+        /// Jump to `then` when the condition is truthy, to `else` when not; a missing branch
+        /// continues with the next node.
+        case `if`(condition: Expression, then: String?, else: String?)
+        /// Jump to the case whose key equals the value's text, else to `default`, else continue.
+        case `switch`(subject: Expression, cases: [(value: String, target: String)], default: String?)
+        case goto(String)
+        /// Stop the run; with `reset` the session's context is cleared.
+        case end(reset: Bool)
+    }
+
+    /// The text and data of an output, both templated.
+    public struct Message: Sendable {
+        public var text: Template?
+        public var data: ValueTemplate?
+
+        public init(text: Template?, data: ValueTemplate?) {
+            self.text = text
+            self.data = data
+        }
+    }
+
+    public struct Ask: Sendable {
+        public var prompt: Message
+        /// Where the answer goes: the steps of a `context.` path.
+        public var into: [Substring]
+        public var validation: Validation?
+        /// Said when the answer does not validate; the prompt again when absent.
+        public var retry: Message?
+
+        public init(prompt: Message, into: [Substring], validation: Validation?, retry: Message?) {
+            self.prompt = prompt
+            self.into = into
+            self.validation = validation
+            self.retry = retry
+        }
+    }
+
+    public enum Validation: Sendable {
+        /// The answer's text must match (search anywhere; anchor with `^…$`).
+        case pattern(CompiledPattern)
+        /// The answer must be a number within the bounds; it is stored as a number.
+        case number(min: Double?, max: Double?)
+    }
+
+    public struct Assignment: Sendable {
+        /// Steps of the `context.` path, without `context`.
+        public var path: [Substring]
+        public var value: ValueTemplate
+
+        public init(path: [Substring], value: ValueTemplate) {
+            self.path = path
+            self.value = value
+        }
+    }
+}
+
+/// A regular expression compiled at load time.
+///
+/// `@unchecked Sendable`: a `Regex` is immutable once built, and the standard library
+/// initialises its lazily lowered program with an atomic compare-and-swap, so sharing one across
+/// threads is safe; `Regex` itself is not marked `Sendable` only because of its generic output.
+public struct CompiledPattern: @unchecked Sendable {
+    public let source: String
+    public let regex: Regex<AnyRegexOutput>
+
+    public init(_ source: String) throws {
+        self.source = source
+        self.regex = try Regex(source)
+    }
+}

@@ -1,0 +1,87 @@
+/// Where an input came from: the user through the endpoint, or a back-end through `inject`.
+public enum InputSource: String, Sendable, Hashable, CaseIterable {
+    case user
+    case inject
+}
+
+/// One message entering a session's flow.
+public struct Input: Sendable, Hashable {
+    public var id: String
+    public var session: SessionKey
+    public var userId: String
+    public var text: String?
+    /// A JSON object, when the message carried one.
+    public var data: JSON?
+    public var source: InputSource
+    public var receivedAt: Timestamp
+
+    public init(
+        id: String = Identifier.input(),
+        session: SessionKey,
+        userId: String,
+        text: String?,
+        data: JSON?,
+        source: InputSource,
+        receivedAt: Timestamp = .now()
+    ) {
+        self.id = id
+        self.session = session
+        self.userId = userId
+        self.text = text
+        self.data = data
+        self.source = source
+        self.receivedAt = receivedAt
+    }
+}
+
+/// What kind of output this is: produced by the flow, sent by `notify`, or an error the flow
+/// run hit (a step limit, say) reported to the user's channel so it is not silently lost.
+public enum OutputType: String, Sendable, Hashable, CaseIterable {
+    case output
+    case notify
+    case error
+}
+
+/// One message to the user, sent as one webhook POST.
+public struct Output: Sendable, Hashable {
+    public var id: String
+    public var session: SessionKey
+    public var userId: String
+    /// Position in the session's output stream; strictly increasing, gap-free.
+    public var seq: Int64
+    public var type: OutputType
+    public var text: String?
+    public var data: JSON?
+    /// Notify only: passed through as given.
+    public var attachments: [JSON]?
+    /// The input whose flow run produced this output (`nil` for notify).
+    public var inputId: String?
+    public var source: InputSource?
+    public var timestamp: Timestamp
+
+    public init(
+        id: String = Identifier.output(),
+        session: SessionKey,
+        userId: String,
+        seq: Int64,
+        type: OutputType,
+        text: String?,
+        data: JSON?,
+        attachments: [JSON]? = nil,
+        inputId: String?,
+        source: InputSource?,
+        timestamp: Timestamp = .now()
+    ) {
+        self.id = id
+        self.session = session
+        self.userId = userId
+        self.seq = seq
+        self.type = type
+        self.text = text
+        self.data = data
+        self.attachments = attachments
+        self.inputId = inputId
+        self.source = source
+        self.timestamp = timestamp
+    }
+}

@@ -1,0 +1,38 @@
+/// A conversation on one endpoint: its context, where its flow waits, and its output counter.
+public struct Session: Sendable, Hashable {
+    public var key: SessionKey
+    public var userId: String
+    /// The flow's memory for this session (`context.*` in expressions). Always an object.
+    public var context: JSONObject
+    /// Set while the flow waits at an `ask` for the next input.
+    public var waiting: FlowWait?
+    /// The `seq` the next output of this session gets.
+    public var nextSeq: Int64
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    /// Incremented on every recorded change; stores sharing sessions across instances use it to
+    /// detect a concurrent update.
+    public var version: Int64
+
+    public init(key: SessionKey, userId: String, now: Timestamp = .now()) {
+        self.key = key
+        self.userId = userId
+        self.context = JSONObject()
+        self.waiting = nil
+        self.nextSeq = 1
+        self.createdAt = now
+        self.updatedAt = now
+        self.version = 0
+    }
+}
+
+/// Where a flow run paused: the `ask` node waiting for an answer and how often it re-prompted.
+public struct FlowWait: Sendable, Hashable {
+    public var nodeId: String
+    public var retries: Int
+
+    public init(nodeId: String, retries: Int = 0) {
+        self.nodeId = nodeId
+        self.retries = retries
+    }
+}

@@ -1,0 +1,180 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The single writer in front of the store: it gathers the changes of all concurrent requests
+/// and deliveries and applies them in one transaction per round (group commit), so durability
+/// costs one commit per batch instead of one per message.
+///
+/// A request waits in ``commit(_:)`` until its change is durable; only then are its outputs
+/// handed to the outbox (``onCommitted``), so nothing unrecorded is ever delivered. Delivery
+/// results go through ``submit(_:)`` and are not waited for: losing one in a crash only means
+/// the output is delivered again, with the same `Webhook-Id`.
+public final class StoreWriter: Service, Sendable {
+    /// Raised when a batch fails, so state cached from before the failure is not reused; see
+    /// ``epoch``.
+    public struct CommitFailed: Error, CustomStringConvertible {
+        public var underlying: any Error
+        public var description: String { "the store could not record the change: \(underlying)" }
+    }
+
+    public struct ShutDown: Error, CustomStringConvertible {
+        public var description: String { "Herald is shutting down" }
+    }
+
+    private struct Pending {
+        var change: StoreChange
+        var epoch: Int
+        var continuation: CheckedContinuation<Void, any Error>?
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var waiter: CheckedContinuation<Void, Never>?
+        var stopping = false
+        var stopped = false
+    }
+
+    private let store: any HeraldStore
+    private let logger: Logger
+    private let maxBatch: Int
+    private let state = Mutex(State())
+    private let failureEpoch = Atomic<Int>(0)
+    private let committedHandler = Mutex<(@Sendable ([Output]) -> Void)?>(nil)
+
+    public init(store: any HeraldStore, maxBatch: Int = 2000, logger: Logger) {
+        self.store = store
+        self.maxBatch = maxBatch
+        self.logger = logger
+    }
+
+    /// Called after each durable batch with its outputs, in commit order.
+    public func onCommitted(_ handler: @escaping @Sendable ([Output]) -> Void) {
+        committedHandler.withLock { $0 = handler }
+    }
+
+    /// Increases every time a batch fails. Session state read from a cache is only valid with
+    /// the epoch it was read under: a change computed on an older epoch may build on an input
+    /// that was never recorded, so ``commit(_:epoch:)`` refuses it.
+    public var epoch: Int { failureEpoch.load(ordering: .acquiring) }
+
+    /// Records `change` and returns once it is durable.
+    public func commit(_ change: StoreChange, epoch: Int? = nil) async throws {
+        let epoch = epoch ?? self.epoch
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            enqueue(Pending(change: change, epoch: epoch, continuation: continuation))
+        }
+    }
+
+    /// Queues `change` without waiting for it.
+    public func submit(_ change: StoreChange) {
+        enqueue(Pending(change: change, epoch: epoch, continuation: nil))
+    }
+
+    private func enqueue(_ pending: Pending) {
+        let rejected: Pending? = state.withLock { state in
+            if state.stopped { return pending }
+            state.queue.append(pending)
+            if let waiter = state.waiter {
+                state.waiter = nil
+                waiter.resume()
+            }
+            return nil
+        }
+        if let rejected {
+            rejected.continuation?.resume(throwing: ShutDown())
+            if rejected.continuation == nil { logger.warning("delivery result arrived after shutdown; the output will be retried on restart") }
+        }
+    }
+
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await self.loop()
+        } onGracefulShutdown: {
+            self.state.withLock { state in
+                state.stopping = true
+                state.waiter?.resume()
+                state.waiter = nil
+            }
+        }
+    }
+
+    private enum Take {
+        case batch([Pending])
+        case empty
+        case finished
+    }
+
+    private func loop() async {
+        while true {
+            switch takeBatch() {
+            case .batch(let batch): await write(batch)
+            case .empty: await waitForWork()
+            case .finished: return
+            }
+        }
+    }
+
+    private func takeBatch() -> Take {
+        state.withLock { state in
+            if !state.queue.isEmpty {
+                let count = min(state.queue.count, maxBatch)
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                return .batch(batch)
+            }
+            if state.stopping {
+                state.stopped = true
+                return .finished
+            }
+            return .empty
+        }
+    }
+
+    private func waitForWork() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if !state.queue.isEmpty || state.stopping { return true }
+                state.waiter = continuation
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private func write(_ batch: [Pending]) async {
+        let currentEpoch = epoch
+        var accepted: [Pending] = []
+        accepted.reserveCapacity(batch.count)
+        for pending in batch {
+            if case .session = pending.change, pending.epoch != currentEpoch {
+                pending.continuation?.resume(throwing: CommitFailed(underlying: StaleState()))
+            } else {
+                accepted.append(pending)
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        do {
+            try await store.apply(accepted.map(\.change))
+        } catch {
+            failureEpoch.add(1, ordering: .releasing)
+            logger.error("store write failed; \(accepted.count) changes not recorded", metadata: ["error": "\(error)"])
+            for pending in accepted {
+                pending.continuation?.resume(throwing: error is StoreConflict ? error : CommitFailed(underlying: error))
+            }
+            return
+        }
+        var outputs: [Output] = []
+        for pending in accepted {
+            if case .session(let commit) = pending.change { outputs += commit.outputs }
+        }
+        if !outputs.isEmpty, let handler = committedHandler.withLock({ $0 }) {
+            handler(outputs)
+        }
+        for pending in accepted { pending.continuation?.resume() }
+    }
+
+    private struct StaleState: Error, CustomStringConvertible {
+        var description: String { "an earlier change of this session failed to record; retry the request" }
+    }
+}

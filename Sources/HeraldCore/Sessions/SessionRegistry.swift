@@ -1,0 +1,381 @@
+import Logging
+import Synchronization
+
+/// A user message or an inject, validated, on its way into a session.
+public struct InboundMessage: Sendable {
+    public var urlToken: String
+    public var sessionId: String
+    public var userId: String
+    public var text: String?
+    public var data: JSON?
+    public var source: InputSource
+    /// For inject: create the session when it does not exist (user messages always may).
+    public var createSession: Bool
+
+    public init(
+        urlToken: String, sessionId: String, userId: String, text: String?, data: JSON?, source: InputSource = .user,
+        createSession: Bool = false
+    ) {
+        self.urlToken = urlToken
+        self.sessionId = sessionId
+        self.userId = userId
+        self.text = text
+        self.data = data
+        self.source = source
+        self.createSession = createSession
+    }
+}
+
+/// Text and data for a user, bypassing the flow.
+public struct Notification: Sendable {
+    public var urlToken: String
+    public var sessionId: String
+    public var userId: String?
+    public var text: String?
+    public var data: JSON?
+    public var attachments: [JSON]?
+    public var createSession: Bool
+
+    public init(
+        urlToken: String, sessionId: String, userId: String?, text: String?, data: JSON?, attachments: [JSON]? = nil,
+        createSession: Bool = false
+    ) {
+        self.urlToken = urlToken
+        self.sessionId = sessionId
+        self.userId = userId
+        self.text = text
+        self.data = data
+        self.attachments = attachments
+        self.createSession = createSession
+    }
+}
+
+/// What an accepted message produced, once recorded.
+public struct Receipt: Sendable {
+    public var sessionId: String
+    /// The input's id; `nil` for a notify.
+    public var inputId: String?
+    public var outputs: [Output]
+}
+
+/// Makes the answer an `Idempotency-Key` replays: the HTTP layer renders it from the receipt.
+public struct IdempotencyRequest: Sendable {
+    public var key: String
+    public var render: @Sendable (Receipt) -> (status: Int, body: [UInt8])
+
+    public init(key: String, render: @escaping @Sendable (Receipt) -> (status: Int, body: [UInt8])) {
+        self.key = key
+        self.render = render
+    }
+}
+
+/// The outcome of a request: processed now, or the first answer to the same `Idempotency-Key`.
+public enum Accepted: Sendable {
+    case processed(Receipt)
+    case replayed(IdempotentResponse)
+}
+
+/// The one session registry. User messages, injects and notifies all enter here; each takes the
+/// session's turn (``SessionMailbox``), runs the flow (``FlowEngine``) or builds the notify
+/// output, gives the outputs their `seq`, and is recorded by the ``StoreWriter``, which then
+/// hands the outputs to the ``Outbox``. A call returns once its record is durable.
+public final class SessionRegistry: Sendable {
+    private struct CachedSession {
+        var session: Session
+        var epoch: Int
+        var touched: Timestamp
+    }
+
+    /// What one turn decided: the session's next state, the input, the outputs.
+    private struct Change {
+        var session: Session
+        var input: Input?
+        var outputs: [Output]
+    }
+
+    public let endpoints: [String: Endpoint]
+    private let store: any HeraldStore
+    private let writer: StoreWriter
+    private let mailbox = SessionMailbox()
+    private let logger: Logger
+    /// With a store only this process writes (memory, SQLite), session state is carried in
+    /// memory from one input to the next, and an input does not wait for the previous input's
+    /// commit before running. With a shared store (PostgreSQL) each input reads the session
+    /// afresh and commits before the next one runs.
+    private let cachesSessions: Bool
+    private let cache = Mutex<[SessionKey: CachedSession]>([:])
+    private let cacheLimit: Int
+    private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+
+    public init(
+        endpoints: [Endpoint], store: any HeraldStore, writer: StoreWriter, cachesSessions: Bool = true, cacheLimit: Int = 200_000,
+        logger: Logger
+    ) {
+        self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
+        self.store = store
+        self.writer = writer
+        self.cachesSessions = cachesSessions
+        self.cacheLimit = cacheLimit
+        self.logger = logger
+    }
+
+    public func endpoint(_ urlToken: String) throws(HeraldError) -> Endpoint {
+        guard let endpoint = endpoints[urlToken] else { throw .unknownEndpoint(urlToken) }
+        return endpoint
+    }
+
+    // MARK: The path of a message
+
+    /// Runs a user message or an inject through the endpoint's flow for its session.
+    public func receive(_ message: InboundMessage, idempotency: IdempotencyRequest? = nil) async throws(HeraldError) -> Accepted {
+        let endpoint = try endpoint(message.urlToken)
+        let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
+        return try await idempotent(message.urlToken, idempotency) { () async throws(HeraldError) -> Receipt in
+            try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
+                var session: Session
+                if let existing {
+                    guard existing.userId == message.userId else {
+                        throw .userMismatch(key, owner: existing.userId, given: message.userId)
+                    }
+                    session = existing
+                } else {
+                    guard message.source == .user || message.createSession else { throw .unknownSession(key) }
+                    session = Session(key: key, userId: message.userId, now: now)
+                }
+                let input = Input(
+                    session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
+                let run = FlowEngine.run(endpoint.flow, session: session, input: input)
+                if let error = run.error {
+                    self.logger.error("flow run stopped", metadata: ["session": "\(key)", "input": "\(input.id)", "error": "\(error)"])
+                }
+                var outputs: [Output] = []
+                outputs.reserveCapacity(run.outputs.count)
+                for draft in run.outputs {
+                    outputs.append(
+                        Output(
+                            id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: draft.type,
+                            text: draft.text, data: draft.data, inputId: input.id, source: message.source, timestamp: now))
+                    session.nextSeq += 1
+                }
+                session.context = run.context
+                session.waiting = run.waiting
+                session.updatedAt = now
+                return Change(session: session, input: input, outputs: outputs)
+            }
+        }
+    }
+
+    /// Sends one output straight to the session's webhook; the flow does not run and the
+    /// context is untouched, but the output takes the session's next `seq`.
+    public func notify(_ notification: Notification, idempotency: IdempotencyRequest? = nil) async throws(HeraldError) -> Accepted {
+        let endpoint = try endpoint(notification.urlToken)
+        let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
+        return try await idempotent(notification.urlToken, idempotency) { () async throws(HeraldError) -> Receipt in
+            try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
+                var session: Session
+                if let existing {
+                    if let userId = notification.userId, userId != existing.userId {
+                        throw .userMismatch(key, owner: existing.userId, given: userId)
+                    }
+                    session = existing
+                } else {
+                    guard notification.createSession, let userId = notification.userId else { throw .unknownSession(key) }
+                    session = Session(key: key, userId: userId, now: now)
+                }
+                let output = Output(
+                    id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: .notify,
+                    text: notification.text, data: notification.data, attachments: notification.attachments, inputId: nil, source: nil,
+                    timestamp: now)
+                session.nextSeq += 1
+                return Change(session: session, input: nil, outputs: [output])
+            }
+        }
+    }
+
+    /// The session as it is now, or `nil` when there is none or it expired.
+    public func session(_ key: SessionKey) async throws(HeraldError) -> Session? {
+        let endpoint = try endpoint(key.urlToken)
+        if cachesSessions, let cached = cache.withLock({ $0[key] }), cached.epoch == writer.epoch {
+            return live(cached.session, endpoint, .now())
+        }
+        do {
+            return try await store.session(key).flatMap { live($0, endpoint, .now()) }
+        } catch {
+            throw .unavailable("the store is not available: \(error)")
+        }
+    }
+
+    /// Ends a session: its state and history go; outputs not yet delivered still are.
+    /// Returns false when there was no such session.
+    @discardableResult
+    public func endSession(_ key: SessionKey) async throws(HeraldError) -> Bool {
+        _ = try endpoint(key.urlToken)
+        do {
+            return try await mailbox.withTurn(key) {
+                // Wait for earlier pipelined commits of this session, then delete.
+                let existing = try await self.currentSession(key).session
+                try await self.writer.commit(.deleteSession(key))
+                self.cache.withLock { $0[key] = nil }
+                return existing != nil
+            }
+        } catch let error as HeraldError {
+            throw error
+        } catch {
+            throw .unavailable("the store could not end the session: \(error)")
+        }
+    }
+
+    /// Forgets cached state of sessions the sweeper removed.
+    public func expire(_ keys: [SessionKey]) async throws(HeraldError) {
+        for key in keys {
+            do {
+                try await mailbox.withTurn(key) {
+                    let current = try await self.currentSession(key)
+                    guard let session = current.session, let endpoint = self.endpoints[key.urlToken],
+                        self.live(session, endpoint, .now()) == nil
+                    else { return }
+                    try await self.writer.commit(.deleteSession(key))
+                    self.cache.withLock { $0[key] = nil }
+                }
+            } catch {
+                throw .unavailable("the store could not expire sessions: \(error)")
+            }
+        }
+    }
+
+    // MARK: Turns and commits
+
+    /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
+    /// when the session does not exist or expired), records it, and returns the receipt.
+    private func change(
+        _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
+        _ decide: @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
+    ) async throws(HeraldError) -> Receipt {
+        do {
+            if cachesSessions {
+                let (commit, receipt, epoch) = try await mailbox.withTurn(key) {
+                    let current = try await self.currentSession(key)
+                    let (commit, receipt) = try self.makeCommit(key, current.session, endpoint, idempotency, decide)
+                    self.cache.withLock { cache in
+                        cache[key] = CachedSession(session: commit.session, epoch: current.epoch, touched: .now())
+                        if cache.count > self.cacheLimit { Self.evict(&cache) }
+                    }
+                    return (commit, receipt, current.epoch)
+                }
+                // The turn is released before the commit is durable: the next input of this
+                // session runs on the cached state while this one is written in the same or
+                // the next batch. The writer keeps commit order, so `seq` order holds.
+                try await writer.commit(.session(commit), epoch: epoch)
+                return receipt
+            }
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    return try await mailbox.withTurn(key) {
+                        let stored = try await self.store.session(key)
+                        let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
+                        try await self.writer.commit(.session(commit))
+                        return receipt
+                    }
+                } catch is StoreConflict where attempt < 8 {
+                    // Another instance processed an input of this session first: run again on its result.
+                    continue
+                }
+            }
+        } catch let error as HeraldError {
+            throw error
+        } catch is StoreWriter.ShutDown {
+            throw .unavailable("Herald is shutting down; nothing was recorded, retry the request")
+        } catch {
+            throw .unavailable("the store could not record the message, nothing was processed; retry the request (\(error))")
+        }
+    }
+
+    private func makeCommit(
+        _ key: SessionKey, _ stored: Session?, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?,
+        _ decide: (Session?, Timestamp) throws(HeraldError) -> Change
+    ) throws(HeraldError) -> (SessionCommit, Receipt) {
+        let now = Timestamp.now()
+        let existing = stored.flatMap { live($0, endpoint, now) }
+        var change = try decide(existing, now)
+        let storedVersion = stored?.version ?? 0
+        change.session.version = storedVersion + 1
+        let receipt = Receipt(sessionId: key.sessionId, inputId: change.input?.id, outputs: change.outputs)
+        let response = idempotency.map { request in
+            let (status, body) = request.render(receipt)
+            return IdempotentResponse(urlToken: key.urlToken, key: request.key, status: status, body: body, createdAt: now)
+        }
+        let commit = SessionCommit(
+            session: change.session, expectedVersion: storedVersion, input: change.input, outputs: change.outputs, idempotency: response)
+        return (commit, receipt)
+    }
+
+    /// The session's latest state: the cache when it is valid, else the store.
+    private func currentSession(_ key: SessionKey) async throws -> (session: Session?, epoch: Int) {
+        let epoch = writer.epoch
+        if cachesSessions, let cached = cache.withLock({ $0[key] }), cached.epoch == epoch {
+            return (cached.session, epoch)
+        }
+        return (try await store.session(key), epoch)
+    }
+
+    /// `nil` when the session has been idle for longer than the endpoint's TTL.
+    private func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
+        session.updatedAt.adding(endpoint.sessionTTL) < now ? nil : session
+    }
+
+    /// Drops cache entries untouched for 10 s. Younger ones may belong to commits still in the
+    /// writer's queue, whose state the store does not have yet, so they stay.
+    private static func evict(_ cache: inout [SessionKey: CachedSession]) {
+        let cutoff = Timestamp.now().adding(milliseconds: -10_000)
+        var removed = 0
+        for (key, entry) in cache where entry.touched < cutoff {
+            cache[key] = nil
+            removed += 1
+            if removed >= cache.count / 4 { break }
+        }
+    }
+
+    // MARK: Idempotency
+
+    /// Runs `work` once per (endpoint, key) within 24 h; repeats, and concurrent duplicates,
+    /// get the first answer.
+    private func idempotent(
+        _ urlToken: String, _ request: IdempotencyRequest?, _ work: () async throws(HeraldError) -> Receipt
+    ) async throws(HeraldError) -> Accepted {
+        guard let request else { return .processed(try await work()) }
+        let slot = urlToken + "\u{0}" + request.key
+        while true {
+            let mine = idempotencyInFlight.withLock { inFlight in
+                if inFlight[slot] == nil {
+                    inFlight[slot] = []
+                    return true
+                }
+                return false
+            }
+            if mine { break }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let free = idempotencyInFlight.withLock { inFlight in
+                    if inFlight[slot] == nil { return true }
+                    inFlight[slot]!.append(continuation)
+                    return false
+                }
+                if free { continuation.resume() }
+            }
+        }
+        defer {
+            let waiters = idempotencyInFlight.withLock { $0.removeValue(forKey: slot) ?? [] }
+            for waiter in waiters { waiter.resume() }
+        }
+        let since = Timestamp.now().adding(milliseconds: -24 * 3600 * 1000)
+        let stored: IdempotentResponse?
+        do {
+            stored = try await store.idempotentResponse(urlToken: urlToken, key: request.key, since: since)
+        } catch {
+            throw .unavailable("the store is not available: \(error)")
+        }
+        if let stored { return .replayed(stored) }
+        return .processed(try await work())
+    }
+}

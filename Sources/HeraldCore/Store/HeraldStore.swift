@@ -1,0 +1,259 @@
+/// Where Herald keeps sessions, inputs, the outbox and the delivery log.
+///
+/// Implementations: ``MemoryStore`` (tests, `storage: memory`), the SQLite store (the embedded
+/// default) and the PostgreSQL store. Every write goes through ``apply(_:)``, which the
+/// ``StoreWriter`` calls with a batch of changes from many concurrent requests: one
+/// transaction, one durable commit for all of them (group commit).
+public protocol HeraldStore: Sendable {
+    /// True when this process is the only one writing (memory, SQLite): session state can then
+    /// be carried in memory between inputs. False for a store shared by several instances.
+    var isSingleWriter: Bool { get }
+
+    /// Creates or migrates the schema. Called once before anything else.
+    func prepare() async throws
+    /// Checks the store answers (`/readyz`).
+    func ping() async throws
+    func close() async throws
+
+    /// The session, or `nil` when there is none.
+    func session(_ key: SessionKey) async throws -> Session?
+
+    /// Applies all changes in one transaction: all are recorded, or none and it throws.
+    /// A ``SessionCommit`` whose `expectedVersion` does not match the stored session's version
+    /// fails the batch with ``StoreConflict``.
+    func apply(_ changes: [StoreChange]) async throws
+
+    /// Outputs not yet delivered nor dead, ordered by session and `seq`: the work to resume on
+    /// start-up. Endpoints paused by a 410 are listed in ``pausedEndpoints()``.
+    func undeliveredOutputs() async throws -> [OutboxEntry]
+    func pausedEndpoints() async throws -> Set<String>
+
+    /// Sessions matching the query, ordered by (urlToken, sessionId), after the cursor.
+    func sessions(_ query: SessionQuery) async throws -> [SessionSummary]
+    /// The newest inputs and outputs of a session, oldest first.
+    func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry]
+    func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord]
+    func delivery(outputId: String) async throws -> DeliveryRecord?
+    func attempts(outputId: String) async throws -> [DeliveryAttempt]
+
+    /// Keys of sessions of `urlToken` idle since before `cutoff` (for expiry).
+    func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey]
+
+    /// The recorded answer for an `Idempotency-Key`, if it is younger than 24 h.
+    func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse?
+}
+
+/// Thrown by ``HeraldStore/apply(_:)`` when a session changed since it was read: another
+/// instance processed an input of it first. The caller reloads and runs the input again.
+public struct StoreConflict: Error, Sendable, CustomStringConvertible {
+    public var session: SessionKey
+    public init(session: SessionKey) { self.session = session }
+    public var description: String { "session \(session) was changed concurrently" }
+}
+
+/// One change for ``HeraldStore/apply(_:)``.
+public enum StoreChange: Sendable {
+    /// An input (or a notify) and everything it produced.
+    case session(SessionCommit)
+    case deleteSession(SessionKey)
+    /// The result of a delivery attempt, or an operator's retry.
+    case delivery(DeliveryUpdate)
+    /// Delivery to an endpoint stopped (410 Gone) or resumed.
+    case endpointPaused(urlToken: String, paused: Bool)
+}
+
+/// What one input or notify changes: the session's new state, the input, its outputs.
+public struct SessionCommit: Sendable {
+    public var session: Session
+    /// The version the change was computed from; 0 for a new session.
+    public var expectedVersion: Int64
+    public var input: Input?
+    public var outputs: [Output]
+    public var idempotency: IdempotentResponse?
+
+    public init(session: Session, expectedVersion: Int64, input: Input?, outputs: [Output], idempotency: IdempotentResponse? = nil) {
+        self.session = session
+        self.expectedVersion = expectedVersion
+        self.input = input
+        self.outputs = outputs
+        self.idempotency = idempotency
+    }
+}
+
+/// The answer first given to a request with an `Idempotency-Key`, replayed for repeats.
+public struct IdempotentResponse: Sendable, Hashable {
+    public var urlToken: String
+    public var key: String
+    public var status: Int
+    public var body: [UInt8]
+    public var createdAt: Timestamp
+
+    public init(urlToken: String, key: String, status: Int, body: [UInt8], createdAt: Timestamp = .now()) {
+        self.urlToken = urlToken
+        self.key = key
+        self.status = status
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+/// Where an output is in its delivery.
+public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable {
+    /// Not attempted yet, or being attempted.
+    case pending
+    /// Attempted and failed; another attempt is scheduled.
+    case failed
+    /// Given up: a permanent error, or retries exhausted. An operator can retry it.
+    case dead
+    /// Accepted by the webhook with a 2xx.
+    case delivered
+}
+
+/// An output waiting in the outbox, with its delivery state.
+public struct OutboxEntry: Sendable, Hashable {
+    public var output: Output
+    public var attempts: Int
+    /// The next attempt is not made before this time.
+    public var notBefore: Timestamp?
+
+    public init(output: Output, attempts: Int = 0, notBefore: Timestamp? = nil) {
+        self.output = output
+        self.attempts = attempts
+        self.notBefore = notBefore
+    }
+}
+
+/// One attempt to POST an output.
+public struct DeliveryAttempt: Sendable, Hashable {
+    public var outputId: String
+    /// 1 for the first attempt.
+    public var number: Int
+    public var startedAt: Timestamp
+    public var durationMilliseconds: Int64
+    /// The HTTP status, when a response came back.
+    public var statusCode: Int?
+    /// Why it failed: a transport error or an unexpected status.
+    public var error: String?
+    /// At most the first 4 KiB of the response body.
+    public var responseBody: String?
+
+    public init(
+        outputId: String, number: Int, startedAt: Timestamp, durationMilliseconds: Int64, statusCode: Int?, error: String?,
+        responseBody: String?
+    ) {
+        self.outputId = outputId
+        self.number = number
+        self.startedAt = startedAt
+        self.durationMilliseconds = durationMilliseconds
+        self.statusCode = statusCode
+        self.error = error
+        self.responseBody = responseBody
+    }
+}
+
+/// The new delivery state of an output, with the attempt that led to it (if any).
+public struct DeliveryUpdate: Sendable, Hashable {
+    public var outputId: String
+    public var status: DeliveryStatus
+    public var attempts: Int
+    public var nextAttemptAt: Timestamp?
+    public var attempt: DeliveryAttempt?
+
+    public init(outputId: String, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, attempt: DeliveryAttempt?) {
+        self.outputId = outputId
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.attempt = attempt
+    }
+}
+
+/// An output and its delivery state, as the admin API lists it.
+public struct DeliveryRecord: Sendable, Hashable {
+    public var output: Output
+    public var status: DeliveryStatus
+    public var attempts: Int
+    public var nextAttemptAt: Timestamp?
+    public var lastError: String?
+    public var deliveredAt: Timestamp?
+
+    public init(output: Output, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, lastError: String?, deliveredAt: Timestamp?) {
+        self.output = output
+        self.status = status
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.lastError = lastError
+        self.deliveredAt = deliveredAt
+    }
+}
+
+public struct SessionQuery: Sendable, Hashable {
+    public var urlToken: String?
+    public var userId: String?
+    /// Only sessions active since then (used by broadcast to skip expired ones).
+    public var activeSince: Timestamp?
+    public var limit: Int
+    /// The last (urlToken, sessionId) of the previous page.
+    public var after: SessionKey?
+
+    public init(urlToken: String? = nil, userId: String? = nil, activeSince: Timestamp? = nil, limit: Int = 50, after: SessionKey? = nil) {
+        self.urlToken = urlToken
+        self.userId = userId
+        self.activeSince = activeSince
+        self.limit = limit
+        self.after = after
+    }
+}
+
+public struct SessionSummary: Sendable, Hashable {
+    public var key: SessionKey
+    public var userId: String
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    public var waitingAt: String?
+    public var outputs: Int64
+
+    public init(key: SessionKey, userId: String, createdAt: Timestamp, updatedAt: Timestamp, waitingAt: String?, outputs: Int64) {
+        self.key = key
+        self.userId = userId
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.waitingAt = waitingAt
+        self.outputs = outputs
+    }
+}
+
+extension SessionSummary {
+    public init(_ session: Session) {
+        self.init(
+            key: session.key, userId: session.userId, createdAt: session.createdAt, updatedAt: session.updatedAt,
+            waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1)
+    }
+}
+
+/// One line of a session's history.
+public enum TranscriptEntry: Sendable, Hashable {
+    case input(Input)
+    case output(DeliveryRecord)
+
+    public var timestamp: Timestamp {
+        switch self {
+        case .input(let input): input.receivedAt
+        case .output(let record): record.output.timestamp
+        }
+    }
+}
+
+public struct DeliveryQuery: Sendable, Hashable {
+    public var status: DeliveryStatus?
+    public var urlToken: String?
+    public var sessionId: String?
+    public var limit: Int
+
+    public init(status: DeliveryStatus? = nil, urlToken: String? = nil, sessionId: String? = nil, limit: Int = 100) {
+        self.status = status
+        self.urlToken = urlToken
+        self.sessionId = sessionId
+        self.limit = limit
+    }
+}

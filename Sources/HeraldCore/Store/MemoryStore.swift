@@ -1,0 +1,166 @@
+import Synchronization
+
+/// A store that keeps everything in memory: fast tests, `herald test --config`, and
+/// `storage: memory` for throwaway runs. Nothing survives the process.
+public final class MemoryStore: HeraldStore {
+    private struct OutputState {
+        var output: Output
+        var status: DeliveryStatus
+        var attempts: Int
+        var nextAttemptAt: Timestamp?
+        var lastError: String?
+        var deliveredAt: Timestamp?
+
+        var record: DeliveryRecord {
+            DeliveryRecord(output: output, status: status, attempts: attempts, nextAttemptAt: nextAttemptAt, lastError: lastError, deliveredAt: deliveredAt)
+        }
+    }
+
+    private struct State {
+        var sessions: [SessionKey: Session] = [:]
+        var inputs: [SessionKey: [Input]] = [:]
+        var outputs: [String: OutputState] = [:]
+        var outputsBySession: [SessionKey: [String]] = [:]
+        var attempts: [String: [DeliveryAttempt]] = [:]
+        var paused: Set<String> = []
+        var idempotency: [String: IdempotentResponse] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    public var isSingleWriter: Bool { true }
+
+    public func prepare() async throws {}
+    public func ping() async throws {}
+    public func close() async throws {}
+
+    public func session(_ key: SessionKey) async throws -> Session? {
+        state.withLock { $0.sessions[key] }
+    }
+
+    public func apply(_ changes: [StoreChange]) async throws {
+        try state.withLock { state in
+            // Check every version first, in order, so a conflict changes nothing. A batch may
+            // hold several consecutive commits of one session.
+            var versions: [SessionKey: Int64] = [:]
+            for change in changes {
+                switch change {
+                case .session(let commit):
+                    let key = commit.session.key
+                    let stored = versions[key] ?? state.sessions[key]?.version ?? 0
+                    if stored != commit.expectedVersion { throw StoreConflict(session: key) }
+                    versions[key] = commit.session.version
+                case .deleteSession(let key):
+                    versions[key] = 0
+                default:
+                    break
+                }
+            }
+            for change in changes {
+                switch change {
+                case .session(let commit):
+                    let key = commit.session.key
+                    state.sessions[key] = commit.session
+                    if let input = commit.input { state.inputs[key, default: []].append(input) }
+                    for output in commit.outputs {
+                        state.outputs[output.id] = OutputState(output: output, status: .pending, attempts: 0)
+                        state.outputsBySession[key, default: []].append(output.id)
+                    }
+                    if let response = commit.idempotency {
+                        state.idempotency[response.urlToken + "\u{0}" + response.key] = response
+                    }
+                case .deleteSession(let key):
+                    state.sessions[key] = nil
+                    state.inputs[key] = nil
+                    state.outputsBySession[key]?.removeAll { state.outputs[$0]?.status == .delivered }
+                case .delivery(let update):
+                    guard var output = state.outputs[update.outputId] else { continue }
+                    output.status = update.status
+                    output.attempts = update.attempts
+                    output.nextAttemptAt = update.nextAttemptAt
+                    if let attempt = update.attempt {
+                        output.lastError = attempt.error
+                        state.attempts[update.outputId, default: []].append(attempt)
+                        if update.status == .delivered { output.deliveredAt = attempt.startedAt.adding(milliseconds: attempt.durationMilliseconds) }
+                    }
+                    state.outputs[update.outputId] = output
+                case .endpointPaused(let urlToken, let paused):
+                    if paused { state.paused.insert(urlToken) } else { state.paused.remove(urlToken) }
+                }
+            }
+        }
+    }
+
+    public func undeliveredOutputs() async throws -> [OutboxEntry] {
+        state.withLock { state in
+            state.outputs.values
+                .filter { $0.status == .pending || $0.status == .failed }
+                .sorted { ($0.output.session.urlToken, $0.output.session.sessionId, $0.output.seq) < ($1.output.session.urlToken, $1.output.session.sessionId, $1.output.seq) }
+                .map { OutboxEntry(output: $0.output, attempts: $0.attempts, notBefore: $0.nextAttemptAt) }
+        }
+    }
+
+    public func pausedEndpoints() async throws -> Set<String> {
+        state.withLock { $0.paused }
+    }
+
+    public func sessions(_ query: SessionQuery) async throws -> [SessionSummary] {
+        state.withLock { state in
+            state.sessions.values
+                .filter { session in
+                    (query.urlToken == nil || session.key.urlToken == query.urlToken)
+                        && (query.userId == nil || session.userId == query.userId)
+                        && (query.activeSince == nil || session.updatedAt >= query.activeSince!)
+                        && (query.after == nil || (session.key.urlToken, session.key.sessionId) > (query.after!.urlToken, query.after!.sessionId))
+                }
+                .sorted { ($0.key.urlToken, $0.key.sessionId) < ($1.key.urlToken, $1.key.sessionId) }
+                .prefix(query.limit)
+                .map(SessionSummary.init)
+        }
+    }
+
+    public func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] {
+        state.withLock { state in
+            let inputs = (state.inputs[key] ?? []).map(TranscriptEntry.input)
+            let outputs = (state.outputsBySession[key] ?? []).compactMap { state.outputs[$0] }.map { TranscriptEntry.output($0.record) }
+            return Array((inputs + outputs).sorted { $0.timestamp < $1.timestamp }.suffix(limit))
+        }
+    }
+
+    public func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] {
+        state.withLock { state in
+            state.outputs.values
+                .filter { output in
+                    (query.status == nil || output.status == query.status)
+                        && (query.urlToken == nil || output.output.session.urlToken == query.urlToken)
+                        && (query.sessionId == nil || output.output.session.sessionId == query.sessionId)
+                }
+                .sorted { $0.output.id < $1.output.id }
+                .prefix(query.limit)
+                .map(\.record)
+        }
+    }
+
+    public func delivery(outputId: String) async throws -> DeliveryRecord? {
+        state.withLock { $0.outputs[outputId]?.record }
+    }
+
+    public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
+        state.withLock { $0.attempts[outputId] ?? [] }
+    }
+
+    public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+        state.withLock { state in
+            Array(state.sessions.values.filter { $0.key.urlToken == urlToken && $0.updatedAt < cutoff }.prefix(limit).map(\.key))
+        }
+    }
+
+    public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
+        state.withLock { state in
+            guard let response = state.idempotency[urlToken + "\u{0}" + key], response.createdAt >= since else { return nil }
+            return response
+        }
+    }
+}

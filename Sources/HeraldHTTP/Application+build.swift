@@ -1,0 +1,48 @@
+import HeraldCore
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Builds the Herald application from a configuration: starts its parts (``Herald/start``)
+/// and serves the routes. `herald serve` runs it; tests build the same one.
+public func buildApplication(configuration: HeraldConfiguration, logger: Logger) async throws -> some ApplicationProtocol {
+    let herald = try await Herald.start(configuration: configuration, logger: logger)
+    return buildApplication(herald: herald)
+}
+
+/// Serves an assembled ``Herald``. With `admin.listen` set, the admin routes get a listener of
+/// their own (run as one of the application's services) and are absent from the public one.
+public func buildApplication(herald: Herald) -> some ApplicationProtocol {
+    let configuration = herald.configuration
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: JSONErrorMiddleware())
+    HealthRoutes(herald: herald).addRoutes(to: router)
+
+    var services = herald.services
+    if let adminListen = configuration.adminListen {
+        let adminRouter = Router(context: BasicRequestContext.self)
+        adminRouter.add(middleware: JSONErrorMiddleware())
+        HealthRoutes(herald: herald).addRoutes(to: adminRouter)
+        addAdminRoutes(to: adminRouter, herald: herald)
+        let adminApp = Application(
+            router: adminRouter,
+            configuration: .init(address: .hostname(adminListen.host, port: adminListen.port)),
+            logger: herald.logger
+        )
+        services.append(adminApp)
+    } else {
+        addAdminRoutes(to: router, herald: herald)
+    }
+    router.addRoutes(EndpointRoutes(herald: herald).endpoints)
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
+        services: services,
+        logger: herald.logger
+    )
+}
+
+private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
+    InjectNotifyRoutes(herald: herald).addRoutes(to: router)
+}

@@ -1,0 +1,110 @@
+import Foundation
+import HeraldCore
+import Hummingbird
+import NIOCore
+
+/// A message body as SPEC §1 defines it (`userId`, `sessionId`, `text`, `data`), plus the
+/// admin routes' extras (`createSession`, `attachments`), validated field by field.
+struct MessageBody: Sendable {
+    var userId: String?
+    var sessionId: String
+    var text: String?
+    var data: JSON?
+    var createSession: Bool
+    var attachments: [JSON]?
+
+    struct Rules {
+        /// Notify may leave `userId` out when the session exists.
+        var userIdRequired = true
+        var allowsCreateSession = false
+        var allowsAttachments = false
+    }
+
+    static let maxIdBytes = 256
+
+    /// Parses and validates; every failure is a 400 naming the field.
+    static func parse(_ bytes: ByteBuffer, rules: Rules) throws(APIError) -> MessageBody {
+        let json: JSON
+        do {
+            json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
+        } catch {
+            throw APIError(.badRequest, "body: not valid JSON (\(error))")
+        }
+        guard case .object(let object) = json else {
+            throw APIError(.badRequest, "body: must be a JSON object, not \(json.isNull ? "null" : "a" + (json.typeName == "array" ? "n " : " ") + json.typeName)")
+        }
+        let userId = try identifier(object, "userId", required: rules.userIdRequired)
+        let sessionId = try identifier(object, "sessionId", required: true)!
+
+        var text: String?
+        switch object["text"] {
+        case .none, .null?: break
+        case .string(let value)?: text = value
+        case let other?: throw APIError(.badRequest, "text: must be a string, not \(other.typeName)")
+        }
+        var data: JSON?
+        switch object["data"] {
+        case .none, .null?: break
+        case .object?: data = object["data"]
+        case let other?: throw APIError(.badRequest, "data: must be a JSON object, not \(other.typeName)")
+        }
+        var createSession = false
+        if rules.allowsCreateSession {
+            switch object["createSession"] {
+            case .none, .null?: break
+            case .bool(let value)?: createSession = value
+            case let other?: throw APIError(.badRequest, "createSession: must be true or false, not \(other.typeName)")
+            }
+        }
+        var attachments: [JSON]?
+        if rules.allowsAttachments {
+            switch object["attachments"] {
+            case .none, .null?: break
+            case .array(let values)?:
+                for (index, value) in values.enumerated() where value.objectValue == nil {
+                    throw APIError(.badRequest, "attachments[\(index)]: must be a JSON object, not \(value.typeName)")
+                }
+                attachments = values
+            case let other?: throw APIError(.badRequest, "attachments: must be an array of objects, not \(other.typeName)")
+            }
+        }
+        if (text ?? "").isEmpty, data == nil {
+            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
+        }
+        return MessageBody(userId: userId, sessionId: sessionId, text: text, data: data, createSession: createSession, attachments: attachments)
+    }
+
+    private static func identifier(_ object: JSONObject, _ field: String, required: Bool) throws(APIError) -> String? {
+        switch object[field] {
+        case .none, .null?:
+            if required { throw APIError(.badRequest, "\(field): is required") }
+            return nil
+        case .string(let value)?:
+            if value.isEmpty { throw APIError(.badRequest, "\(field): must not be empty") }
+            if value.utf8.count > maxIdBytes { throw APIError(.badRequest, "\(field): must be at most \(maxIdBytes) bytes") }
+            return value
+        case let other?:
+            throw APIError(.badRequest, "\(field): must be a string, not \(other.typeName)")
+        }
+    }
+}
+
+extension Request {
+    /// The body, at most `limit` bytes (413 beyond), after checking it is declared as JSON.
+    func messageBytes(limit: Int) async throws(APIError) -> ByteBuffer {
+        if let contentType = headers[.contentType] {
+            let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+            guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
+                throw APIError(.unsupportedMediaType, "Content-Type: must be application/json, not \(contentType)")
+            }
+        }
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "body: \(length) bytes is over the limit of \(limit) bytes")
+        }
+        do {
+            return try await body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "body: over the limit of \(limit) bytes")
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import HTTPTypes
+import HeraldCore
+import HeraldWebhook
+import Hummingbird
+import NIOCore
+
+/// `POST /{urlToken}`: a user message enters its session (SPEC §1).
+///
+/// The path of one message: this route validates it, ``SessionRegistry/receive(_:idempotency:)``
+/// runs the endpoint's flow in the session's turn and records the input and outputs, the
+/// ``Outbox`` queues the outputs, and the ``DeliveryService`` POSTs them with libcurl.
+struct EndpointRoutes<Context: RequestContext> {
+    let herald: Herald
+
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.post(":urlToken", use: receive)
+        return routes
+    }
+
+    @Sendable func receive(request: Request, context: Context) async throws -> Response {
+        let urlToken = try context.parameters.require("urlToken")
+        let endpoint: Endpoint
+        do {
+            endpoint = try herald.registry.endpoint(urlToken)
+        } catch {
+            throw APIError.from(error)
+        }
+        try Self.checkWebhookKey(request, endpoint)
+        let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
+        let body = try MessageBody.parse(bytes, rules: .init())
+        let message = InboundMessage(
+            urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .user,
+            createSession: true)
+        return try await Self.accept(request, herald: herald) { idempotency throws(HeraldError) in
+            try await herald.registry.receive(message, idempotency: idempotency)
+        }
+    }
+
+    /// `X-Webhook-Key` must be one of the endpoint's `apiKeys`, when it has any.
+    static func checkWebhookKey(_ request: Request, _ endpoint: Endpoint) throws(APIError) {
+        guard !endpoint.apiKeys.isEmpty else { return }
+        guard let given = request.headers[.webhookKey] else {
+            throw APIError(.unauthorized, "X-Webhook-Key: header is required for this endpoint")
+        }
+        let bytes = Array(given.utf8)
+        var matched = false
+        for key in endpoint.apiKeys where constantTimeEqual(bytes, Array(key.value.utf8)) { matched = true }
+        guard matched else { throw APIError(.unauthorized, "X-Webhook-Key: not a valid key for this endpoint") }
+    }
+
+    /// Runs an accepting request (message, inject, notify) with its `Idempotency-Key` and
+    /// `?wait=true`, and renders the answer.
+    static func accept(
+        _ request: Request, herald: Herald, _ run: (IdempotencyRequest?) async throws(HeraldError) -> Accepted
+    ) async throws -> Response {
+        let wait = request.uri.queryParameters.get("wait").map { $0 == "true" || $0 == "1" } ?? false
+        let render: @Sendable (Receipt) -> (status: Int, body: [UInt8]) = { receipt in
+            (wait ? 200 : 202, ReceiptBody.render(receipt, wait: wait))
+        }
+        var idempotency: IdempotencyRequest?
+        if let key = request.headers[.idempotencyKey] {
+            guard !key.isEmpty, key.utf8.count <= 256 else {
+                throw APIError(.badRequest, "Idempotency-Key: must be 1 to 256 bytes")
+            }
+            idempotency = IdempotencyRequest(key: key, render: render)
+        }
+        let accepted: Accepted
+        do {
+            accepted = try await run(idempotency)
+        } catch {
+            throw APIError.from(error)
+        }
+        switch accepted {
+        case .processed(let receipt):
+            let (status, body) = render(receipt)
+            return .json(HTTPResponse.Status(code: status), body)
+        case .replayed(let response):
+            return .json(HTTPResponse.Status(code: response.status), response.body, headers: [.idempotentReplayed: "true"])
+        }
+    }
+}
+
+/// The answer to an accepted message: `{"sessionId", "inputId"}` (or `"outputId"` for a
+/// notify), with `"outputs"` when the caller asked to wait.
+enum ReceiptBody {
+    static func render(_ receipt: Receipt, wait: Bool) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.field("sessionId", receipt.sessionId)
+        if let inputId = receipt.inputId {
+            writer.field("inputId", inputId)
+        } else if let output = receipt.outputs.first {
+            writer.field("outputId", output.id)
+        }
+        if wait {
+            writer.key("outputs")
+            writer.raw("[")
+            for (index, output) in receipt.outputs.enumerated() {
+                if index > 0 { writer.raw(",") }
+                writer.append(json: WebhookPayload.body(for: output, format: .herald))
+            }
+            writer.raw("]")
+            writer.comma()
+        }
+        writer.endObject()
+        return writer.bytes
+    }
+}
+
+extension HTTPField.Name {
+    static let webhookKey = Self("X-Webhook-Key")!
+    static let apiKey = Self("X-API-Key")!
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+}

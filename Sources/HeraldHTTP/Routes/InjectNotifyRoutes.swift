@@ -1,0 +1,52 @@
+import HeraldCore
+import Hummingbird
+
+/// Cognigy-compatible `POST /inject/{urlToken}` and `POST /notify/{urlToken}` (SPEC §2).
+/// Both address an existing session (404 otherwise, unless `createSession: true`) and share
+/// its turn and `seq` with user messages.
+struct InjectNotifyRoutes<Context: RequestContext> {
+    let herald: Herald
+
+    func addRoutes(to router: Router<Context>) {
+        let adminKey = AdminKeyMiddleware<Context>(keys: herald.configuration.adminKeys)
+        router.group("inject").add(middleware: adminKey).post(":urlToken", use: inject)
+        router.group("notify").add(middleware: adminKey).post(":urlToken", use: notify)
+    }
+
+    /// The message runs through the endpoint's flow with `input.source == "inject"`.
+    @Sendable func inject(request: Request, context: Context) async throws -> Response {
+        let urlToken = try context.parameters.require("urlToken")
+        _ = try endpoint(urlToken)
+        let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
+        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true))
+        let message = InboundMessage(
+            urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .inject,
+            createSession: body.createSession)
+        return try await EndpointRoutes<Context>.accept(request, herald: herald) { idempotency throws(HeraldError) in
+            try await herald.registry.receive(message, idempotency: idempotency)
+        }
+    }
+
+    /// One `notify` output with this text/data/attachments goes to the webhook; the flow does
+    /// not run.
+    @Sendable func notify(request: Request, context: Context) async throws -> Response {
+        let urlToken = try context.parameters.require("urlToken")
+        _ = try endpoint(urlToken)
+        let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
+        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsAttachments: true))
+        let notification = Notification(
+            urlToken: urlToken, sessionId: body.sessionId, userId: body.userId, text: body.text, data: body.data,
+            attachments: body.attachments, createSession: body.createSession)
+        return try await EndpointRoutes<Context>.accept(request, herald: herald) { idempotency throws(HeraldError) in
+            try await herald.registry.notify(notification, idempotency: idempotency)
+        }
+    }
+
+    private func endpoint(_ urlToken: String) throws(APIError) -> Endpoint {
+        do {
+            return try herald.registry.endpoint(urlToken)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+}

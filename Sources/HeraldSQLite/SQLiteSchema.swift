@@ -1,0 +1,89 @@
+import GRDB
+
+/// The SQLite schema, as migrations from the first version on. Never edit a registered
+/// migration: add a new one.
+enum SQLiteSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sessions (
+                      url_token TEXT NOT NULL,
+                      session_id TEXT NOT NULL,
+                      user_id TEXT NOT NULL,
+                      context TEXT NOT NULL,
+                      waiting_node TEXT,
+                      waiting_retries INTEGER NOT NULL DEFAULT 0,
+                      next_seq INTEGER NOT NULL,
+                      created_at INTEGER NOT NULL,
+                      updated_at INTEGER NOT NULL,
+                      version INTEGER NOT NULL,
+                      PRIMARY KEY (url_token, session_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX sessions_by_activity ON sessions (url_token, updated_at);
+                    CREATE INDEX sessions_by_user ON sessions (user_id);
+
+                    CREATE TABLE inputs (
+                      id TEXT PRIMARY KEY NOT NULL,
+                      url_token TEXT NOT NULL,
+                      session_id TEXT NOT NULL,
+                      user_id TEXT NOT NULL,
+                      text TEXT,
+                      data TEXT,
+                      source TEXT NOT NULL,
+                      received_at INTEGER NOT NULL
+                    );
+                    CREATE INDEX inputs_by_session ON inputs (url_token, session_id, received_at);
+
+                    -- The outbox. `position` (the rowid) is insertion order, which is commit
+                    -- order: within a session it is `seq` order, also after a session id is reused.
+                    CREATE TABLE outputs (
+                      position INTEGER PRIMARY KEY,
+                      id TEXT NOT NULL UNIQUE,
+                      url_token TEXT NOT NULL,
+                      session_id TEXT NOT NULL,
+                      user_id TEXT NOT NULL,
+                      seq INTEGER NOT NULL,
+                      type TEXT NOT NULL,
+                      text TEXT,
+                      data TEXT,
+                      attachments TEXT,
+                      input_id TEXT,
+                      source TEXT,
+                      created_at INTEGER NOT NULL,
+                      status TEXT NOT NULL,
+                      attempts INTEGER NOT NULL DEFAULT 0,
+                      next_attempt_at INTEGER,
+                      last_error TEXT,
+                      delivered_at INTEGER
+                    );
+                    CREATE INDEX outputs_undelivered ON outputs (status) WHERE status IN ('pending', 'failed');
+                    CREATE INDEX outputs_by_session ON outputs (url_token, session_id, position);
+
+                    CREATE TABLE attempts (
+                      output_id TEXT NOT NULL,
+                      number INTEGER NOT NULL,
+                      started_at INTEGER NOT NULL,
+                      duration_ms INTEGER NOT NULL,
+                      status_code INTEGER,
+                      error TEXT,
+                      response_body TEXT,
+                      PRIMARY KEY (output_id, number)
+                    ) WITHOUT ROWID;
+
+                    CREATE TABLE paused_endpoints (url_token TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
+
+                    CREATE TABLE idempotency (
+                      url_token TEXT NOT NULL,
+                      key TEXT NOT NULL,
+                      status INTEGER NOT NULL,
+                      body BLOB NOT NULL,
+                      created_at INTEGER NOT NULL,
+                      PRIMARY KEY (url_token, key)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,382 @@
+import Foundation
+import GRDB
+import HeraldCore
+import Logging
+
+/// The embedded default store: one SQLite file in WAL mode (GRDB.swift).
+///
+/// Writes come in batches from the `StoreWriter` and commit in one transaction each, with
+/// `synchronous=FULL` by default, so a 202 means the input survives `kill -9` and a power
+/// cut alike. One process owns a file at a time (an exclusive lock on `PATH.lock`), which is
+/// what lets the session registry carry session state in memory.
+public final class SQLiteStore: HeraldStore {
+    /// How hard a commit waits for the disk.
+    public enum Synchronous: String, Sendable {
+        /// fsync on every commit: survives power loss. The default.
+        case full = "FULL"
+        /// No fsync on commit in WAL mode: survives a process crash, may lose the last commits
+        /// on power loss. Faster on slow disks.
+        case normal = "NORMAL"
+    }
+
+    private let pool: DatabasePool
+    private let lock: FileLock
+    private let logger: Logger
+    public let path: String
+
+    public var isSingleWriter: Bool { true }
+
+    public init(path: String, synchronous: Synchronous = .full, logger: Logger) throws {
+        self.path = path
+        self.logger = logger
+        self.lock = try FileLock(path: path + ".lock")
+        var configuration = Configuration()
+        configuration.label = "herald"
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+        }
+        do {
+            self.pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw SQLiteStoreError("cannot open SQLite file '\(path)': \(error)")
+        }
+    }
+
+    public func prepare() async throws {
+        try SQLiteSchema.migrator.migrate(pool)
+    }
+
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
+    public func close() async throws {
+        try pool.close()
+        lock.release()
+    }
+
+    // MARK: Sessions
+
+    public func session(_ key: SessionKey) async throws -> Session? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM sessions WHERE url_token = ? AND session_id = ?"),
+                arguments: [key.urlToken, key.sessionId]
+            ).map(Self.session(from:))
+        }
+    }
+
+    public func apply(_ changes: [StoreChange]) async throws {
+        try await pool.write { db in
+            var versions: [SessionKey: Int64] = [:]
+            for change in changes {
+                switch change {
+                case .session(let commit):
+                    try Self.write(commit, db, &versions)
+                case .deleteSession(let key):
+                    try Self.delete(key, db)
+                    versions[key] = 0
+                case .delivery(let update):
+                    try Self.write(update, db)
+                case .endpointPaused(let urlToken, let paused):
+                    if paused {
+                        try db.execute(sql: "INSERT OR IGNORE INTO paused_endpoints (url_token) VALUES (?)", arguments: [urlToken])
+                    } else {
+                        try db.execute(sql: "DELETE FROM paused_endpoints WHERE url_token = ?", arguments: [urlToken])
+                    }
+                }
+            }
+        }
+    }
+
+    private static func write(_ commit: SessionCommit, _ db: Database, _ versions: inout [SessionKey: Int64]) throws {
+        let session = commit.session
+        let key = session.key
+        let stored: Int64
+        if let known = versions[key] {
+            stored = known
+        } else {
+            stored =
+                try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT version FROM sessions WHERE url_token = ? AND session_id = ?"),
+                    arguments: [key.urlToken, key.sessionId]) ?? 0
+        }
+        guard stored == commit.expectedVersion else { throw StoreConflict(session: key) }
+        versions[key] = session.version
+
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (url_token, session_id) DO UPDATE SET
+                  user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
+                  waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
+                  updated_at = excluded.updated_at, version = excluded.version
+                """
+        ).execute(arguments: [
+            key.urlToken, key.sessionId, session.userId, JSON.object(session.context).jsonString, session.waiting?.nodeId,
+            session.waiting?.retries ?? 0, session.nextSeq, session.createdAt.milliseconds, session.updatedAt.milliseconds, session.version,
+        ])
+        if let input = commit.input {
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                input.id, key.urlToken, key.sessionId, input.userId, input.text, input.data?.jsonString, input.source.rawValue,
+                input.receivedAt.milliseconds,
+            ])
+        }
+        let insertOutput = try db.cachedStatement(
+            sql: """
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)
+                """)
+        for output in commit.outputs {
+            try insertOutput.execute(arguments: [
+                output.id, key.urlToken, key.sessionId, output.userId, output.seq, output.type.rawValue, output.text, output.data?.jsonString,
+                output.attachments.map { JSON.array($0).jsonString }, output.inputId, output.source?.rawValue, output.timestamp.milliseconds,
+            ])
+        }
+        if let response = commit.idempotency {
+            try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO idempotency (url_token, key, status, body, created_at) VALUES (?, ?, ?, ?, ?)"
+            ).execute(arguments: [response.urlToken, response.key, response.status, Data(response.body), response.createdAt.milliseconds])
+        }
+    }
+
+    private static func delete(_ key: SessionKey, _ db: Database) throws {
+        let arguments: StatementArguments = [key.urlToken, key.sessionId]
+        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ? AND session_id = ?", arguments: arguments)
+        try db.execute(sql: "DELETE FROM inputs WHERE url_token = ? AND session_id = ?", arguments: arguments)
+        try db.execute(
+            sql: """
+                DELETE FROM attempts WHERE output_id IN
+                  (SELECT id FROM outputs WHERE url_token = ? AND session_id = ? AND status IN ('delivered', 'dead'))
+                """, arguments: arguments)
+        try db.execute(
+            sql: "DELETE FROM outputs WHERE url_token = ? AND session_id = ? AND status IN ('delivered', 'dead')", arguments: arguments)
+    }
+
+    private static func write(_ update: DeliveryUpdate, _ db: Database) throws {
+        let deliveredAt = update.status == .delivered ? update.attempt.map { $0.startedAt.milliseconds + $0.durationMilliseconds } : nil
+        try db.cachedStatement(
+            sql: """
+                UPDATE outputs SET status = ?, attempts = ?, next_attempt_at = ?,
+                  last_error = COALESCE(?, CASE WHEN ? = 'delivered' THEN NULL ELSE last_error END),
+                  delivered_at = COALESCE(?, delivered_at)
+                WHERE id = ?
+                """
+        ).execute(arguments: [
+            update.status.rawValue, update.attempts, update.nextAttemptAt?.milliseconds, update.attempt?.error, update.status.rawValue,
+            deliveredAt, update.outputId,
+        ])
+        if let attempt = update.attempt {
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                attempt.outputId, attempt.number, attempt.startedAt.milliseconds, attempt.durationMilliseconds, attempt.statusCode,
+                attempt.error, attempt.responseBody,
+            ])
+        }
+    }
+
+    // MARK: Outbox
+
+    public func undeliveredOutputs() async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            // Insertion order is commit order, which is `seq` order within a session.
+            try Row.fetchAll(db, sql: "SELECT * FROM outputs WHERE status IN ('pending', 'failed') ORDER BY position").map { row in
+                let attemptAt: Int64? = row["next_attempt_at"]
+                return OutboxEntry(output: try Self.output(from: row), attempts: row["attempts"], notBefore: attemptAt.map(Timestamp.init(milliseconds:)))
+            }
+        }
+    }
+
+    public func pausedEndpoints() async throws -> Set<String> {
+        try await pool.read { db in Set(try String.fetchAll(db, sql: "SELECT url_token FROM paused_endpoints")) }
+    }
+
+    // MARK: Admin
+
+    public func sessions(_ query: SessionQuery) async throws -> [SessionSummary] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let urlToken = query.urlToken {
+                conditions.append("url_token = ?")
+                arguments += [urlToken]
+            }
+            if let userId = query.userId {
+                conditions.append("user_id = ?")
+                arguments += [userId]
+            }
+            if let since = query.activeSince {
+                conditions.append("updated_at >= ?")
+                arguments += [since.milliseconds]
+            }
+            if let after = query.after {
+                conditions.append("(url_token, session_id) > (?, ?)")
+                arguments += [after.urlToken, after.sessionId]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [query.limit]
+            return try Row.fetchAll(db, sql: "SELECT * FROM sessions \(filter) ORDER BY url_token, session_id LIMIT ?", arguments: arguments)
+                .map { SessionSummary(try Self.session(from: $0)) }
+        }
+    }
+
+    public func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] {
+        try await pool.read { db in
+            let arguments: StatementArguments = [key.urlToken, key.sessionId, limit]
+            let inputs = try Row.fetchAll(
+                db, sql: "SELECT * FROM inputs WHERE url_token = ? AND session_id = ? ORDER BY received_at DESC LIMIT ?", arguments: arguments
+            ).map { TranscriptEntry.input(try Self.input(from: $0)) }
+            let outputs = try Row.fetchAll(
+                db, sql: "SELECT * FROM outputs WHERE url_token = ? AND session_id = ? ORDER BY position DESC LIMIT ?", arguments: arguments
+            ).map { TranscriptEntry.output(try Self.delivery(from: $0)) }
+            return Array((inputs + outputs).sorted { $0.timestamp < $1.timestamp }.suffix(limit))
+        }
+    }
+
+    public func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] {
+        try await pool.read { db in
+            var conditions: [String] = []
+            var arguments: StatementArguments = []
+            if let status = query.status {
+                conditions.append("status = ?")
+                arguments += [status.rawValue]
+            }
+            if let urlToken = query.urlToken {
+                conditions.append("url_token = ?")
+                arguments += [urlToken]
+            }
+            if let sessionId = query.sessionId {
+                conditions.append("session_id = ?")
+                arguments += [sessionId]
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            arguments += [query.limit]
+            return try Row.fetchAll(db, sql: "SELECT * FROM outputs \(filter) ORDER BY position LIMIT ?", arguments: arguments)
+                .map(Self.delivery(from:))
+        }
+    }
+
+    public func delivery(outputId: String) async throws -> DeliveryRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM outputs WHERE id = ?", arguments: [outputId]).map(Self.delivery(from:))
+        }
+    }
+
+    public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE output_id = ? ORDER BY number", arguments: [outputId]).map { row in
+                DeliveryAttempt(
+                    outputId: row["output_id"], number: row["number"], startedAt: Timestamp(milliseconds: row["started_at"]),
+                    durationMilliseconds: row["duration_ms"], statusCode: row["status_code"], error: row["error"],
+                    responseBody: row["response_body"])
+            }
+        }
+    }
+
+    public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+        try await pool.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT session_id FROM sessions WHERE url_token = ? AND updated_at < ? LIMIT ?",
+                arguments: [urlToken, cutoff.milliseconds, limit]
+            ).map { SessionKey(urlToken: urlToken, sessionId: $0) }
+        }
+    }
+
+    public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM idempotency WHERE url_token = ? AND key = ? AND created_at >= ?",
+                arguments: [urlToken, key, since.milliseconds]
+            ).map { row in
+                let body: Data = row["body"]
+                return IdempotentResponse(
+                    urlToken: row["url_token"], key: row["key"], status: row["status"], body: Array(body),
+                    createdAt: Timestamp(milliseconds: row["created_at"]))
+            }
+        }
+    }
+
+    // MARK: Rows
+
+    private static func json(_ text: String?) throws -> JSON? {
+        guard let text else { return nil }
+        return try JSON.parse(text)
+    }
+
+    static func session(from row: Row) throws -> Session {
+        let key = SessionKey(urlToken: row["url_token"], sessionId: row["session_id"])
+        var session = Session(key: key, userId: row["user_id"], now: Timestamp(milliseconds: row["created_at"]))
+        session.context = try json(row["context"])?.objectValue ?? JSONObject()
+        if let node: String = row["waiting_node"] { session.waiting = FlowWait(nodeId: node, retries: row["waiting_retries"]) }
+        session.nextSeq = row["next_seq"]
+        session.updatedAt = Timestamp(milliseconds: row["updated_at"])
+        session.version = row["version"]
+        return session
+    }
+
+    static func input(from row: Row) throws -> Input {
+        Input(
+            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: row["session_id"]), userId: row["user_id"],
+            text: row["text"], data: try json(row["data"]), source: InputSource(rawValue: row["source"]) ?? .user,
+            receivedAt: Timestamp(milliseconds: row["received_at"]))
+    }
+
+    static func output(from row: Row) throws -> Output {
+        let source: String? = row["source"]
+        return Output(
+            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: row["session_id"]), userId: row["user_id"],
+            seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: row["text"], data: try json(row["data"]),
+            attachments: try json(row["attachments"])?.arrayValue, inputId: row["input_id"], source: source.flatMap(InputSource.init),
+            timestamp: Timestamp(milliseconds: row["created_at"]))
+    }
+
+    static func delivery(from row: Row) throws -> DeliveryRecord {
+        let next: Int64? = row["next_attempt_at"]
+        let delivered: Int64? = row["delivered_at"]
+        return DeliveryRecord(
+            output: try output(from: row), status: DeliveryStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
+            nextAttemptAt: next.map(Timestamp.init(milliseconds:)), lastError: row["last_error"], deliveredAt: delivered.map(Timestamp.init(milliseconds:)))
+    }
+}
+
+/// A problem opening the SQLite store, in words for the operator.
+public struct SQLiteStoreError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// An exclusive `flock` on a file next to the database: a second Herald on the same file
+/// stops at start-up instead of corrupting the first one's session state.
+final class FileLock: Sendable {
+    private let descriptor: Int32
+
+    init(path: String) throws {
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SQLiteStoreError("cannot create lock file '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw SQLiteStoreError("another Herald process is using this SQLite store (lock '\(path)' is held)")
+        }
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}

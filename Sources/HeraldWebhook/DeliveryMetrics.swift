@@ -1,0 +1,29 @@
+import HeraldCore
+import Metrics
+
+/// Delivery counters and latency per endpoint, made once so the hot path only increments.
+struct DeliveryMetrics: Sendable {
+    private let results: [String: [DeliveryStatus: Counter]]
+    private let latency: [String: Metrics.Timer]
+
+    init(urlTokens: [String]) {
+        var results: [String: [DeliveryStatus: Counter]] = [:]
+        var latency: [String: Metrics.Timer] = [:]
+        for urlToken in urlTokens {
+            var counters: [DeliveryStatus: Counter] = [:]
+            for status in DeliveryStatus.allCases {
+                let result = status == .failed ? "retry" : (status == .pending ? "paused" : status.rawValue)
+                counters[status] = Counter(label: "herald_delivery_attempts_total", dimensions: [("url_token", urlToken), ("result", result)])
+            }
+            results[urlToken] = counters
+            latency[urlToken] = Metrics.Timer(label: "herald_delivery_duration_seconds", dimensions: [("url_token", urlToken)], preferredDisplayUnit: .seconds)
+        }
+        self.results = results
+        self.latency = latency
+    }
+
+    func record(urlToken: String, status: DeliveryStatus, duration milliseconds: Int64) {
+        results[urlToken]?[status]?.increment()
+        latency[urlToken]?.recordMilliseconds(milliseconds)
+    }
+}

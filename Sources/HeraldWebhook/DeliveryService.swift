@@ -1,0 +1,192 @@
+import Foundation
+import HeraldCore
+import Logging
+import ServiceLifecycle
+
+/// Takes jobs from the ``Outbox``, POSTs them with the ``WebhookClient``, and reports each
+/// attempt to the outbox (what next) and to the store (the attempt log).
+///
+/// What an answer means (SPEC §4): 2xx delivered; 408, 425, 429, 5xx, timeouts and connection
+/// errors retried on the endpoint's schedule, honouring `Retry-After` (429 and timeouts at least
+/// `throttleDelay` out); 410 pauses the endpoint; any other status, 3xx included (redirects are
+/// not followed), is dead at once.
+public final class DeliveryService: Service, Sendable {
+    private let endpoints: [String: Endpoint]
+    private let signingKeys: [String: WebhookSigningKey]
+    private let outbox: Outbox
+    private let writer: StoreWriter
+    private let client: any WebhookClient
+    private let logger: Logger
+    private let metrics: DeliveryMetrics
+
+    public init(endpoints: [Endpoint], outbox: Outbox, writer: StoreWriter, client: any WebhookClient, logger: Logger) {
+        self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
+        var keys: [String: WebhookSigningKey] = [:]
+        for endpoint in endpoints {
+            if let secret = endpoint.webhook.signingSecret, let key = WebhookSigningKey(secret: secret) { keys[endpoint.urlToken] = key }
+        }
+        self.signingKeys = keys
+        self.outbox = outbox
+        self.writer = writer
+        self.client = client
+        self.logger = logger
+        self.metrics = DeliveryMetrics(urlTokens: endpoints.map(\.urlToken))
+    }
+
+    public func run() async throws {
+        // On shutdown the loop is cancelled, and with it the attempts in flight: their outputs
+        // stay pending in the store and go out again after a restart (same Webhook-Id).
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                while !Task.isCancelled {
+                    let (jobs, nextWake) = self.outbox.take()
+                    for job in jobs {
+                        group.addTask { await self.deliver(job) }
+                    }
+                    if jobs.isEmpty { await self.waitForWork(until: nextWake) }
+                }
+            }
+        }
+    }
+
+    /// Sleeps until the outbox changes or the next retry falls due.
+    private func waitForWork(until wake: Timestamp?) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.outbox.waitForChange() }
+            if let wake {
+                let delay = max(0, wake.milliseconds - Timestamp.now().milliseconds)
+                group.addTask { try? await Task.sleep(for: .milliseconds(delay)) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// One attempt for one output.
+    func deliver(_ job: DeliveryJob) async {
+        let output = job.output
+        let number = job.entry.attempts + 1
+        guard let endpoint = endpoints[output.session.urlToken] else {
+            let attempt = DeliveryAttempt(
+                outputId: output.id, number: number, startedAt: .now(), durationMilliseconds: 0, statusCode: nil,
+                error: "endpoint '\(output.session.urlToken)' is no longer configured", responseBody: nil)
+            writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: .dead, attempts: number, nextAttemptAt: nil, attempt: attempt)))
+            outbox.finish(job, .dead)
+            return
+        }
+        let webhook = endpoint.webhook
+        let body = WebhookPayload.body(for: output, format: webhook.format)
+        let started = Timestamp.now()
+        var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
+        if let key = signingKeys[endpoint.urlToken] {
+            headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
+        }
+        let request = WebhookRequest(
+            url: webhook.url, headers: headers, body: body, user: webhook.user, password: webhook.password,
+            connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
+
+        let result: Result<WebhookResponse, WebhookError>
+        do {
+            result = .success(try await client.send(request))
+        } catch {
+            if error == .shutdown { return }  // cancelled: stays pending, resumes after restart
+            result = .failure(error)
+        }
+        let now = Timestamp.now()
+        let verdict = Self.judge(result, policy: webhook.retry)
+        var attempt = DeliveryAttempt(
+            outputId: output.id, number: number, startedAt: started, durationMilliseconds: now.milliseconds - started.milliseconds,
+            statusCode: nil, error: verdict.error, responseBody: nil)
+        if case .success(let response) = result {
+            attempt.statusCode = response.status
+            attempt.responseBody = response.body.isEmpty ? nil : String(decoding: response.body, as: UTF8.self)
+        }
+
+        var outcome: DeliveryOutcome
+        var status: DeliveryStatus
+        var nextAttemptAt: Timestamp?
+        switch verdict.kind {
+        case .delivered:
+            (outcome, status) = (.delivered, .delivered)
+        case .dead:
+            (outcome, status) = (.dead, .dead)
+        case .pause:
+            (outcome, status) = (.pauseEndpoint, .pending)
+            logger.error(
+                "webhook answered 410 Gone; delivery to this endpoint is paused until an operator resumes it",
+                metadata: ["urlToken": "\(endpoint.urlToken)"])
+        case .retry(let atLeast):
+            let policy = webhook.retry
+            var delay = policy.delay(after: number)
+            if let atLeast, atLeast > delay { delay = atLeast }
+            let next = now.adding(delay)
+            if let maxAttempts = policy.maxAttempts, number >= maxAttempts {
+                (outcome, status) = (.dead, .dead)
+                attempt.error = "\(verdict.error ?? "failed"); gave up after \(number) attempts"
+            } else if next > output.timestamp.adding(policy.maxAge) {
+                (outcome, status) = (.dead, .dead)
+                attempt.error = "\(verdict.error ?? "failed"); gave up: older than \(policy.maxAge) at the next attempt"
+            } else {
+                (outcome, status, nextAttemptAt) = (.retry(at: next), .failed, next)
+            }
+        }
+        if status == .dead {
+            logger.warning(
+                "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(endpoint.urlToken)", "error": "\(attempt.error ?? "")"])
+        }
+        metrics.record(urlToken: endpoint.urlToken, status: status, duration: now.milliseconds - started.milliseconds)
+        writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)))
+        outbox.finish(job, outcome, now: now)
+    }
+
+    struct Verdict {
+        enum Kind: Equatable {
+            case delivered
+            case dead
+            case pause
+            /// Retry, not sooner than this.
+            case retry(atLeast: Duration?)
+        }
+
+        var kind: Kind
+        var error: String?
+    }
+
+    /// What a response or transport error means for delivery.
+    static func judge(_ result: Result<WebhookResponse, WebhookError>, policy: RetryPolicy) -> Verdict {
+        switch result {
+        case .failure(let error):
+            if error == .timeout { return Verdict(kind: .retry(atLeast: policy.throttleDelay), error: error.description) }
+            if !error.isRetryable { return Verdict(kind: .dead, error: error.description) }
+            return Verdict(kind: .retry(atLeast: nil), error: error.description)
+        case .success(let response):
+            let status = response.status
+            switch status {
+            case 200..<300:
+                return Verdict(kind: .delivered, error: nil)
+            case 410:
+                return Verdict(kind: .pause, error: "HTTP 410 Gone: endpoint paused")
+            case 408, 425, 429, 500..<600:
+                var atLeast = retryAfter(response.retryAfter)
+                if status == 429, atLeast ?? .zero < policy.throttleDelay { atLeast = policy.throttleDelay }
+                return Verdict(kind: .retry(atLeast: atLeast), error: "HTTP \(status)")
+            case 300..<400:
+                return Verdict(kind: .dead, error: "HTTP \(status): redirects are not followed")
+            default:
+                return Verdict(kind: .dead, error: "HTTP \(status)")
+            }
+        }
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    static func retryAfter(_ value: String?) -> Duration? {
+        guard let value else { return nil }
+        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .milliseconds(max(0, Int64(date.timeIntervalSinceNow * 1000)))
+    }
+}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// `herald`: the service and its tools. Each subcommand only parses arguments and calls into
+/// the libraries.
+@main
+struct HeraldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "herald",
+        abstract: "Herald: a proactive messaging service (endpoints, flows, inject & notify, durable webhooks).",
+        version: "0.1.0",
+        subcommands: [Serve.self, Receive.self]
+    )
+}

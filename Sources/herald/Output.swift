@@ -1,0 +1,29 @@
+import Foundation
+import Logging
+import Synchronization
+
+private let outputLock = Mutex(())
+
+/// Prints one line to stdout and flushes, so piped output arrives line by line.
+func printLine(_ line: String) {
+    outputLock.withLock { _ in
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
+
+/// Logs go to stderr as text lines, at `level`.
+func bootstrapLogging(level: String) -> Logger {
+    let logLevel = Logger.Level(rawValue: level) ?? .info
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = logLevel
+        return handler
+    }
+    var logger = Logger(label: "herald")
+    logger.logLevel = logLevel
+    return logger
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import HeraldCore
+import HeraldHTTP
+import Hummingbird
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the service with a config file.")
+
+    @Option(name: .shortAndLong, help: "The config file (SPEC §6).")
+    var config: String = "herald.yaml"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func run() async throws {
+        let logger = bootstrapLogging(level: logLevel)
+        let configuration: HeraldConfiguration
+        do {
+            configuration = try HeraldConfiguration.load(path: config)
+        } catch {
+            printError("herald: \(error)")
+            throw ExitCode(2)
+        }
+        for endpoint in configuration.endpoints {
+            for warning in endpoint.flow.warnings { logger.warning("\(warning)") }
+        }
+        let app: any ApplicationProtocol
+        do {
+            app = try await buildApplication(configuration: configuration, logger: logger)
+        } catch {
+            printError("herald: \(error)")
+            throw ExitCode(1)
+        }
+        logger.info(
+            "herald serving",
+            metadata: [
+                "listen": "\(configuration.listen)", "admin": "\(configuration.adminListen.map(\.description) ?? "same listener")",
+                "storage": "\(configuration.storage)", "endpoints": "\(configuration.endpoints.map(\.urlToken).joined(separator: ","))",
+            ])
+        try await app.runService()
+    }
+}
