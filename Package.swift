@@ -104,6 +104,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test helpers shared by the test targets: a real webhook receiver and a running Herald.
+        .target(
+            name: "HeraldTestSupport",
+            dependencies: [
+                "HeraldCore", "HeraldHTTP", "HeraldWebhook",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/HeraldTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "HeraldCoreTests",
             dependencies: ["HeraldCore"],
@@ -112,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "HeraldWebhookTests",
             dependencies: [
-                "HeraldCore", "HeraldWebhook", "HeraldHTTP",
+                "HeraldCore", "HeraldWebhook", "HeraldHTTP", "HeraldTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -120,9 +134,10 @@ let package = Package(
         .testTarget(
             name: "HeraldHTTPTests",
             dependencies: [
-                "HeraldCore", "HeraldHTTP", "HeraldSQLite", "HeraldWebhook",
+                "HeraldCore", "HeraldHTTP", "HeraldSQLite", "HeraldWebhook", "HeraldTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -12,7 +12,11 @@ public func buildApplication(configuration: HeraldConfiguration, logger: Logger)
 
 /// Serves an assembled ``Herald``. With `admin.listen` set, the admin routes get a listener of
 /// their own (run as one of the application's services) and are absent from the public one.
-public func buildApplication(herald: Herald) -> some ApplicationProtocol {
+///
+/// `onServerRunning` gets each listener's port once it listens (useful with port 0).
+public func buildApplication(
+    herald: Herald, onServerRunning: @escaping @Sendable (HeraldListener, Int) async -> Void = { _, _ in }
+) -> some ApplicationProtocol {
     let configuration = herald.configuration
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
@@ -27,6 +31,7 @@ public func buildApplication(herald: Herald) -> some ApplicationProtocol {
         let adminApp = Application(
             router: adminRouter,
             configuration: .init(address: .hostname(adminListen.host, port: adminListen.port)),
+            onServerRunning: { channel in await onServerRunning(.admin, channel.localAddress?.port ?? 0) },
             logger: herald.logger
         )
         services.append(adminApp)
@@ -39,10 +44,17 @@ public func buildApplication(herald: Herald) -> some ApplicationProtocol {
         router: router,
         configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
         services: services,
+        onServerRunning: { channel in await onServerRunning(.main, channel.localAddress?.port ?? 0) },
         logger: herald.logger
     )
 }
 
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
     InjectNotifyRoutes(herald: herald).addRoutes(to: router)
+}
+
+/// Herald's HTTP listeners: `listen`, and `admin.listen` when it is set.
+public enum HeraldListener: Sendable, Hashable {
+    case main
+    case admin
 }

@@ -1,0 +1,38 @@
+import Foundation
+import HeraldCore
+
+/// Paths and configurations tests share.
+public enum Fixtures {
+    /// The repository's root, found from this file's path.
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    public static func flow(_ name: String) throws -> Flow {
+        try Flow.load(path: root + "/examples/flows/\(name).yaml")
+    }
+
+    public static let adminKey = "test-admin-key"
+
+    /// One endpoint `demo` running `flow` (echo by default), delivering to `url` with basic auth
+    /// `bot` / `hook-secret`, on the memory store.
+    public static func configuration(
+        url: String, flow: String = "echo", storage: StorageLocation = .memory, apiKeys: [String] = [],
+        configure: (inout WebhookSettings) -> Void = { _ in }
+    ) throws -> HeraldConfiguration {
+        var webhook = WebhookSettings(url: url, user: "bot", password: Secret("hook-secret"))
+        webhook.retry = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(100)], jitter: 0, throttleDelay: .milliseconds(200))
+        configure(&webhook)
+        let endpoint = Endpoint(urlToken: "demo", flow: try Fixtures.flow(flow), webhook: webhook, apiKeys: apiKeys.map(Secret.init))
+        return HeraldConfiguration(adminKeys: [Secret(adminKey)], storage: storage, endpoints: [endpoint])
+    }
+
+    /// A fresh temporary directory.
+    public static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "herald-test-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
