@@ -27,6 +27,7 @@ public func buildApplication(
         let adminRouter = Router(context: BasicRequestContext.self)
         adminRouter.add(middleware: JSONErrorMiddleware())
         HealthRoutes(herald: herald).addRoutes(to: adminRouter)
+        MetricsRoutes(herald: herald).addRoutes(to: adminRouter)
         addAdminRoutes(to: adminRouter, herald: herald)
         let adminApp = Application(
             router: adminRouter,
@@ -36,6 +37,7 @@ public func buildApplication(
         )
         services.append(adminApp)
     } else {
+        MetricsRoutes(herald: herald).addRoutes(to: router)
         addAdminRoutes(to: router, herald: herald)
     }
     router.addRoutes(EndpointRoutes(herald: herald).endpoints)
@@ -51,6 +53,7 @@ public func buildApplication(
 
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
     InjectNotifyRoutes(herald: herald).addRoutes(to: router)
+    router.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
 }
 
 /// Herald's HTTP listeners: `listen`, and `admin.listen` when it is set.

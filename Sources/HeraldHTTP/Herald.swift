@@ -20,12 +20,16 @@ public struct Herald: Sendable {
     public let sweeper: SessionSweeper
     public let logger: Logger
 
+    /// Operators' actions on deliveries: retry, resume.
+    public var deliveries: Deliveries { Deliveries(store: store, writer: writer, outbox: outbox) }
+
     public var services: [any Service] {
         [StoreService(store: store), client, writer, delivery, sweeper]
     }
 
     /// Opens the store, resumes undelivered outputs and wires the message path together.
     public static func start(configuration: HeraldConfiguration, logger: Logger) async throws -> Herald {
+        _ = HeraldMetrics.registry  // before any counter is made
         let store = try makeStore(configuration.storage, logger: logger)
         try await store.prepare()
         let writer = StoreWriter(store: store, logger: logger)

@@ -284,6 +284,13 @@ public final class SQLiteStore: HeraldStore {
         }
     }
 
+    public func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM sessions WHERE url_token = ? AND updated_at >= ?", arguments: [urlToken, since.milliseconds]) ?? 0
+        }
+    }
+
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         try await pool.read { db in
             try String.fetchAll(

@@ -112,6 +112,7 @@ public final class DeliveryService: Service, Sendable {
             (outcome, status) = (.dead, .dead)
         case .pause:
             (outcome, status) = (.pauseEndpoint, .pending)
+            writer.submit(.endpointPaused(urlToken: endpoint.urlToken, paused: true))
             logger.error(
                 "webhook answered 410 Gone; delivery to this endpoint is paused until an operator resumes it",
                 metadata: ["urlToken": "\(endpoint.urlToken)"])
@@ -123,7 +124,7 @@ public final class DeliveryService: Service, Sendable {
             if let maxAttempts = policy.maxAttempts, number >= maxAttempts {
                 (outcome, status) = (.dead, .dead)
                 attempt.error = "\(verdict.error ?? "failed"); gave up after \(number) attempts"
-            } else if next > output.timestamp.adding(policy.maxAge) {
+            } else if next > job.entry.retryWindowStart.adding(policy.maxAge) {
                 (outcome, status) = (.dead, .dead)
                 attempt.error = "\(verdict.error ?? "failed"); gave up: older than \(policy.maxAge) at the next attempt"
             } else {

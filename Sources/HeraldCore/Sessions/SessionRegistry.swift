@@ -106,6 +106,7 @@ public final class SessionRegistry: Sendable {
     private let cache = Mutex<[SessionKey: CachedSession]>([:])
     private let cacheLimit: Int
     private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+    private let metrics: RegistryMetrics
 
     public init(
         endpoints: [Endpoint], store: any HeraldStore, writer: StoreWriter, cachesSessions: Bool = true, cacheLimit: Int = 200_000,
@@ -117,6 +118,7 @@ public final class SessionRegistry: Sendable {
         self.cachesSessions = cachesSessions
         self.cacheLimit = cacheLimit
         self.logger = logger
+        self.metrics = RegistryMetrics(urlTokens: endpoints.map(\.urlToken))
     }
 
     public func endpoint(_ urlToken: String) throws(HeraldError) -> Endpoint {
@@ -243,6 +245,56 @@ public final class SessionRegistry: Sendable {
         }
     }
 
+    /// Notifies every active session of the endpoint (of one user, when `userId` is given).
+    /// Returns how many sessions were notified; sessions that expire or end meanwhile are
+    /// skipped.
+    public func broadcast(
+        urlToken: String, userId: String?, text: String?, data: JSON?, attachments: [JSON]? = nil
+    ) async throws(HeraldError) -> Int {
+        let endpoint = try endpoint(urlToken)
+        let pageSize = 1000
+        var after: SessionKey?
+        var notified = 0
+        while true {
+            let page: [SessionSummary]
+            do {
+                let since = Timestamp.now().adding(milliseconds: -endpoint.sessionTTL.milliseconds)
+                page = try await store.sessions(SessionQuery(urlToken: urlToken, userId: userId, activeSince: since, limit: pageSize, after: after))
+            } catch {
+                throw .unavailable("the store is not available: \(error)")
+            }
+            notified += await withTaskGroup(of: Int.self) { group in
+                // At most 128 notifies in flight: enough to fill group commits, bounded memory.
+                var pending = page[...]
+                var total = 0
+                for _ in 0..<128 {
+                    guard let summary = pending.popFirst() else { break }
+                    group.addTask { await self.broadcastOne(summary, text: text, data: data, attachments: attachments) }
+                }
+                for await result in group {
+                    total += result
+                    if let summary = pending.popFirst() {
+                        group.addTask { await self.broadcastOne(summary, text: text, data: data, attachments: attachments) }
+                    }
+                }
+                return total
+            }
+            guard page.count == pageSize else { return notified }
+            after = page.last?.key
+        }
+    }
+
+    private func broadcastOne(_ summary: SessionSummary, text: String?, data: JSON?, attachments: [JSON]?) async -> Int {
+        let notification = Notification(
+            urlToken: summary.key.urlToken, sessionId: summary.key.sessionId, userId: nil, text: text, data: data, attachments: attachments)
+        do {
+            _ = try await notify(notification)
+            return 1
+        } catch {
+            return 0
+        }
+    }
+
     // MARK: Turns and commits
 
     /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
@@ -266,6 +318,7 @@ public final class SessionRegistry: Sendable {
                 // session runs on the cached state while this one is written in the same or
                 // the next batch. The writer keeps commit order, so `seq` order holds.
                 try await writer.commit(.session(commit), epoch: epoch)
+                metrics.record(commit)
                 return receipt
             }
             var attempt = 0
@@ -276,6 +329,7 @@ public final class SessionRegistry: Sendable {
                         let stored = try await self.store.session(key)
                         let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
                         try await self.writer.commit(.session(commit))
+                        self.metrics.record(commit)
                         return receipt
                     }
                 } catch is StoreConflict where attempt < 8 {

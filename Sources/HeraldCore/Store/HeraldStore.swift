@@ -36,6 +36,9 @@ public protocol HeraldStore: Sendable {
     func delivery(outputId: String) async throws -> DeliveryRecord?
     func attempts(outputId: String) async throws -> [DeliveryAttempt]
 
+    /// How many sessions of `urlToken` were active at or after `since` (the active-sessions gauge).
+    func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int
+
     /// Keys of sessions of `urlToken` idle since before `cutoff` (for expiry).
     func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey]
 
@@ -115,11 +118,15 @@ public struct OutboxEntry: Sendable, Hashable {
     public var attempts: Int
     /// The next attempt is not made before this time.
     public var notBefore: Timestamp?
+    /// When the retry policy's `maxAge` starts counting: the output's creation, or the moment an
+    /// operator retried it.
+    public var retryWindowStart: Timestamp
 
-    public init(output: Output, attempts: Int = 0, notBefore: Timestamp? = nil) {
+    public init(output: Output, attempts: Int = 0, notBefore: Timestamp? = nil, retryWindowStart: Timestamp? = nil) {
         self.output = output
         self.attempts = attempts
         self.notBefore = notBefore
+        self.retryWindowStart = retryWindowStart ?? output.timestamp
     }
 }
 

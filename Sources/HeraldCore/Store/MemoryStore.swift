@@ -151,6 +151,10 @@ public final class MemoryStore: HeraldStore {
         state.withLock { $0.attempts[outputId] ?? [] }
     }
 
+    public func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
+        state.withLock { state in state.sessions.values.filter { $0.key.urlToken == urlToken && $0.updatedAt >= since }.count }
+    }
+
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         state.withLock { state in
             Array(state.sessions.values.filter { $0.key.urlToken == urlToken && $0.updatedAt < cutoff }.prefix(limit).map(\.key))

@@ -1,7 +1,9 @@
 import HeraldCore
 import Hummingbird
+import NIOCore
 
-/// `GET /healthz` (the process answers) and `GET /readyz` (the store answers too).
+/// `GET /healthz` (the process answers), `GET /readyz` (the store answers too) and
+/// `GET /openapi.yaml` (the description of every route), on every listener, without a key.
 struct HealthRoutes<Context: RequestContext> {
     let herald: Herald
 
@@ -16,6 +18,11 @@ struct HealthRoutes<Context: RequestContext> {
             } catch {
                 return Response.json(.serviceUnavailable, ["status": "unavailable", "error": ["message": "store: not reachable"]])
             }
+        }
+        router.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml"],
+                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
     }
 }

@@ -1,0 +1,135 @@
+import HeraldCore
+import HeraldWebhook
+
+/// How the admin API shows Herald's things as JSON. Secrets never appear: a set password,
+/// API key or signing secret is shown as `"***"`.
+enum AdminJSON {
+    static func endpoint(_ endpoint: Endpoint, paused: Bool, backlog: Int) -> JSON {
+        let webhook = endpoint.webhook
+        var hook: JSONObject = [
+            "url": .string(redactedURL(webhook.url)),
+            "format": .string(webhook.format.rawValue),
+            "connectTimeout": .string(duration(webhook.connectTimeout)),
+            "timeout": .string(duration(webhook.timeout)),
+            "concurrency": .number(Double(webhook.concurrency)),
+            "retry": [
+                "schedule": .array(webhook.retry.schedule.map { .string(duration($0)) }),
+                "maxAttempts": webhook.retry.maxAttempts.map { .number(Double($0)) } ?? .null,
+                "maxAge": .string(duration(webhook.retry.maxAge)),
+            ],
+        ]
+        hook["user"] = webhook.user.map(JSON.string) ?? .null
+        hook["password"] = webhook.password == nil ? .null : "***"
+        hook["signingSecret"] = webhook.signingSecret == nil ? .null : "***"
+        return [
+            "urlToken": .string(endpoint.urlToken),
+            "flow": ["name": .string(endpoint.flow.name), "file": .string(endpoint.flow.file), "nodes": .number(Double(endpoint.flow.nodes.count))],
+            "webhook": .object(hook),
+            "apiKeys": .array(endpoint.apiKeys.map { _ in "***" }),
+            "sessionTTL": .string(duration(endpoint.sessionTTL)),
+            "paused": .bool(paused),
+            "backlog": .number(Double(backlog)),
+        ]
+    }
+
+    static func sessionSummary(_ summary: SessionSummary) -> JSON {
+        [
+            "urlToken": .string(summary.key.urlToken),
+            "sessionId": .string(summary.key.sessionId),
+            "userId": .string(summary.userId),
+            "createdAt": .string(summary.createdAt.iso8601),
+            "updatedAt": .string(summary.updatedAt.iso8601),
+            "waitingAt": summary.waitingAt.map(JSON.string) ?? .null,
+            "outputs": .number(Double(summary.outputs)),
+        ]
+    }
+
+    static func session(_ session: Session, transcript: [TranscriptEntry]) -> JSON {
+        [
+            "urlToken": .string(session.key.urlToken),
+            "sessionId": .string(session.key.sessionId),
+            "userId": .string(session.userId),
+            "state": "active",
+            "context": .object(session.context),
+            "waitingAt": session.waiting.map { .string($0.nodeId) } ?? .null,
+            "nextSeq": .number(Double(session.nextSeq)),
+            "createdAt": .string(session.createdAt.iso8601),
+            "updatedAt": .string(session.updatedAt.iso8601),
+            "messages": .array(transcript.map(message)),
+        ]
+    }
+
+    static func message(_ entry: TranscriptEntry) -> JSON {
+        switch entry {
+        case .input(let input):
+            return [
+                "kind": "input",
+                "id": .string(input.id),
+                "source": .string(input.source.rawValue),
+                "userId": .string(input.userId),
+                "text": input.text.map(JSON.string) ?? .null,
+                "data": input.data ?? .null,
+                "at": .string(input.receivedAt.iso8601),
+            ]
+        case .output(let record):
+            var object = delivery(record).objectValue!
+            object["kind"] = "output"
+            return .object(object)
+        }
+    }
+
+    static func delivery(_ record: DeliveryRecord, attempts: [DeliveryAttempt]? = nil) -> JSON {
+        let output = record.output
+        var object: JSONObject = [
+            "outputId": .string(output.id),
+            "urlToken": .string(output.session.urlToken),
+            "sessionId": .string(output.session.sessionId),
+            "userId": .string(output.userId),
+            "seq": .number(Double(output.seq)),
+            "type": .string(output.type.rawValue),
+            "text": output.text.map(JSON.string) ?? .null,
+            "data": output.data ?? .null,
+            "inputId": output.inputId.map(JSON.string) ?? .null,
+            "source": output.source.map { .string($0.rawValue) } ?? .null,
+            "at": .string(output.timestamp.iso8601),
+            "status": .string(record.status.rawValue),
+            "attempts": .number(Double(record.attempts)),
+            "nextAttemptAt": record.nextAttemptAt.map { .string($0.iso8601) } ?? .null,
+            "lastError": record.lastError.map(JSON.string) ?? .null,
+            "deliveredAt": record.deliveredAt.map { .string($0.iso8601) } ?? .null,
+        ]
+        if let attachments = output.attachments { object["attachments"] = .array(attachments) }
+        if let attempts { object["attemptLog"] = .array(attempts.map(attempt)) }
+        return .object(object)
+    }
+
+    static func attempt(_ attempt: DeliveryAttempt) -> JSON {
+        [
+            "number": .number(Double(attempt.number)),
+            "at": .string(attempt.startedAt.iso8601),
+            "durationMs": .number(Double(attempt.durationMilliseconds)),
+            "statusCode": attempt.statusCode.map { .number(Double($0)) } ?? .null,
+            "error": attempt.error.map(JSON.string) ?? .null,
+            "responseBody": attempt.responseBody.map(JSON.string) ?? .null,
+        ]
+    }
+
+    /// `15s`, `500ms`, `30m`: the config's own notation.
+    static func duration(_ duration: Duration) -> String {
+        let ms = duration.milliseconds
+        if ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
+    }
+
+    /// A URL with any `user:password@` replaced by `***@`.
+    static func redactedURL(_ url: String) -> String {
+        guard let scheme = url.firstRange(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return url }
+        return String(url[..<scheme.upperBound]) + "***" + String(rest[at...])
+    }
+}

@@ -1,0 +1,251 @@
+import Foundation
+import HTTPTypes
+import HeraldCore
+import Hummingbird
+import NIOCore
+
+/// The REST admin API under `/admin/v1` (SPEC §2): endpoints, sessions, broadcast, deliveries.
+/// Every route needs `X-API-Key`.
+struct AdminRoutes<Context: RequestContext> {
+    let herald: Herald
+
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+            .add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
+        routes.get("endpoints", use: listEndpoints)
+        routes.get("endpoints/:urlToken", use: showEndpoint)
+        routes.post("endpoints/:urlToken/resume", use: resumeEndpoint)
+        routes.get("sessions", use: listSessions)
+        routes.get("sessions/:urlToken/:sessionId", use: showSession)
+        routes.delete("sessions/:urlToken/:sessionId", use: deleteSession)
+        routes.post("notify", use: broadcast)
+        routes.get("deliveries", use: listDeliveries)
+        routes.get("deliveries/:outputId", use: showDelivery)
+        routes.post("deliveries/:outputId/retry", use: retryDelivery)
+        return routes
+    }
+
+    // MARK: Endpoints
+
+    @Sendable func listEndpoints(request: Request, context: Context) async throws -> Response {
+        let backlog = herald.outbox.backlog()
+        let endpoints = herald.configuration.endpoints.map {
+            AdminJSON.endpoint($0, paused: herald.outbox.isPaused($0.urlToken), backlog: backlog[$0.urlToken] ?? 0)
+        }
+        return .json(.ok, ["endpoints": .array(endpoints)])
+    }
+
+    @Sendable func showEndpoint(request: Request, context: Context) async throws -> Response {
+        let endpoint = try self.endpoint(context)
+        let backlog = herald.outbox.backlog()[endpoint.urlToken] ?? 0
+        return .json(.ok, AdminJSON.endpoint(endpoint, paused: herald.outbox.isPaused(endpoint.urlToken), backlog: backlog))
+    }
+
+    @Sendable func resumeEndpoint(request: Request, context: Context) async throws -> Response {
+        let endpoint = try self.endpoint(context)
+        do {
+            try await herald.deliveries.resume(urlToken: endpoint.urlToken)
+        } catch {
+            throw APIError.from(error)
+        }
+        return .json(.ok, ["urlToken": .string(endpoint.urlToken), "paused": false])
+    }
+
+    // MARK: Sessions
+
+    @Sendable func listSessions(request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let urlToken = query.get("urlToken")
+        if let urlToken, herald.configuration.endpoint(urlToken) == nil {
+            throw APIError(.notFound, "urlToken: no endpoint '\(urlToken)'")
+        }
+        let limit = try Self.limit(query.get("limit"))
+        let after = try query.get("cursor").map(Self.decodeCursor)
+        let userId = query.get("userId")
+        let page: [SessionSummary]
+        do {
+            page = try await herald.store.sessions(SessionQuery(urlToken: urlToken, userId: userId, limit: limit, after: after))
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
+        var body: JSONObject = ["sessions": .array(page.map(AdminJSON.sessionSummary))]
+        body["nextCursor"] = page.count == limit ? page.last.map { .string(Self.encodeCursor($0.key)) } ?? .null : .null
+        return .json(.ok, .object(body))
+    }
+
+    @Sendable func showSession(request: Request, context: Context) async throws -> Response {
+        let key = try sessionKey(context)
+        let limit = try Self.limit(request.uri.queryParameters.get("limit"), default: 100)
+        let session: Session?
+        do {
+            session = try await herald.registry.session(key)
+        } catch {
+            throw APIError.from(error)
+        }
+        guard let session else { throw APIError.from(.unknownSession(key)) }
+        let transcript: [TranscriptEntry]
+        do {
+            transcript = try await herald.store.transcript(key, limit: limit)
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
+        return .json(.ok, AdminJSON.session(session, transcript: transcript))
+    }
+
+    @Sendable func deleteSession(request: Request, context: Context) async throws -> Response {
+        let key = try sessionKey(context)
+        let existed: Bool
+        do {
+            existed = try await herald.registry.endSession(key)
+        } catch {
+            throw APIError.from(error)
+        }
+        guard existed else { throw APIError.from(.unknownSession(key)) }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Broadcast
+
+    /// `{"urlToken", "userId"?, "text"?, "data"?, "attachments"?}` → `{"notified": N}`.
+    @Sendable func broadcast(request: Request, context: Context) async throws -> Response {
+        let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
+        let body = try Broadcast.parse(bytes)
+        do {
+            let count = try await herald.registry.broadcast(
+                urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, attachments: body.attachments)
+            return .json(.ok, ["urlToken": .string(body.urlToken), "notified": .number(Double(count))])
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    // MARK: Deliveries
+
+    @Sendable func listDeliveries(request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        var status: DeliveryStatus?
+        if let text = query.get("status") {
+            guard let parsed = DeliveryStatus(rawValue: text) else {
+                throw APIError(.badRequest, "status: '\(text)' is not one of pending, failed, dead, delivered")
+            }
+            status = parsed
+        }
+        let limit = try Self.limit(query.get("limit"), default: 100)
+        let records: [DeliveryRecord]
+        do {
+            records = try await herald.store.deliveries(
+                DeliveryQuery(status: status, urlToken: query.get("urlToken"), sessionId: query.get("sessionId"), limit: limit))
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
+        return .json(.ok, ["deliveries": .array(records.map { AdminJSON.delivery($0) })])
+    }
+
+    @Sendable func showDelivery(request: Request, context: Context) async throws -> Response {
+        let outputId = try context.parameters.require("outputId")
+        do {
+            guard let record = try await herald.store.delivery(outputId: outputId) else {
+                throw APIError.from(.unknownOutput(outputId))
+            }
+            let attempts = try await herald.store.attempts(outputId: outputId)
+            return .json(.ok, AdminJSON.delivery(record, attempts: attempts))
+        } catch let error as APIError {
+            throw error
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
+    }
+
+    @Sendable func retryDelivery(request: Request, context: Context) async throws -> Response {
+        let outputId = try context.parameters.require("outputId")
+        do {
+            let record = try await herald.deliveries.retry(outputId: outputId)
+            return .json(.accepted, AdminJSON.delivery(record))
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    // MARK: Parameters
+
+    private func endpoint(_ context: Context) throws -> Endpoint {
+        let urlToken = try context.parameters.require("urlToken")
+        guard let endpoint = herald.configuration.endpoint(urlToken) else { throw APIError.from(.unknownEndpoint(urlToken)) }
+        return endpoint
+    }
+
+    private func sessionKey(_ context: Context) throws -> SessionKey {
+        let endpoint = try endpoint(context)
+        return SessionKey(urlToken: endpoint.urlToken, sessionId: try context.parameters.require("sessionId"))
+    }
+
+    static func limit(_ text: String?, default value: Int = 50) throws(APIError) -> Int {
+        guard let text else { return value }
+        guard let limit = Int(text), (1...1000).contains(limit) else {
+            throw APIError(.badRequest, "limit: must be a whole number from 1 to 1000")
+        }
+        return limit
+    }
+
+    /// Cursors are opaque to clients: base64url of `urlToken NUL sessionId`.
+    static func encodeCursor(_ key: SessionKey) -> String {
+        Data((key.urlToken + "\u{0}" + key.sessionId).utf8).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decodeCursor(_ text: String) throws(APIError) -> SessionKey {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let decoded = String(data: data, encoding: .utf8),
+            let separator = decoded.firstIndex(of: "\u{0}")
+        else { throw APIError(.badRequest, "cursor: not a cursor this API returned") }
+        return SessionKey(urlToken: String(decoded[..<separator]), sessionId: String(decoded[decoded.index(after: separator)...]))
+    }
+}
+
+/// The body of `POST /admin/v1/notify`.
+struct Broadcast {
+    var urlToken: String
+    var userId: String?
+    var text: String?
+    var data: JSON?
+    var attachments: [JSON]?
+
+    static func parse(_ bytes: ByteBuffer) throws(APIError) -> Broadcast {
+        let json: JSON
+        do {
+            json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
+        } catch {
+            throw APIError(.badRequest, "body: not valid JSON (\(error))")
+        }
+        guard case .object(let object) = json else { throw APIError(.badRequest, "body: must be a JSON object") }
+        guard case .string(let urlToken)? = object["urlToken"], !urlToken.isEmpty else {
+            throw APIError(.badRequest, "urlToken: is required (a string)")
+        }
+        var broadcast = Broadcast(urlToken: urlToken)
+        switch object["userId"] {
+        case .none, .null?: break
+        case .string(let value)? where !value.isEmpty: broadcast.userId = value
+        default: throw APIError(.badRequest, "userId: must be a non-empty string")
+        }
+        switch object["text"] {
+        case .none, .null?: break
+        case .string(let value)?: broadcast.text = value
+        case let other?: throw APIError(.badRequest, "text: must be a string, not \(other.typeName)")
+        }
+        switch object["data"] {
+        case .none, .null?: break
+        case .object?: broadcast.data = object["data"]
+        case let other?: throw APIError(.badRequest, "data: must be a JSON object, not \(other.typeName)")
+        }
+        switch object["attachments"] {
+        case .none, .null?: break
+        case .array(let values)? where values.allSatisfy({ $0.objectValue != nil }): broadcast.attachments = values
+        default: throw APIError(.badRequest, "attachments: must be an array of objects")
+        }
+        if (broadcast.text ?? "").isEmpty, broadcast.data == nil {
+            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
+        }
+        return broadcast
+    }
+}
