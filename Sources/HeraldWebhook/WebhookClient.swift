@@ -1,7 +1,9 @@
 import HeraldCore
 
-/// One webhook POST, as the delivery service builds it.
+/// One webhook POST, as the delivery service builds it. (The `herald` CLI uses the same client
+/// for its admin API calls, with other methods and a larger response limit.)
 public struct WebhookRequest: Sendable {
+    public var method: String = "POST"
     public var url: String
     public var headers: [(name: String, value: String)]
     public var body: [UInt8]
@@ -12,6 +14,8 @@ public struct WebhookRequest: Sendable {
     public var timeout: Duration
     /// PEM file of trusted CAs for https; the system's when `nil`.
     public var caBundle: String?
+    /// How much of the response body to keep (the attempt log keeps 4 KiB).
+    public var maxResponseBytes: Int = 4096
 
     public init(
         url: String, headers: [(name: String, value: String)] = [], body: [UInt8], user: String? = nil, password: Secret? = nil,
@@ -34,7 +38,7 @@ public struct WebhookResponse: Sendable {
     public var status: Int
     /// The `Retry-After` header, as sent.
     public var retryAfter: String?
-    /// At most the first 4 KiB of the body.
+    /// At most the first `maxResponseBytes` (4 KiB) of the body.
     public var body: [UInt8]
     public var duration: Duration
 }

@@ -8,6 +8,8 @@ struct HeraldCommand: AsyncParsableCommand {
         commandName: "herald",
         abstract: "Herald: a proactive messaging service (endpoints, flows, inject & notify, durable webhooks).",
         version: "0.1.0",
-        subcommands: [Serve.self, Receive.self]
+        subcommands: [
+            Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, DeliveriesCommand.self, EndpointsCommand.self,
+        ]
     )
 }

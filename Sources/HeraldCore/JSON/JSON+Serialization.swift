@@ -10,6 +10,20 @@ extension JSON {
     public var jsonString: String {
         String(decoding: serialized(), as: UTF8.self)
     }
+
+    /// JSON text indented by two spaces per level, for people to read.
+    public func prettyPrinted(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let elements) where !elements.isEmpty:
+            return "[\n" + elements.map { inner + $0.prettyPrinted(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let object) where !object.isEmpty:
+            let members = object.map { inner + JSON.string($0.key).jsonString + ": " + $0.value.prettyPrinted(indent: inner) }
+            return "{\n" + members.joined(separator: ",\n") + "\n\(indent)}"
+        default:
+            return jsonString
+        }
+    }
 }
 
 /// Appends compact JSON to a byte buffer. Used for webhook bodies and API responses, where

@@ -32,7 +32,7 @@ struct EndpointRoutes<Context: RequestContext> {
         let message = InboundMessage(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .user,
             createSession: true)
-        return try await Self.accept(request, herald: herald) { idempotency throws(HeraldError) in
+        return try await Self.accept(request, route: "message", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.receive(message, idempotency: idempotency)
         }
     }
@@ -50,11 +50,17 @@ struct EndpointRoutes<Context: RequestContext> {
     }
 
     /// Runs an accepting request (message, inject, notify) with its `Idempotency-Key` and
-    /// `?wait=true`, and renders the answer.
+    /// `?wait=true`, and renders the answer. Keys are scoped by `route` as well as endpoint, so
+    /// a key used for a message is not replayed for a notify.
     static func accept(
-        _ request: Request, herald: Herald, _ run: (IdempotencyRequest?) async throws(HeraldError) -> Accepted
+        _ request: Request, route: String, herald: Herald, _ run: (IdempotencyRequest?) async throws(HeraldError) -> Accepted
     ) async throws -> Response {
-        let wait = request.uri.queryParameters.get("wait").map { $0 == "true" || $0 == "1" } ?? false
+        let wait: Bool
+        switch request.uri.queryParameters.get("wait") {
+        case nil, "false", "0": wait = false
+        case "true", "1": wait = true
+        case let value?: throw APIError(.badRequest, "wait: must be true or false, not '\(value)'")
+        }
         let render: @Sendable (Receipt) -> (status: Int, body: [UInt8]) = { receipt in
             (wait ? 200 : 202, ReceiptBody.render(receipt, wait: wait))
         }
@@ -63,7 +69,7 @@ struct EndpointRoutes<Context: RequestContext> {
             guard !key.isEmpty, key.utf8.count <= 256 else {
                 throw APIError(.badRequest, "Idempotency-Key: must be 1 to 256 bytes")
             }
-            idempotency = IdempotencyRequest(key: key, render: render)
+            idempotency = IdempotencyRequest(key: route + ":" + key, render: render)
         }
         let accepted: Accepted
         do {

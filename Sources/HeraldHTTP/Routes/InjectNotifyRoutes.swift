@@ -22,7 +22,7 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let message = InboundMessage(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .inject,
             createSession: body.createSession)
-        return try await EndpointRoutes<Context>.accept(request, herald: herald) { idempotency throws(HeraldError) in
+        return try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.receive(message, idempotency: idempotency)
         }
     }
@@ -37,7 +37,7 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let notification = Notification(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId, text: body.text, data: body.data,
             attachments: body.attachments, createSession: body.createSession)
-        return try await EndpointRoutes<Context>.accept(request, herald: herald) { idempotency throws(HeraldError) in
+        return try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.notify(notification, idempotency: idempotency)
         }
     }

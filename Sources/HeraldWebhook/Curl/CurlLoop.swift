@@ -9,8 +9,6 @@ import Synchronization
 /// locked queue; from then on only the client thread touches it, and the caller only gets the
 /// result through `continuation`.
 final class CurlTransfer: @unchecked Sendable {
-    static let maxBody = 4096
-
     let id: UInt64
     let request: WebhookRequest
     let continuation: CheckedContinuation<Result<WebhookResponse, WebhookError>, Never>
@@ -122,10 +120,18 @@ struct CurlLoop {
         if let caBundle = request.caBundle { herald_easy_setopt_string(easy, CURLOPT_CAINFO, caBundle) }
         herald_easy_setopt_string(easy, CURLOPT_USERAGENT, shared.userAgent)
         herald_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
-        herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-        request.body.withUnsafeBytes { bytes in
-            // COPYPOSTFIELDS copies, so the array need not outlive this call.
-            _ = herald_easy_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+        switch request.method {
+        case "GET":
+            herald_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
+        case "POST":
+            herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+            request.body.withUnsafeBytes { bytes in
+                // COPYPOSTFIELDS copies, so the array need not outlive this call.
+                _ = herald_easy_setopt_pointer(
+                    easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            }
+        default:
+            herald_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
         }
         if let user = request.user, let password = request.password {
             herald_easy_setopt_long(easy, CURLOPT_HTTPAUTH, HERALD_CURLAUTH_BASIC)
@@ -186,12 +192,12 @@ struct CurlLoop {
     }
 }
 
-/// libcurl's write callback: keeps the first 4 KiB of the response body.
+/// libcurl's write callback: keeps the first `maxResponseBytes` of the response body.
 private let curlWriteBody: curl_write_callback = { pointer, size, count, userdata in
     let length = size * count
     guard let pointer, let userdata else { return length }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    let room = CurlTransfer.maxBody - transfer.responseBody.count
+    let room = transfer.request.maxResponseBytes - transfer.responseBody.count
     if room > 0 {
         let bytes = UnsafeRawBufferPointer(start: pointer, count: min(room, length))
         transfer.responseBody.append(contentsOf: bytes)

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import HeraldCore
+import HeraldWebhook
+
+/// Where the admin API is and the key for it: `--url` / `HERALD_URL`, `--api-key` /
+/// `HERALD_ADMIN_KEY`.
+struct AdminOptions: ParsableArguments {
+    @Option(help: "Herald's base URL (default: $HERALD_URL or http://127.0.0.1:8080).")
+    var url: String?
+
+    @Option(help: "An admin key (default: $HERALD_ADMIN_KEY).")
+    var apiKey: String?
+
+    @Flag(help: "Print the API's JSON answer instead of text.")
+    var json = false
+
+    func client() throws -> AdminClient {
+        let environment = ProcessInfo.processInfo.environment
+        guard let key = apiKey ?? environment["HERALD_ADMIN_KEY"], !key.isEmpty else {
+            throw ValidationError("an admin key is needed: --api-key KEY or HERALD_ADMIN_KEY")
+        }
+        var base = url ?? environment["HERALD_URL"] ?? "http://127.0.0.1:8080"
+        while base.hasSuffix("/") { base.removeLast() }
+        return AdminClient(baseURL: base, apiKey: Secret(key))
+    }
+}
+
+/// Calls the admin API with Herald's own libcurl client.
+struct AdminClient {
+    let baseURL: String
+    let apiKey: Secret
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The answer's JSON; an HTTP error becomes a `Failure` with the API's message.
+    func call(_ method: String, _ path: String, body: JSON? = nil) async throws -> (status: Int, json: JSON) {
+        let client = CurlWebhookClient()
+        defer { client.stop() }
+        var request = WebhookRequest(
+            url: baseURL + path, headers: [("X-API-Key", apiKey.value)], body: body?.serialized() ?? [], timeout: .seconds(60))
+        request.method = method
+        request.maxResponseBytes = 64 << 20
+        let response: WebhookResponse
+        do {
+            response = try await client.send(request)
+        } catch {
+            throw Failure(description: "cannot reach \(baseURL): \(error)")
+        }
+        let json = response.body.isEmpty ? JSON.null : ((try? JSON.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
+        guard (200..<300).contains(response.status) else {
+            let message = json["error"]?["message"]?.stringValue ?? json.text
+            throw Failure(description: "\(response.status): \(message)")
+        }
+        return (response.status, json)
+    }
+}
+
+/// Percent-encodes a path segment or query value.
+func escaped(_ value: String) -> String {
+    value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+}
+
+/// Runs an admin call and prints its result; failures print `herald: …` and exit 1.
+func runAdmin(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let failure as AdminClient.Failure {
+        printError("herald: \(failure)")
+        throw ExitCode(1)
+    }
+}

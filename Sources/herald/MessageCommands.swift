@@ -1,0 +1,93 @@
+import ArgumentParser
+import HeraldCore
+
+/// The message options shared by `inject` and `notify`.
+struct MessageOptions: ParsableArguments {
+    @Option(help: "The endpoint's urlToken.")
+    var token: String
+
+    @Option(help: "The session id.")
+    var session: String
+
+    @Option(help: "The user id.")
+    var user: String
+
+    @Option(help: "Text of the message.")
+    var text: String?
+
+    @Option(help: "Data of the message, a JSON object.")
+    var data: String?
+
+    @Flag(help: "Create the session when it does not exist.")
+    var createSession = false
+
+    func body() throws -> JSONObject {
+        var body: JSONObject = ["userId": .string(user), "sessionId": .string(session)]
+        if let text { body["text"] = .string(text) }
+        if let data {
+            guard let parsed = try? JSON.parse(data), parsed.objectValue != nil else {
+                throw ValidationError("--data must be a JSON object, e.g. '{\"event\":\"shipped\"}'")
+            }
+            body["data"] = parsed
+        }
+        if createSession { body["createSession"] = true }
+        guard text?.isEmpty == false || data != nil else { throw ValidationError("give --text or --data (or both)") }
+        return body
+    }
+}
+
+struct Inject: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Inject a message into a session's flow, as if the user had said it.")
+
+    @OptionGroup var admin: AdminOptions
+    @OptionGroup var message: MessageOptions
+
+    @Flag(help: "Wait for the flow's outputs and print them.")
+    var wait = false
+
+    func run() async throws {
+        let client = try admin.client()
+        let body = try message.body()
+        try await runAdmin {
+            let path = "/inject/\(escaped(message.token))" + (wait ? "?wait=true" : "")
+            let (_, json) = try await client.call("POST", path, body: .object(body))
+            if admin.json {
+                printLine(json.prettyPrinted())
+                return
+            }
+            printLine("injected \(json["inputId"]?.text ?? "") into \(message.token)/\(message.session)")
+            for output in json["outputs"]?.arrayValue ?? [] {
+                printLine("  #\(output["seq"]?.text ?? "?") \(output["text"]?.text ?? "")" + (output["data"].map { " \($0.jsonString)" } ?? ""))
+            }
+        }
+    }
+}
+
+struct Notify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send text/data straight to a session's user, bypassing the flow.")
+
+    @OptionGroup var admin: AdminOptions
+    @OptionGroup var message: MessageOptions
+
+    @Option(help: "Attachments, a JSON array of objects, passed through as-is.")
+    var attachments: String?
+
+    func run() async throws {
+        let client = try admin.client()
+        var body = try message.body()
+        if let attachments {
+            guard let parsed = try? JSON.parse(attachments), let array = parsed.arrayValue, array.allSatisfy({ $0.objectValue != nil }) else {
+                throw ValidationError("--attachments must be a JSON array of objects")
+            }
+            body["attachments"] = parsed
+        }
+        try await runAdmin {
+            let (_, json) = try await client.call("POST", "/notify/\(escaped(message.token))", body: .object(body))
+            if admin.json {
+                printLine(json.prettyPrinted())
+            } else {
+                printLine("notified \(message.token)/\(message.session): output \(json["outputId"]?.text ?? "")")
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import HeraldCore
+
+struct Sessions: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, show and end sessions through the admin API.", subcommands: [List.self, Show.self, Delete.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List sessions, a page at a time.")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Option(help: "Only this endpoint's sessions.")
+        var token: String?
+
+        @Option(help: "Only this user's sessions.")
+        var user: String?
+
+        @Option(help: "At most this many (1 to 1000).")
+        var limit: Int = 50
+
+        @Option(help: "Continue after this cursor (printed at the end of a full page).")
+        var cursor: String?
+
+        func run() async throws {
+            let client = try admin.client()
+            var query = ["limit=\(limit)"]
+            if let token { query.append("urlToken=\(escaped(token))") }
+            if let user { query.append("userId=\(escaped(user))") }
+            if let cursor { query.append("cursor=\(escaped(cursor))") }
+            try await runAdmin {
+                let (_, json) = try await client.call("GET", "/admin/v1/sessions?" + query.joined(separator: "&"))
+                if admin.json { return printLine(json.prettyPrinted()) }
+                let sessions = json["sessions"]?.arrayValue ?? []
+                if sessions.isEmpty { printLine("no sessions") }
+                for session in sessions {
+                    let waiting = session["waitingAt"]?.stringValue.map { "  waiting at \($0)" } ?? ""
+                    printLine(
+                        "\(session["urlToken"]?.text ?? "")/\(session["sessionId"]?.text ?? "")  user \(session["userId"]?.text ?? "")  "
+                            + "\(session["outputs"]?.text ?? "0") outputs  updated \(session["updatedAt"]?.text ?? "")\(waiting)")
+                }
+                if let next = json["nextCursor"]?.stringValue { printLine("more: --cursor \(next)") }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a session: context, waiting node, last messages.")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Option(help: "The endpoint's urlToken.")
+        var token: String
+
+        @Option(help: "The session id.")
+        var session: String
+
+        func run() async throws {
+            let client = try admin.client()
+            try await runAdmin {
+                let (_, json) = try await client.call("GET", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))")
+                if admin.json { return printLine(json.prettyPrinted()) }
+                printLine("session \(token)/\(session)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
+                if let waiting = json["waitingAt"]?.stringValue { printLine("waiting at: \(waiting)") }
+                printLine("context: \(json["context"]?.prettyPrinted() ?? "{}")")
+                for message in json["messages"]?.arrayValue ?? [] {
+                    let text = message["text"]?.stringValue ?? ""
+                    let data = message["data"].flatMap { $0.isNull ? nil : " " + $0.jsonString } ?? ""
+                    if message["kind"] == "input" {
+                        printLine("  \(message["at"]?.text ?? "")  \(message["source"]?.text ?? "") > \(text)\(data)")
+                    } else {
+                        printLine(
+                            "  \(message["at"]?.text ?? "")  #\(message["seq"]?.text ?? "") \(message["type"]?.text ?? "") < \(text)\(data)"
+                                + "  [\(message["status"]?.text ?? "")]")
+                    }
+                }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a session (undelivered outputs are still delivered).")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Option(help: "The endpoint's urlToken.")
+        var token: String
+
+        @Option(help: "The session id.")
+        var session: String
+
+        func run() async throws {
+            let client = try admin.client()
+            try await runAdmin {
+                _ = try await client.call("DELETE", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))")
+                printLine(admin.json ? #"{"deleted": true}"# : "ended \(token)/\(session)")
+            }
+        }
+    }
+}
+
+struct DeliveriesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deliveries", abstract: "List deliveries (dead letters with --status dead) and retry them.",
+        subcommands: [List.self, Retry.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List outputs and their delivery state.")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Option(help: "pending, failed, dead or delivered.")
+        var status: String?
+
+        @Option(help: "Only this endpoint's.")
+        var token: String?
+
+        @Option(help: "Only this session's.")
+        var session: String?
+
+        @Option(help: "At most this many (1 to 1000).")
+        var limit: Int = 100
+
+        func run() async throws {
+            let client = try admin.client()
+            var query = ["limit=\(limit)"]
+            if let status { query.append("status=\(escaped(status))") }
+            if let token { query.append("urlToken=\(escaped(token))") }
+            if let session { query.append("sessionId=\(escaped(session))") }
+            try await runAdmin {
+                let (_, json) = try await client.call("GET", "/admin/v1/deliveries?" + query.joined(separator: "&"))
+                if admin.json { return printLine(json.prettyPrinted()) }
+                let deliveries = json["deliveries"]?.arrayValue ?? []
+                if deliveries.isEmpty { printLine("no deliveries") }
+                for delivery in deliveries {
+                    let error = delivery["lastError"]?.stringValue.map { "  last error: \($0)" } ?? ""
+                    printLine(
+                        "\(delivery["outputId"]?.text ?? "")  \(delivery["status"]?.text ?? "")  \(delivery["urlToken"]?.text ?? "")/"
+                            + "\(delivery["sessionId"]?.text ?? "") #\(delivery["seq"]?.text ?? "")  attempts \(delivery["attempts"]?.text ?? "0")\(error)")
+                }
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Attempt an output again now.")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Argument(help: "The output id (out_…).")
+        var outputId: String
+
+        func run() async throws {
+            let client = try admin.client()
+            try await runAdmin {
+                let (_, json) = try await client.call("POST", "/admin/v1/deliveries/\(escaped(outputId))/retry")
+                if admin.json { return printLine(json.prettyPrinted()) }
+                printLine("retrying \(outputId) (status \(json["status"]?.text ?? ""))")
+            }
+        }
+    }
+}
+
+struct EndpointsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "endpoints", abstract: "List endpoints and resume one paused by a 410.", subcommands: [List.self, Resume.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List endpoints with their backlog (secrets shown as ***).")
+
+        @OptionGroup var admin: AdminOptions
+
+        func run() async throws {
+            let client = try admin.client()
+            try await runAdmin {
+                let (_, json) = try await client.call("GET", "/admin/v1/endpoints")
+                if admin.json { return printLine(json.prettyPrinted()) }
+                for endpoint in json["endpoints"]?.arrayValue ?? [] {
+                    let paused = endpoint["paused"] == true ? "  PAUSED (410)" : ""
+                    printLine(
+                        "\(endpoint["urlToken"]?.text ?? "")  flow \(endpoint["flow"]?["name"]?.text ?? "")  → \(endpoint["webhook"]?["url"]?.text ?? "")"
+                            + "  backlog \(endpoint["backlog"]?.text ?? "0")\(paused)")
+                }
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume delivery to an endpoint paused by a 410 Gone.")
+
+        @OptionGroup var admin: AdminOptions
+
+        @Argument(help: "The endpoint's urlToken.")
+        var token: String
+
+        func run() async throws {
+            let client = try admin.client()
+            try await runAdmin {
+                _ = try await client.call("POST", "/admin/v1/endpoints/\(escaped(token))/resume")
+                printLine("resumed \(token)")
+            }
+        }
+    }
+}
