@@ -28,11 +28,14 @@ public struct Herald: Sendable {
     }
 
     /// Opens the store, resumes undelivered outputs and wires the message path together.
-    public static func start(configuration: HeraldConfiguration, logger: Logger) async throws -> Herald {
+    ///
+    /// `maxCommitBatch` caps how many changes one store transaction takes (group commit); 1
+    /// turns group commit off, which only benchmarks want.
+    public static func start(configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger) async throws -> Herald {
         _ = HeraldMetrics.registry  // before any counter is made
         let store = try makeStore(configuration.storage, logger: logger)
         try await store.prepare()
-        let writer = StoreWriter(store: store, logger: logger)
+        let writer = StoreWriter(store: store, maxBatch: maxCommitBatch, logger: logger)
         let outbox = Outbox(limits: Dictionary(uniqueKeysWithValues: configuration.endpoints.map { ($0.urlToken, $0.webhook.concurrency) }))
         // Outputs from before the last stop go first, before any new message of the same
         // session can be queued behind them.

@@ -13,6 +13,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Most changes one store transaction takes (group commit); 1 turns it off (for benchmarks).")
+    var maxCommitBatch: Int = 2000
+
     func run() async throws {
         let logger = bootstrapLogging(level: logLevel)
         let configuration: HeraldConfiguration
@@ -27,7 +30,7 @@ struct Serve: AsyncParsableCommand {
         }
         let app: any ApplicationProtocol
         do {
-            app = try await buildApplication(configuration: configuration, logger: logger)
+            app = try await buildApplication(configuration: configuration, maxCommitBatch: max(1, maxCommitBatch), logger: logger)
         } catch {
             printError("herald: \(error)")
             throw ExitCode(1)
