@@ -124,6 +124,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "HeraldStoreTests",
+            dependencies: ["HeraldCore", "HeraldSQLite", "HeraldTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "HeraldWebhookTests",
             dependencies: [
                 "HeraldCore", "HeraldWebhook", "HeraldHTTP", "HeraldTestSupport",

@@ -4,6 +4,8 @@ import Synchronization
 /// `storage: memory` for throwaway runs. Nothing survives the process.
 public final class MemoryStore: HeraldStore {
     private struct OutputState {
+        /// Insertion order: commit order, which is `seq` order within a session.
+        var position: Int
         var output: Output
         var status: DeliveryStatus
         var attempts: Int
@@ -24,6 +26,7 @@ public final class MemoryStore: HeraldStore {
         var attempts: [String: [DeliveryAttempt]] = [:]
         var paused: Set<String> = []
         var idempotency: [String: IdempotentResponse] = [:]
+        var nextPosition = 0
     }
 
     private let state = Mutex(State())
@@ -65,7 +68,8 @@ public final class MemoryStore: HeraldStore {
                     state.sessions[key] = commit.session
                     if let input = commit.input { state.inputs[key, default: []].append(input) }
                     for output in commit.outputs {
-                        state.outputs[output.id] = OutputState(output: output, status: .pending, attempts: 0)
+                        state.nextPosition += 1
+                        state.outputs[output.id] = OutputState(position: state.nextPosition, output: output, status: .pending, attempts: 0)
                         state.outputsBySession[key, default: []].append(output.id)
                     }
                     if let response = commit.idempotency {
@@ -74,7 +78,12 @@ public final class MemoryStore: HeraldStore {
                 case .deleteSession(let key):
                     state.sessions[key] = nil
                     state.inputs[key] = nil
-                    state.outputsBySession[key]?.removeAll { state.outputs[$0]?.status == .delivered }
+                    let finished = (state.outputsBySession[key] ?? []).filter { [.delivered, .dead].contains(state.outputs[$0]?.status) }
+                    for id in finished {
+                        state.outputs[id] = nil
+                        state.attempts[id] = nil
+                    }
+                    state.outputsBySession[key]?.removeAll { finished.contains($0) }
                 case .delivery(let update):
                     guard var output = state.outputs[update.outputId] else { continue }
                     output.status = update.status
@@ -97,7 +106,7 @@ public final class MemoryStore: HeraldStore {
         state.withLock { state in
             state.outputs.values
                 .filter { $0.status == .pending || $0.status == .failed }
-                .sorted { ($0.output.session.urlToken, $0.output.session.sessionId, $0.output.seq) < ($1.output.session.urlToken, $1.output.session.sessionId, $1.output.seq) }
+                .sorted { $0.position < $1.position }
                 .map { OutboxEntry(output: $0.output, attempts: $0.attempts, notBefore: $0.nextAttemptAt) }
         }
     }
@@ -137,7 +146,7 @@ public final class MemoryStore: HeraldStore {
                         && (query.urlToken == nil || output.output.session.urlToken == query.urlToken)
                         && (query.sessionId == nil || output.output.session.sessionId == query.sessionId)
                 }
-                .sorted { $0.output.id < $1.output.id }
+                .sorted { $0.position < $1.position }
                 .prefix(query.limit)
                 .map(\.record)
         }
