@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // libcurl, wrapped the way GRDB wraps SQLite: a system module with typed shims
@@ -59,6 +60,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The shared store for several instances (postgres-nio): session locks, outbox leases.
+        .target(
+            name: "HeraldPostgres",
+            dependencies: [
+                "HeraldCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Webhook delivery: the libcurl client, signing, and the delivery service.
         .target(
             name: "HeraldWebhook",
@@ -78,6 +91,7 @@ let package = Package(
             dependencies: [
                 "HeraldCore",
                 "HeraldSQLite",
+                "HeraldPostgres",
                 "HeraldWebhook",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -125,7 +139,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HeraldStoreTests",
-            dependencies: ["HeraldCore", "HeraldSQLite", "HeraldTestSupport"],
+            dependencies: ["HeraldCore", "HeraldSQLite", "HeraldPostgres", "HeraldTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

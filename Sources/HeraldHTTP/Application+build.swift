@@ -42,13 +42,15 @@ public func buildApplication(
     }
     router.addRoutes(EndpointRoutes(herald: herald).endpoints)
 
-    return Application(
+    var application = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.listen.host, port: configuration.listen.port)),
         services: services,
         onServerRunning: { channel in await onServerRunning(.main, channel.localAddress?.port ?? 0) },
         logger: herald.logger
     )
+    application.beforeServerStarts { try await herald.prepare() }
+    return application
 }
 
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {

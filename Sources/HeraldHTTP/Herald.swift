@@ -1,4 +1,5 @@
 import HeraldCore
+import HeraldPostgres
 import HeraldSQLite
 import HeraldWebhook
 import Logging
@@ -9,6 +10,7 @@ import ServiceLifecycle
 ///
 /// ``services`` lists the long-lived ones in start order; they stop in reverse, after the HTTP
 /// server: delivery stops, the writer drains, the client stops, the store closes.
+/// ``prepare()`` runs once they are up and before the server accepts anything.
 public struct Herald: Sendable {
     public let configuration: HeraldConfiguration
     public let store: any HeraldStore
@@ -18,33 +20,39 @@ public struct Herald: Sendable {
     public let client: CurlWebhookClient
     public let delivery: DeliveryService
     public let sweeper: SessionSweeper
+    /// With PostgreSQL: which instance delivers which session.
+    public let leases: OutboxLeases?
     public let logger: Logger
 
     /// Operators' actions on deliveries: retry, resume.
-    public var deliveries: Deliveries { Deliveries(store: store, writer: writer, outbox: outbox) }
-
-    public var services: [any Service] {
-        [StoreService(store: store), client, writer, delivery, sweeper]
+    public var deliveries: Deliveries {
+        if let leases {
+            return Deliveries(store: store, writer: writer, outbox: outbox) { entry in await leases.requeue(entry) }
+        }
+        return Deliveries(store: store, writer: writer, outbox: outbox)
     }
 
-    /// Opens the store, resumes undelivered outputs and wires the message path together.
+    public var services: [any Service] {
+        var services: [any Service] = [StoreService(store: store), client, writer]
+        if let leases { services.append(leases) }
+        return services + [delivery, sweeper]
+    }
+
+    /// Wires the message path together. Nothing touches the store until ``prepare()``.
     ///
     /// `maxCommitBatch` caps how many changes one store transaction takes (group commit); 1
     /// turns group commit off, which only benchmarks want.
     public static func start(configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger) async throws -> Herald {
         _ = HeraldMetrics.registry  // before any counter is made
         let store = try makeStore(configuration.storage, logger: logger)
-        try await store.prepare()
         let writer = StoreWriter(store: store, maxBatch: maxCommitBatch, logger: logger)
         let outbox = Outbox(limits: Dictionary(uniqueKeysWithValues: configuration.endpoints.map { ($0.urlToken, $0.webhook.concurrency) }))
-        // Outputs from before the last stop go first, before any new message of the same
-        // session can be queued behind them.
-        let backlog = try await store.undeliveredOutputs()
-        outbox.add(backlog)
-        for urlToken in try await store.pausedEndpoints() { outbox.pause(urlToken) }
-        if !backlog.isEmpty { logger.info("resuming undelivered outputs", metadata: ["count": "\(backlog.count)"]) }
-        writer.onCommitted { outputs in outbox.add(outputs) }
-
+        var leases: OutboxLeases?
+        if let postgres = store as? PostgresStore {
+            leases = OutboxLeases(store: postgres, outbox: outbox, leaseDuration: configuration.outboxLease, logger: logger)
+        } else {
+            writer.onCommitted { outputs in outbox.add(outputs) }
+        }
         let registry = SessionRegistry(
             endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, logger: logger)
         let client = CurlWebhookClient()
@@ -52,14 +60,27 @@ public struct Herald: Sendable {
         let sweeper = SessionSweeper(registry: registry, store: store, logger: logger)
         return Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
-            sweeper: sweeper, logger: logger)
+            sweeper: sweeper, leases: leases, logger: logger)
+    }
+
+    /// Migrates the store and resumes what was not delivered before the last stop. Runs after
+    /// the services start (the PostgreSQL pool must run) and before the server accepts
+    /// requests, so resumed outputs are queued before any new output of their session.
+    public func prepare() async throws {
+        try await store.prepare()
+        for urlToken in try await store.pausedEndpoints() { outbox.pause(urlToken) }
+        // With PostgreSQL, the lease scan picks up undelivered outputs session by session.
+        guard leases == nil else { return }
+        let backlog = try await store.undeliveredOutputs()
+        outbox.add(backlog)
+        if !backlog.isEmpty { logger.info("resuming undelivered outputs", metadata: ["count": "\(backlog.count)"]) }
     }
 
     static func makeStore(_ location: StorageLocation, logger: Logger) throws -> any HeraldStore {
         switch location {
         case .memory: return MemoryStore()
         case .sqlite(let path): return try SQLiteStore(path: path, logger: logger)
-        case .postgres: throw StoreUnavailable(reason: "storage: PostgreSQL is not supported by this build yet")
+        case .postgres(let url): return try PostgresStore(url: url.value, logger: logger)
         }
     }
 }
@@ -69,11 +90,17 @@ struct StoreUnavailable: Error, CustomStringConvertible {
     var description: String { reason }
 }
 
-/// Closes the store when everything else has stopped.
+/// Runs the store for as long as Herald runs (the PostgreSQL connection pool), and closes it
+/// when everything else has stopped.
 struct StoreService: Service {
     let store: any HeraldStore
 
     func run() async throws {
+        if let postgres = store as? PostgresStore {
+            // The pool runs until cancelled, after the other services stopped.
+            try await cancelWhenGracefulShutdown { try await postgres.run() }
+            return
+        }
         try? await gracefulShutdown()
         try await store.close()
     }

@@ -159,6 +159,9 @@ public struct HeraldConfiguration: Sendable {
     public var endpoints: [Endpoint]
     /// Request bodies above this are answered 413.
     public var maxBodySize: Int
+    /// PostgreSQL only: how long an instance's claim on a session's deliveries lasts without
+    /// renewal; after it, another instance takes the session over (a dead instance's work).
+    public var outboxLease: Duration = .seconds(30)
 
     public init(
         file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [Secret] = [],

@@ -4,11 +4,15 @@ public struct Deliveries: Sendable {
     let store: any HeraldStore
     let writer: StoreWriter
     let outbox: Outbox
+    let requeue: @Sendable (OutboxEntry) async -> Void
 
-    public init(store: any HeraldStore, writer: StoreWriter, outbox: Outbox) {
+    /// `requeue` puts a retried dead output back in line; by default into the local outbox
+    /// (with a shared store, the instance that holds the session's lease gets it).
+    public init(store: any HeraldStore, writer: StoreWriter, outbox: Outbox, requeue: (@Sendable (OutboxEntry) async -> Void)? = nil) {
         self.store = store
         self.writer = writer
         self.outbox = outbox
+        self.requeue = requeue ?? { entry in outbox.add([entry]) }
     }
 
     /// Attempts the output again. A dead output goes back to the end of its session's queue
@@ -33,7 +37,7 @@ public struct Deliveries: Sendable {
             } catch {
                 throw .unavailable("the store could not record the retry: \(error)")
             }
-            outbox.add([OutboxEntry(output: record.output, attempts: record.attempts, retryWindowStart: .now())])
+            await requeue(OutboxEntry(output: record.output, attempts: record.attempts, retryWindowStart: .now()))
             record.status = .pending
             record.nextAttemptAt = nil
         case .failed, .pending:

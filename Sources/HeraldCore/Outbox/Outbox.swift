@@ -31,6 +31,7 @@ public enum DeliveryOutcome: Sendable, Hashable {
 /// ``take(now:)``, POSTs them, and reports back with ``finish(_:_:now:)``.
 public final class Outbox: Sendable {
     private let state: Mutex<OutboxState>
+    private let drainedHandler = Mutex<(@Sendable ([SessionKey]) -> Void)?>(nil)
 
     /// - Parameter limits: per endpoint, how many POSTs may be in flight at once.
     public init(limits: [String: Int], defaultLimit: Int = 64) {
@@ -58,11 +59,25 @@ public final class Outbox: Sendable {
 
     /// Reports how an attempt went.
     public func finish(_ job: DeliveryJob, _ outcome: DeliveryOutcome, now: Timestamp = .now()) {
-        let waiter = state.withLock { state in
+        let (waiter, drained) = state.withLock { state in
             state.finish(job, outcome, now: now)
-            return state.signal()
+            let drained = state.drained
+            state.drained.removeAll()
+            return (state.signal(), drained)
         }
         waiter?.resume()
+        if !drained.isEmpty, let handler = drainedHandler.withLock({ $0 }) { handler(drained) }
+    }
+
+    /// Called with sessions whose last queued output was delivered or given up (used by the
+    /// PostgreSQL outbox leases to hand a session back).
+    public func onDrained(_ handler: @escaping @Sendable ([SessionKey]) -> Void) {
+        drainedHandler.withLock { $0 = handler }
+    }
+
+    /// Whether outputs of this session are queued here.
+    public func holds(_ key: SessionKey) -> Bool {
+        state.withLock { $0.sessions[key] != nil }
     }
 
     public func pause(_ urlToken: String) {
@@ -153,6 +168,8 @@ struct OutboxState {
     var timers = Heap<Timer>()
     var waiter: CheckedContinuation<Void, Never>?
     var changed = false
+    /// Sessions that ran empty since the last `finish` report.
+    var drained: [SessionKey] = []
     let limits: [String: Int]
     let defaultLimit: Int
 
@@ -191,7 +208,7 @@ struct OutboxState {
     /// Makes an idle session with a head ready, or waiting for the head's retry time.
     mutating func schedule(_ key: SessionKey, now: Timestamp) {
         guard let head = sessions[key]?.entries.first else {
-            sessions[key] = nil
+            if sessions.removeValue(forKey: key) != nil { drained.append(key) }
             return
         }
         if let notBefore = head.notBefore, notBefore > now {

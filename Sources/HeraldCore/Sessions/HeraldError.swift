@@ -8,6 +8,7 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
         case unavailable
         case unknownOutput
         case invalidState
+        case idempotencyRace
     }
 
     private let code: Code
@@ -52,6 +53,10 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func invalidState(_ reason: String) -> HeraldError {
         HeraldError(.invalidState, reason)
     }
+
+    /// Internal: another instance recorded the same `Idempotency-Key` first; the registry
+    /// answers with that instance's answer instead.
+    static let idempotencyRace = HeraldError(.idempotencyRace, "Idempotency-Key: recorded concurrently")
 
     public static let unknownEndpoint = HeraldError(.unknownEndpoint, "")
     public static let unknownSession = HeraldError(.unknownSession, "")

@@ -321,6 +321,18 @@ public final class SessionRegistry: Sendable {
                 metrics.record(commit)
                 return receipt
             }
+            if let shared = store as? any SharedStore {
+                // Several instances share the store: the session's lock is held in the
+                // database for the whole read–run–write, across instances.
+                let receipt = try await mailbox.withTurn(key) {
+                    try await shared.withSessionLock(key) { stored in
+                        let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
+                        return (commit, CommittedReceipt(receipt: receipt, commit: commit))
+                    }
+                }
+                metrics.record(receipt.commit)
+                return receipt.receipt
+            }
             var attempt = 0
             while true {
                 attempt += 1
@@ -339,11 +351,18 @@ public final class SessionRegistry: Sendable {
             }
         } catch let error as HeraldError {
             throw error
+        } catch is IdempotencyConflict {
+            throw .idempotencyRace
         } catch is StoreWriter.ShutDown {
             throw .unavailable("Herald is shutting down; nothing was recorded, retry the request")
         } catch {
             throw .unavailable("the store could not record the message, nothing was processed; retry the request (\(error))")
         }
+    }
+
+    private struct CommittedReceipt: Sendable {
+        var receipt: Receipt
+        var commit: SessionCommit
     }
 
     private func makeCommit(
@@ -430,6 +449,12 @@ public final class SessionRegistry: Sendable {
             throw .unavailable("the store is not available: \(error)")
         }
         if let stored { return .replayed(stored) }
-        return .processed(try await work())
+        do {
+            return .processed(try await work())
+        } catch .idempotencyRace {
+            // Another instance recorded this key between our check and our commit.
+            if let first = try? await store.idempotentResponse(urlToken: urlToken, key: request.key, since: since) { return .replayed(first) }
+            throw .unavailable("the store is not available; retry the request")
+        }
     }
 }

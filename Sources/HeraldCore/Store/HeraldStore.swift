@@ -46,6 +46,31 @@ public protocol HeraldStore: Sendable {
     func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse?
 }
 
+/// A store several Herald instances share (PostgreSQL). An input is processed inside one
+/// transaction that holds the session's lock across all instances: the session is read, the
+/// flow runs (`body`), and its change is written and committed, so two instances never run
+/// one session's flow at once and `seq` stays gap-free.
+public protocol SharedStore: HeraldStore {
+    /// Runs `body` with the session's current state (`nil` when there is none) while holding
+    /// its lock, records the ``SessionCommit`` it returns, and commits. When the commit
+    /// carries an idempotency record whose key another instance recorded first, nothing is
+    /// written and ``IdempotencyConflict`` is thrown.
+    func withSessionLock<T: Sendable>(
+        _ key: SessionKey, _ body: @Sendable (Session?) throws -> (SessionCommit, T)
+    ) async throws -> T
+}
+
+/// The `Idempotency-Key` was recorded by another instance between the check and the commit.
+public struct IdempotencyConflict: Error, Sendable {
+    public var urlToken: String
+    public var key: String
+
+    public init(urlToken: String, key: String) {
+        self.urlToken = urlToken
+        self.key = key
+    }
+}
+
 /// Thrown by ``HeraldStore/apply(_:)`` when a session changed since it was read: another
 /// instance processed an input of it first. The caller reloads and runs the input again.
 public struct StoreConflict: Error, Sendable, CustomStringConvertible {

@@ -1,0 +1,122 @@
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema as numbered migrations. Instances starting together take turns through
+/// an advisory lock; each migration runs once, in its own transaction. Never edit a registered
+/// migration: add a new one.
+enum PostgresSchema {
+    static let migrations: [(version: Int, sql: [String])] = [
+        (
+            1,
+            [
+                """
+                CREATE TABLE sessions (
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  session_id TEXT COLLATE "C" NOT NULL,
+                  user_id TEXT NOT NULL,
+                  context TEXT NOT NULL,
+                  waiting_node TEXT,
+                  waiting_retries BIGINT NOT NULL DEFAULT 0,
+                  next_seq BIGINT NOT NULL,
+                  created_at BIGINT NOT NULL,
+                  updated_at BIGINT NOT NULL,
+                  version BIGINT NOT NULL,
+                  PRIMARY KEY (url_token, session_id)
+                )
+                """,
+                "CREATE INDEX sessions_by_activity ON sessions (url_token, updated_at)",
+                "CREATE INDEX sessions_by_user ON sessions (user_id)",
+                """
+                CREATE TABLE inputs (
+                  id TEXT PRIMARY KEY,
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  session_id TEXT COLLATE "C" NOT NULL,
+                  user_id TEXT NOT NULL,
+                  text TEXT,
+                  data TEXT,
+                  source TEXT NOT NULL,
+                  received_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX inputs_by_session ON inputs (url_token, session_id, received_at)",
+                """
+                CREATE TABLE outputs (
+                  position BIGSERIAL PRIMARY KEY,
+                  id TEXT NOT NULL UNIQUE,
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  session_id TEXT COLLATE "C" NOT NULL,
+                  user_id TEXT NOT NULL,
+                  seq BIGINT NOT NULL,
+                  type TEXT NOT NULL,
+                  text TEXT,
+                  data TEXT,
+                  attachments TEXT,
+                  input_id TEXT,
+                  source TEXT,
+                  created_at BIGINT NOT NULL,
+                  status TEXT NOT NULL,
+                  attempts BIGINT NOT NULL DEFAULT 0,
+                  next_attempt_at BIGINT,
+                  last_error TEXT,
+                  delivered_at BIGINT
+                )
+                """,
+                "CREATE INDEX outputs_undelivered ON outputs (url_token, session_id, position) WHERE status IN ('pending', 'failed')",
+                "CREATE INDEX outputs_by_session ON outputs (url_token, session_id, position)",
+                """
+                CREATE TABLE attempts (
+                  output_id TEXT NOT NULL,
+                  number BIGINT NOT NULL,
+                  started_at BIGINT NOT NULL,
+                  duration_ms BIGINT NOT NULL,
+                  status_code BIGINT,
+                  error TEXT,
+                  response_body TEXT,
+                  PRIMARY KEY (output_id, number)
+                )
+                """,
+                "CREATE TABLE paused_endpoints (url_token TEXT PRIMARY KEY)",
+                """
+                CREATE TABLE idempotency (
+                  url_token TEXT NOT NULL,
+                  key TEXT NOT NULL,
+                  status BIGINT NOT NULL,
+                  body TEXT NOT NULL,
+                  created_at BIGINT NOT NULL,
+                  PRIMARY KEY (url_token, key)
+                )
+                """,
+                // Which instance delivers which session's outputs, until when.
+                """
+                CREATE TABLE outbox_leases (
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  session_id TEXT COLLATE "C" NOT NULL,
+                  owner TEXT NOT NULL,
+                  lease_until BIGINT NOT NULL,
+                  PRIMARY KEY (url_token, session_id)
+                )
+                """,
+                "CREATE INDEX outbox_leases_by_owner ON outbox_leases (owner)",
+            ]
+        )
+    ]
+
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            // One instance migrates at a time; the others wait here, then find nothing to do.
+            try await connection.query("SELECT pg_advisory_xact_lock(7246831)", logger: logger)
+            try await connection.query("CREATE TABLE IF NOT EXISTS herald_migrations (version BIGINT PRIMARY KEY)", logger: logger)
+            var applied = Set<Int64>()
+            for try await version in try await connection.query("SELECT version FROM herald_migrations", logger: logger).decode(Int64.self) {
+                applied.insert(version)
+            }
+            for migration in migrations where !applied.contains(Int64(migration.version)) {
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO herald_migrations (version) VALUES (\(Int64(migration.version)))", logger: logger)
+                logger.info("PostgreSQL schema migrated", metadata: ["version": "\(migration.version)"])
+            }
+        }
+    }
+}
