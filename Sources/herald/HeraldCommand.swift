@@ -8,6 +8,6 @@ struct HeraldCommand: AsyncParsableCommand {
         commandName: "herald",
         abstract: "Herald: a proactive messaging service (endpoints, flows, inject & notify, durable webhooks).",
         version: "0.1.0",
-        subcommands: [Serve.self, Receive.self]
+        subcommands: [Serve.self, Receive.self, FlowCommand.self]
     )
 }
