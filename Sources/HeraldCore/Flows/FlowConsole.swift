@@ -44,6 +44,7 @@ public struct FlowConsole: Sendable {
     }
 
     /// Handles one typed line.
+    @discardableResult
     public mutating func handle(_ line: String) -> Reply {
         let trimmed = line.trimmingWhitespace()
         guard !trimmed.isEmpty else { return Reply(lines: []) }
