@@ -112,10 +112,11 @@ struct FlowConsoleTests {
     func multiLineAndErrors() throws {
         var console = FlowConsole(flow: try Flow.make(Self.flow))
         let reply = console.handle("loop")
-        #expect(reply.lines == [
-            "bot> line one", "     line two",
-            "error> flow 'test' stopped at node 'spin' (test.yaml:23): more than 1000 steps in one run; is there a loop?",
-        ])
+        #expect(
+            reply.lines == [
+                "bot> line one", "     line two",
+                "error> flow 'test' stopped at node 'spin' (test.yaml:23): more than 1000 steps in one run; is there a loop?",
+            ])
     }
 
     @Test("an output with neither text nor data still shows")

@@ -22,13 +22,14 @@ struct FlowEngineTests {
             """)
         var conversation = Conversation(flow)
         let run = conversation.send("hey", data: ["n": 1])
-        #expect(run.outputs == [
-            OutputDraft(text: "Hello user-42", data: nil),
-            OutputDraft(text: nil, data: ["echo": ["n": 1], "n": 2, "fixed": [1, "two"]]),
-            OutputDraft(text: "HEY", data: ["n": 1]),
-            // Data that evaluates to null is left out.
-            OutputDraft(text: nil, data: nil),
-        ])
+        #expect(
+            run.outputs == [
+                OutputDraft(text: "Hello user-42", data: nil),
+                OutputDraft(text: nil, data: ["echo": ["n": 1], "n": 2, "fixed": [1, "two"]]),
+                OutputDraft(text: "HEY", data: ["n": 1]),
+                // Data that evaluates to null is left out.
+                OutputDraft(text: nil, data: nil),
+            ])
         #expect(run.waiting == nil)
         #expect(run.error == nil)
         #expect(run.outputs.allSatisfy { $0.type == .output })
@@ -208,10 +209,11 @@ struct FlowEngineTests {
             """)
         var conversation = Conversation(flow)
         #expect(conversation.say(" ada ") == ["1"])
-        #expect(conversation.session.context == [
-            "count": 1, "user": ["name": "ada", "shout": "ADA!"], "flags": ["seen": true, "tags": ["user", 2]], "text": "count 1",
-            "literal": 7, "cleared": nil,
-        ])
+        #expect(
+            conversation.session.context == [
+                "count": 1, "user": ["name": "ada", "shout": "ADA!"], "flags": ["seen": true, "tags": ["user", 2]], "text": "count 1",
+                "literal": 7, "cleared": nil,
+            ])
         #expect(conversation.session.context.keys == ["count", "user", "flags", "text", "literal", "cleared"])
         #expect(conversation.say("bob") == ["2"])
         #expect(conversation.session.context["count"] == 2)

@@ -17,9 +17,10 @@ struct FlowExampleTests {
         var conversation = Conversation(try Self.example("echo.yaml"))
         #expect(conversation.send("hello", data: ["key": "value"]).outputs == [OutputDraft(text: "You said: hello", data: ["key": "value"])])
         #expect(conversation.send("just text").outputs == [OutputDraft(text: "You said: just text", data: nil)])
-        #expect(conversation.send(nil, data: ["n": 1, "deep": ["a": [1, 2]]]).outputs == [
-            OutputDraft(text: "You said: ", data: ["n": 1, "deep": ["a": [1, 2]]])
-        ])
+        #expect(
+            conversation.send(nil, data: ["n": 1, "deep": ["a": [1, 2]]]).outputs == [
+                OutputDraft(text: "You said: ", data: ["n": 1, "deep": ["a": [1, 2]]])
+            ])
         #expect(conversation.send("from a back-end", source: .inject).outputs.map(\.text) == ["You said: from a back-end"])
         #expect(conversation.session.context.isEmpty)
         #expect(conversation.session.waiting == nil)
@@ -42,22 +43,25 @@ struct FlowExampleTests {
         #expect(conversation.session.waiting == FlowWait(nodeId: "ask-order", retries: 2))
 
         let confirmed = conversation.send(" 123456 ")
-        #expect(confirmed.outputs == [
-            OutputDraft(text: "Thanks! I'll let you know as soon as order 123456 ships.", data: ["orderId": "123456", "status": "watching"])
-        ])
+        #expect(
+            confirmed.outputs == [
+                OutputDraft(text: "Thanks! I'll let you know as soon as order 123456 ships.", data: ["orderId": "123456", "status": "watching"])
+            ])
         #expect(confirmed.waiting == nil)
         #expect(conversation.session.context["orderId"] == "123456")
         #expect(conversation.session.context["watchingSince"]?.stringValue?.hasPrefix("2026-11-29T10:00:") == true)
 
-        #expect(conversation.say("any news?") == [
-            "I'm keeping an eye on order 123456 and will message you when it ships. (Say \"new\" to track another order.)"
-        ])
+        #expect(
+            conversation.say("any news?") == [
+                "I'm keeping an eye on order 123456 and will message you when it ships. (Say \"new\" to track another order.)"
+            ])
 
         let event = conversation.send(nil, data: Self.shipped, source: .inject)
-        #expect(event.outputs == [
-            OutputDraft(
-                text: "Good news: your order 123456 has shipped with DHL!", data: ["event": "shipped", "orderId": "123456", "carrier": "DHL"])
-        ])
+        #expect(
+            event.outputs == [
+                OutputDraft(
+                    text: "Good news: your order 123456 has shipped with DHL!", data: ["event": "shipped", "orderId": "123456", "carrier": "DHL"])
+            ])
         // The order is done: the context is cleared and the next message starts over.
         #expect(conversation.session.context.isEmpty)
         #expect(conversation.say("hello again") == [prompt])
@@ -69,10 +73,12 @@ struct FlowExampleTests {
         conversation.send("hi")
         conversation.send("654321")
         let event = conversation.send(nil, data: ["event": "shipped", "orderId": 654321], source: .inject)
-        #expect(event.outputs == [
-            OutputDraft(
-                text: "Good news: your order 654321 has shipped with our carrier!", data: ["event": "shipped", "orderId": "654321", "carrier": nil])
-        ])
+        #expect(
+            event.outputs == [
+                OutputDraft(
+                    text: "Good news: your order 654321 has shipped with our carrier!",
+                    data: ["event": "shipped", "orderId": "654321", "carrier": nil])
+            ])
     }
 
     @Test("order-status: an event for another order, or with no order remembered, keeps the context")
@@ -106,18 +112,20 @@ struct FlowExampleTests {
         #expect(conversation.say("  NEW ") == ["Hi! Which order should I keep an eye on? Send me its number (6 digits, like 123456)."])
         #expect(conversation.session.context["orderId"] == .null)
         #expect(conversation.say("222222") == ["Thanks! I'll let you know as soon as order 222222 ships."])
-        #expect(conversation.say(nil, data: ["event": "shipped", "orderId": "222222"], source: .inject) == [
-            "Good news: your order 222222 has shipped with our carrier!"
-        ])
+        #expect(
+            conversation.say(nil, data: ["event": "shipped", "orderId": "222222"], source: .inject) == [
+                "Good news: your order 222222 has shipped with our carrier!"
+            ])
     }
 
     @Test("order-status: an inject while the order number is still being asked answers the ask (and fails its check)")
     func orderStatusInjectDuringAsk() throws {
         var conversation = Conversation(try Self.example("order-status.yaml"))
         conversation.send("hi")
-        #expect(conversation.say(nil, data: Self.shipped, source: .inject) == [
-            "That is not an order number: it has 6 digits, like 123456. Which order is it?"
-        ])
+        #expect(
+            conversation.say(nil, data: Self.shipped, source: .inject) == [
+                "That is not an order number: it has 6 digits, like 123456. Which order is it?"
+            ])
         #expect(conversation.session.waiting?.nodeId == "ask-order")
     }
 
@@ -126,9 +134,10 @@ struct FlowExampleTests {
     @Test("survey: validated answers, re-prompts, and a summary as text and data")
     func surveyHappyPath() throws {
         var conversation = Conversation(try Self.example("survey.yaml"))
-        #expect(conversation.say("hi") == [
-            "Hi! Three quick questions about your last order, so we can do better.", "First, what is your first name?",
-        ])
+        #expect(
+            conversation.say("hi") == [
+                "Hi! Three quick questions about your last order, so we can do better.", "First, what is your first name?",
+            ])
         #expect(conversation.say("42") == ["Just your first name, please (letters only)."])
         #expect(conversation.say("Zoë") == ["Thanks, Zoë! How would you rate your order, from 1 (bad) to 5 (great)?"])
         #expect(conversation.say("7") == ["Please answer with a number from 1 to 5."])
@@ -138,16 +147,17 @@ struct FlowExampleTests {
         #expect(conversation.say("Yes") == ["Anything else you would like to tell us? (say \"no\" to skip)"])
 
         let summary = conversation.send("Faster delivery, please.")
-        #expect(summary.outputs == [
-            OutputDraft(
-                text: """
-                    Thank you, Zoë! Here is what you told us:
-                    - rating: 4/5
-                    - would recommend us: yes
-                    - comment: Faster delivery, please.
-                    """,
-                data: ["survey": ["name": "Zoë", "rating": 4, "recommend": true, "comment": "Faster delivery, please."]])
-        ])
+        #expect(
+            summary.outputs == [
+                OutputDraft(
+                    text: """
+                        Thank you, Zoë! Here is what you told us:
+                        - rating: 4/5
+                        - would recommend us: yes
+                        - comment: Faster delivery, please.
+                        """,
+                    data: ["survey": ["name": "Zoë", "rating": 4, "recommend": true, "comment": "Faster delivery, please."]])
+            ])
         #expect(summary.waiting == nil)
         let survey = try #require(conversation.session.context["survey"]?.objectValue)
         #expect(survey["done"] == true)
@@ -180,12 +190,14 @@ struct FlowExampleTests {
         var conversation = Conversation(try Self.example("survey.yaml"))
         for answer in ["hi", "Ada", "3", "no", "nothing"] { conversation.send(answer) }
         #expect(conversation.session.context["survey"]?["done"] == true)
-        #expect(conversation.say("hello?") == [
-            "You have already answered the survey, Ada. Thanks again! (Say \"restart\" to answer it again.)"
-        ])
-        #expect(conversation.say(" Restart ") == [
-            "Hi! Three quick questions about your last order, so we can do better.", "First, what is your first name?",
-        ])
+        #expect(
+            conversation.say("hello?") == [
+                "You have already answered the survey, Ada. Thanks again! (Say \"restart\" to answer it again.)"
+            ])
+        #expect(
+            conversation.say(" Restart ") == [
+                "Hi! Three quick questions about your last order, so we can do better.", "First, what is your first name?",
+            ])
         #expect(conversation.session.context["survey"] == [:])
         #expect(conversation.say("Eve") == ["Thanks, Eve! How would you rate your order, from 1 (bad) to 5 (great)?"])
     }

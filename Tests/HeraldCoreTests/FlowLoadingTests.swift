@@ -31,7 +31,9 @@ struct FlowLoadingTests {
         BadFlow(
             name: "unknown node kind", yaml: "nodes:\n  - say: hi\n  - sya: hi\n", line: 3,
             reason: "unknown node kind (keys 'sya'); a node is one of say, ask, set, if, switch, goto, end"),
-        BadFlow(name: "two kinds", yaml: "nodes:\n  - say: hi\n    goto: x\n", line: 2, reason: "a node has exactly one kind, this one has 'say' and 'goto'"),
+        BadFlow(
+            name: "two kinds", yaml: "nodes:\n  - say: hi\n    goto: x\n", line: 2,
+            reason: "a node has exactly one kind, this one has 'say' and 'goto'"),
         BadFlow(name: "unknown key in a node", yaml: "nodes:\n  - say: hi\n    then: x\n", line: 3, reason: "unknown key 'then' in a say node"),
         BadFlow(
             name: "duplicate id", yaml: "nodes:\n  - id: a\n    say: hi\n  - id: b\n    say: hi\n  - id: a\n    say: again\n", line: 6,
@@ -46,37 +48,48 @@ struct FlowLoadingTests {
             reason: "node 'check' jumps to 'nowhere'"),
         BadFlow(name: "if else unknown node", yaml: "nodes:\n  - if: true\n    else: nowhere\n", line: 3, reason: "jumps to 'nowhere'"),
         BadFlow(
-            name: "switch case unknown node", yaml: "nodes:\n  - switch: input.text\n    cases:\n      a: end\n      b: nowhere\n  - id: end\n    end: true\n",
+            name: "switch case unknown node",
+            yaml: "nodes:\n  - switch: input.text\n    cases:\n      a: end\n      b: nowhere\n  - id: end\n    end: true\n",
             line: 5, reason: "jumps to 'nowhere'"),
         BadFlow(
-            name: "switch default unknown node", yaml: "nodes:\n  - switch: input.text\n    cases:\n      a: x\n    default: nowhere\n  - id: x\n    end: true\n",
+            name: "switch default unknown node",
+            yaml: "nodes:\n  - switch: input.text\n    cases:\n      a: x\n    default: nowhere\n  - id: x\n    end: true\n",
             line: 5, reason: "jumps to 'nowhere'"),
         BadFlow(name: "goto not a string", yaml: "nodes:\n  - goto: [a]\n", line: 2, reason: "goto (a node id) must be a string"),
         BadFlow(
             name: "bad if expression", yaml: "nodes:\n  - say: hi\n  - if: input.text = 'yes'\n    then: x\n  - id: x\n    end: true\n", line: 3,
             reason: "bad expression in if \"input.text = 'yes'\": '=' is not an operator; use '==' to compare (column 12)"),
-        BadFlow(name: "if is a mapping", yaml: "nodes:\n  - if:\n      a: b\n    then: x\n  - id: x\n    end:\n", line: 3, reason: "if needs an expression"),
-        BadFlow(name: "bad switch expression", yaml: "nodes:\n  - switch: lower(\n    cases: {a: b}\n  - id: b\n    end: true\n", line: 2, reason: "bad expression in switch"),
+        BadFlow(
+            name: "if is a mapping", yaml: "nodes:\n  - if:\n      a: b\n    then: x\n  - id: x\n    end:\n", line: 3,
+            reason: "if needs an expression"),
+        BadFlow(
+            name: "bad switch expression", yaml: "nodes:\n  - switch: lower(\n    cases: {a: b}\n  - id: b\n    end: true\n", line: 2,
+            reason: "bad expression in switch"),
         BadFlow(name: "if without targets", yaml: "nodes:\n  - if: true\n", line: 2, reason: "an if node needs 'then:' or 'else:'"),
         BadFlow(name: "switch without cases", yaml: "nodes:\n  - switch: input.text\n", line: 2, reason: "a switch node needs 'cases:'"),
         BadFlow(name: "switch with empty cases", yaml: "nodes:\n  - switch: input.text\n    cases: {}\n", line: 3, reason: "'cases' is empty"),
-        BadFlow(name: "switch cases a list", yaml: "nodes:\n  - switch: input.text\n    cases:\n      - a\n", line: 4, reason: "cases must be a mapping"),
+        BadFlow(
+            name: "switch cases a list", yaml: "nodes:\n  - switch: input.text\n    cases:\n      - a\n", line: 4, reason: "cases must be a mapping"),
         BadFlow(
             name: "bad say template", yaml: "nodes:\n  - say: \"Hello {{ name }}\"\n", line: 2,
             reason: "bad template \"Hello {{ name }}\": unknown name 'name': paths start with input, context or session (column 10)"),
         BadFlow(name: "unclosed hole", yaml: "nodes:\n  - say:\n      text: \"Hi {{ input.text\"\n", line: 3, reason: "'{{' without a closing '}}'"),
         BadFlow(
-            name: "bad template deep in data", yaml: "nodes:\n  - say:\n      data:\n        order:\n          items:\n            - \"{{ shout(1) }}\"\n",
+            name: "bad template deep in data",
+            yaml: "nodes:\n  - say:\n      data:\n        order:\n          items:\n            - \"{{ shout(1) }}\"\n",
             line: 6, reason: "unknown function 'shout'"),
         BadFlow(name: "say needs text or data", yaml: "nodes:\n  - say: {}\n", line: 2, reason: "say needs text or data"),
         BadFlow(name: "say with nothing", yaml: "nodes:\n  - say:\n", line: 2, reason: "say needs text or data"),
-        BadFlow(name: "unknown key in say", yaml: "nodes:\n  - say:\n      txt: hi\n", line: 3, reason: "unknown key 'txt' in say (it takes text and data)"),
+        BadFlow(
+            name: "unknown key in say", yaml: "nodes:\n  - say:\n      txt: hi\n", line: 3,
+            reason: "unknown key 'txt' in say (it takes text and data)"),
         BadFlow(name: "say text a list", yaml: "nodes:\n  - say:\n      text: [a]\n", line: 3, reason: "expected a text"),
         BadFlow(name: "ask without into", yaml: "nodes:\n  - ask: Your name?\n", line: 2, reason: "an ask node needs 'into:'"),
         BadFlow(
             name: "into not a context path", yaml: "nodes:\n  - ask: Your name?\n    into: name\n", line: 3,
             reason: "into: 'name' is not a context path (write context.name)"),
-        BadFlow(name: "into with an empty step", yaml: "nodes:\n  - ask: Your name?\n    into: context..name\n", line: 3, reason: "is not a context path"),
+        BadFlow(
+            name: "into with an empty step", yaml: "nodes:\n  - ask: Your name?\n    into: context..name\n", line: 3, reason: "is not a context path"),
         BadFlow(name: "into is input", yaml: "nodes:\n  - ask: Your name?\n    into: input.text\n", line: 3, reason: "is not a context path"),
         BadFlow(name: "bad ask prompt", yaml: "nodes:\n  - ask: \"{{ }}\"\n    into: context.x\n", line: 2, reason: "empty expression"),
         BadFlow(
@@ -98,10 +111,12 @@ struct FlowLoadingTests {
             name: "validate max not a number", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate:\n      max: '9'\n", line: 5,
             reason: "max must be a number"),
         BadFlow(
-            name: "validate min above max", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate:\n      min: 10\n      max: 1\n", line: 5,
+            name: "validate min above max", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate:\n      min: 10\n      max: 1\n",
+            line: 5,
             reason: "validate: min 10 is above max 1"),
         BadFlow(
-            name: "validate pattern and number", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate: {pattern: '^1', min: 1}\n", line: 4,
+            name: "validate pattern and number", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate: {pattern: '^1', min: 1}\n",
+            line: 4,
             reason: "validate takes a pattern or number bounds, not both"),
         BadFlow(
             name: "validate nothing", yaml: "nodes:\n  - ask: Age?\n    into: context.age\n    validate: {number: false}\n", line: 4,
@@ -111,12 +126,18 @@ struct FlowLoadingTests {
         BadFlow(
             name: "set key not a context path", yaml: "nodes:\n  - set:\n      context.ok: 1\n      user.name: x\n", line: 4,
             reason: "set: 'user.name' is not a context path"),
-        BadFlow(name: "set bad template", yaml: "nodes:\n  - set:\n      context.x: \"{{ context. }}\"\n", line: 3, reason: "expected a name after '.'"),
+        BadFlow(
+            name: "set bad template", yaml: "nodes:\n  - set:\n      context.x: \"{{ context. }}\"\n", line: 3, reason: "expected a name after '.'"),
         BadFlow(name: "end false", yaml: "nodes:\n  - say: hi\n  - end: false\n", line: 3, reason: "end: false does nothing"),
         BadFlow(name: "end with a word", yaml: "nodes:\n  - say: hi\n  - end: now\n", line: 3, reason: "end takes true, reset, or { reset: true }"),
-        BadFlow(name: "end unknown key", yaml: "nodes:\n  - say: hi\n  - end:\n      clear: true\n", line: 4, reason: "unknown key 'clear' in end (only 'reset')"),
-        BadFlow(name: "end reset not a bool", yaml: "nodes:\n  - say: hi\n  - end:\n      reset: maybe\n", line: 4, reason: "reset must be true or false"),
-        BadFlow(name: "invalid regex in matches", yaml: "nodes:\n  - if: matches(input.text, '(')\n    then: x\n  - id: x\n    end:\n", line: 2, reason: "invalid regular expression"),
+        BadFlow(
+            name: "end unknown key", yaml: "nodes:\n  - say: hi\n  - end:\n      clear: true\n", line: 4,
+            reason: "unknown key 'clear' in end (only 'reset')"),
+        BadFlow(
+            name: "end reset not a bool", yaml: "nodes:\n  - say: hi\n  - end:\n      reset: maybe\n", line: 4, reason: "reset must be true or false"),
+        BadFlow(
+            name: "invalid regex in matches", yaml: "nodes:\n  - if: matches(input.text, '(')\n    then: x\n  - id: x\n    end:\n", line: 2,
+            reason: "invalid regular expression"),
         BadFlow(name: "duplicate key in a node", yaml: "nodes:\n  - say: hi\n  - say: one\n    say: two\n", line: 4, reason: "duplicate key 'say'"),
         BadFlow(name: "duplicate top-level key", yaml: "name: a\nnodes:\n  - say: hi\nname: b\n", line: 4, reason: "duplicate key 'name'"),
     ]
@@ -155,14 +176,15 @@ struct FlowLoadingTests {
         let check = Flow.check(yaml: yaml, file: "many.yaml")
         #expect(check.flow == nil)
         #expect(check.errors.map(\.line) == [2, 4, 5, 7, 8, 12])
-        #expect(check.errors.map(\.description) == [
-            "many.yaml:2: unknown key 'colour' (a flow has name, description, stepLimit and nodes)",
-            "many.yaml:4: bad template \"{{ nope }}\": unknown name 'nope': paths start with input, context or session (column 4)",
-            "many.yaml:5: an ask node needs 'into:', the context path that stores the answer",
-            "many.yaml:7: node '#3' jumps to 'missing', which is not a node id in this flow",
-            "many.yaml:8: bad expression in if \"1 +\": expected a value but the expression ended (column 4)",
-            "many.yaml:12: duplicate node id 'fine' (first used on line 10)",
-        ])
+        #expect(
+            check.errors.map(\.description) == [
+                "many.yaml:2: unknown key 'colour' (a flow has name, description, stepLimit and nodes)",
+                "many.yaml:4: bad template \"{{ nope }}\": unknown name 'nope': paths start with input, context or session (column 4)",
+                "many.yaml:5: an ask node needs 'into:', the context path that stores the answer",
+                "many.yaml:7: node '#3' jumps to 'missing', which is not a node id in this flow",
+                "many.yaml:8: bad expression in if \"1 +\": expected a value but the expression ended (column 4)",
+                "many.yaml:12: duplicate node id 'fine' (first used on line 10)",
+            ])
     }
 
     @Test("a jump to a node that failed to load is not reported twice")
@@ -189,11 +211,12 @@ struct FlowLoadingTests {
         let check = Flow.check(yaml: yaml, file: "w.yaml")
         let flow = try #require(check.flow)
         #expect(check.errors.isEmpty)
-        #expect(check.warnings.map(\.description) == [
-            "w.yaml:4: warning: node 'orphan' is never reached",
-            "w.yaml:6: warning: node '#4' is never reached",
-            "w.yaml:9: warning: node 'after-end' is never reached",
-        ])
+        #expect(
+            check.warnings.map(\.description) == [
+                "w.yaml:4: warning: node 'orphan' is never reached",
+                "w.yaml:6: warning: node '#4' is never reached",
+                "w.yaml:9: warning: node 'after-end' is never reached",
+            ])
         #expect(flow.warnings == check.warnings)
     }
 
@@ -312,7 +335,8 @@ struct FlowLoadingTests {
 
     @Test("YAML anchors and aliases reuse a value")
     func aliases() throws {
-        let flow = try Flow.make("nodes:\n  - say:\n      text: &greeting hi\n  - say:\n      text: *greeting\n      data:\n        again: *greeting\n")
+        let flow = try Flow.make(
+            "nodes:\n  - say:\n      text: &greeting hi\n  - say:\n      text: *greeting\n      data:\n        again: *greeting\n")
         var conversation = Conversation(flow)
         #expect(conversation.send("x").outputs == [OutputDraft(text: "hi", data: nil), OutputDraft(text: "hi", data: ["again": "hi"])])
     }
@@ -339,9 +363,10 @@ struct FlowLoadingTests {
             Issue.record("not a say with data")
             return
         }
-        #expect(data.evaluate(in: Fixture.scope()) == [
-            "int": 5, "float": 2.5, "quoted": "5", "tagged": "7", "yes": true, "nothing": nil, "tilde": nil, "word": "hello",
-            "list": [1, "two", false], "nested": ["a": ["b": "c"]],
-        ])
+        #expect(
+            data.evaluate(in: Fixture.scope()) == [
+                "int": 5, "float": 2.5, "quoted": "5", "tagged": "7", "yes": true, "nothing": nil, "tilde": nil, "word": "hello",
+                "list": [1, "two", false], "nested": ["a": ["b": "c"]],
+            ])
     }
 }

@@ -24,7 +24,8 @@ public struct Template: Sendable, Hashable {
             // Without a `}}` outside quotes, the first `}}` at all: the expression parser then
             // says what is wrong inside (an unterminated string, usually).
             guard let close = Self.closingBraces(in: afterOpen) ?? afterOpen.firstRange(of: "}}") else {
-                throw ExpressionError(reason: "'{{' without a closing '}}'", column: offset + rest.distance(from: rest.startIndex, to: open.lowerBound) + 1)
+                throw ExpressionError(
+                    reason: "'{{' without a closing '}}'", column: offset + rest.distance(from: rest.startIndex, to: open.lowerBound) + 1)
             }
             let inner = String(afterOpen[..<close.lowerBound])
             let innerColumn = offset + rest.distance(from: rest.startIndex, to: open.upperBound)
