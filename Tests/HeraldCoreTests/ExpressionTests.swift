@@ -24,6 +24,7 @@ struct ExpressionTests {
             ExpressionCase("'single'", "single"), ExpressionCase("\"double\"", "double"), ExpressionCase("''", ""),
             ExpressionCase(#"'it\'s'"#, "it's"), ExpressionCase(#""say \"hi\"""#, "say \"hi\""), ExpressionCase(#"'a\nb'"#, "a\nb"),
             ExpressionCase(#"'tab\tx'"#, "tab\tx"), ExpressionCase(#"'back\\slash'"#, "back\\slash"),
+            ExpressionCase(#"'\d+\.\s'"#, "\\d+\\.\\s"), ExpressionCase(#""\"""#, "\""), ExpressionCase(#"'\\d'"#, "\\d"),
             ExpressionCase("true", true), ExpressionCase("false", false), ExpressionCase("null", nil),
             ExpressionCase("'ünïcødé ✓'", "ünïcødé ✓"),
         ])

@@ -124,10 +124,13 @@ struct ExpressionParser {
                     guard position < source.count else { throw error("unterminated string") }
                     let escaped = source[position]
                     position += 1
+                    // Only these are escapes; any other backslash stays, so a regular
+                    // expression such as '^\d+$' means what it says.
                     switch escaped {
                     case "n": value.append("\n")
                     case "t": value.append("\t")
-                    default: value.append(escaped)
+                    case "\\", "'", "\"": value.append(escaped)
+                    default: value += "\\\(escaped)"
                     }
                 } else {
                     value.append(next)
