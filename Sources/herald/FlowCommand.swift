@@ -78,7 +78,11 @@ struct RunFlow: ParsableCommand {
         printError("flow '\(flow.name)' from \(file): type a message, or /help")
         while true {
             if interactive { printPrompt("you> ") }
-            guard let line = readLine(strippingNewline: true) else { break }
+            guard let line = readLine(strippingNewline: true) else {
+                // End of input (Ctrl-D): end the prompt's line so the shell's starts clean.
+                if interactive { printLine("") }
+                break
+            }
             if !interactive { printLine("you> \(line)") }
             let reply = console.handle(line)
             for output in reply.lines { printLine(output) }

@@ -128,6 +128,18 @@ struct FlowLoadingTests {
             reason: "set: 'user.name' is not a context path"),
         BadFlow(
             name: "set bad template", yaml: "nodes:\n  - set:\n      context.x: \"{{ context. }}\"\n", line: 3, reason: "expected a name after '.'"),
+        BadFlow(
+            name: "unquoted template", yaml: "nodes:\n  - say: {{ input.text }}\n", line: 2,
+            reason: "say: YAML reads an unquoted {{ ... }} as a mapping; put the template in quotes: \"{{ ... }}\""),
+        BadFlow(
+            name: "unquoted template in data", yaml: "nodes:\n  - say:\n      data: {{ input.data }}\n", line: 3,
+            reason: "YAML reads an unquoted {{ ... }} as a mapping"),
+        BadFlow(
+            name: "leading ! read as a YAML tag", yaml: "nodes:\n  - if: !context.done\n    then: x\n  - id: x\n    end:\n", line: 2,
+            reason: "if: YAML reads a leading '!' as a tag; put the expression in quotes: \"!context.done\""),
+        BadFlow(
+            name: "braces around a condition", yaml: "nodes:\n  - if: \"{{ context.done }}\"\n    then: x\n  - id: x\n    end:\n", line: 2,
+            reason: "if takes an expression without {{ }}: write if: context.done"),
         BadFlow(name: "end false", yaml: "nodes:\n  - say: hi\n  - end: false\n", line: 3, reason: "end: false does nothing"),
         BadFlow(name: "end with a word", yaml: "nodes:\n  - say: hi\n  - end: now\n", line: 3, reason: "end takes true, reset, or { reset: true }"),
         BadFlow(

@@ -1,6 +1,8 @@
 /// Why an expression does not parse, with the 1-based column in its source.
 public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, in words.
     public let reason: String
+    /// Where, counting characters from 1.
     public let column: Int
 
     public init(reason: String, column: Int) {

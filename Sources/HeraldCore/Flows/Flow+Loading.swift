@@ -308,6 +308,7 @@ private struct FlowLoader {
 
     /// `say: "text"` or `say: { text: ..., data: ... }`.
     private func message(_ node: Node, _ what: String) throws(FileError) -> FlowNode.Message {
+        try rejectYAMLPitfalls(node, what)
         if case .scalar = node {
             guard node.null == nil else { throw file.error(node, "\(what) needs text or data") }
             return FlowNode.Message(text: try template(node), data: nil)
@@ -325,6 +326,7 @@ private struct FlowLoader {
     }
 
     private func template(_ node: Node) throws(FileError) -> Template {
+        try rejectYAMLPitfalls(node, "a text")
         guard case .scalar(let scalar) = node else { throw file.error(node, "expected a text") }
         do {
             return try Template(parsing: scalar.string)
@@ -334,7 +336,13 @@ private struct FlowLoader {
     }
 
     private func expression(_ node: Node, _ what: String) throws(FileError) -> Expression {
+        try rejectYAMLPitfalls(node, what)
         guard case .scalar(let scalar) = node else { throw file.error(node, "\(what) needs an expression") }
+        let trimmed = scalar.string.trimmingWhitespace()
+        if trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}") {
+            let inner = String(trimmed.dropFirst(2).dropLast(2)).trimmingWhitespace()
+            throw file.error(node, "\(what) takes an expression without {{ }}: write \(what): \(inner)")
+        }
         do {
             return try Expression(parsing: scalar.string)
         } catch {
@@ -343,6 +351,7 @@ private struct FlowLoader {
     }
 
     private func valueTemplate(_ node: Node) throws(FileError) -> ValueTemplate {
+        try rejectYAMLPitfalls(node, "a value")
         switch node {
         case .scalar(let scalar):
             let literal = file.json(node)
@@ -358,6 +367,20 @@ private struct FlowLoader {
             return .array(values)
         case .alias:
             throw file.error(node, "YAML aliases are not supported in flows")
+        }
+    }
+
+    /// Two ways YAML reads flow text differently than its author meant, caught with a hint
+    /// instead of a puzzling error further on.
+    private func rejectYAMLPitfalls(_ node: Node, _ what: String) throws(FileError) {
+        // `say: {{ input.text }}` unquoted is a YAML mapping whose key is a mapping.
+        if case .mapping(let mapping) = node, mapping.count == 1, case .mapping = mapping.first?.key {
+            throw file.error(node, "\(what): YAML reads an unquoted {{ ... }} as a mapping; put the template in quotes: \"{{ ... }}\"")
+        }
+        // `if: !context.done` is the YAML tag `!context.done` on an empty value.
+        if case .scalar(let scalar) = node, scalar.style == .plain, node.tag.description.hasPrefix("!") {
+            let tagged = "\(node.tag.description) \(scalar.string)".trimmingWhitespace()
+            throw file.error(node, "\(what): YAML reads a leading '!' as a tag; put the expression in quotes: \"\(tagged)\"")
         }
     }
 

@@ -8,6 +8,7 @@ public struct Flow: Sendable {
     public var name: String
     /// The file it was loaded from, for messages.
     public var file: String
+    /// The steps, in file order.
     public var nodes: [FlowNode]
     /// A run stops with an error output after this many node steps (loops).
     public var stepLimit: Int
@@ -25,7 +26,7 @@ public struct Flow: Sendable {
         self.stepLimit = stepLimit
         self.warnings = warnings
         var index: [String: Int] = [:]
-        for (position, node) in nodes.enumerated() { index[node.id] = position }
+        for (position, node) in nodes.enumerated() where index[node.id] == nil { index[node.id] = position }
         self.indexById = index
     }
 
@@ -88,6 +89,7 @@ public struct FlowNode: Sendable {
         public var prompt: Message
         /// Where the answer goes: the steps of a `context.` path.
         public var into: [Substring]
+        /// How the answer is checked; `nil` accepts any answer.
         public var validation: Validation?
         /// Said when the answer does not validate; the prompt again when absent.
         public var retry: Message?
@@ -112,6 +114,7 @@ public struct FlowNode: Sendable {
     public struct Assignment: Sendable {
         /// Steps of the `context.` path, without `context`.
         public var path: [Substring]
+        /// The value stored, evaluated when the node runs.
         public var value: ValueTemplate
 
         public init(path: [Substring], value: ValueTemplate) {
@@ -129,6 +132,7 @@ public struct FlowNode: Sendable {
 public struct CompiledPattern: @unchecked Sendable {
     /// The pattern as written.
     public let source: String
+    /// The compiled expression.
     public let regex: Regex<AnyRegexOutput>
 
     /// Compiles `source`; throws when it is not a valid regular expression.

@@ -7,7 +7,9 @@
 public struct FlowConsole: Sendable {
     /// What one line did: the lines to print, and whether the conversation is over.
     public struct Reply: Sendable, Hashable {
+        /// What to print, one entry per line.
         public var lines: [String]
+        /// True after `/quit`.
         public var quit: Bool
 
         public init(lines: [String], quit: Bool = false) {
@@ -27,12 +29,14 @@ public struct FlowConsole: Sendable {
         "/quit             leave (end of input does too)",
     ]
 
+    /// The flow being talked to.
     public let flow: Flow
     /// The session as the last input left it.
     public private(set) var session: Session
     private let userId: String
     private var sessionNumber = 1
 
+    /// A conversation with `flow` as `userId`, starting with an empty session.
     public init(flow: Flow, userId: String = "console-user") {
         self.flow = flow
         self.userId = userId

@@ -2,7 +2,9 @@
 public struct OutputDraft: Sendable, Hashable {
     /// `.output`, or `.error` when the run stopped on an error.
     public var type: OutputType
+    /// The rendered text, when the node has one.
     public var text: String?
+    /// The evaluated data, when the node has data that is not `null`.
     public var data: JSON?
 
     public init(type: OutputType = .output, text: String?, data: JSON?) {
