@@ -44,25 +44,51 @@ struct YAMLFile {
         } catch let error as FileError {
             throw error
         } catch let error as YamlError {
-            throw Self.fileError(path: path, error)
+            throw Self.fileError(path: path, text: text, error)
         } catch {
             throw FileError(file: path, line: nil, reason: "not valid YAML: \(error)")
         }
     }
 
-    private static func fileError(path: String, _ error: YamlError) -> FileError {
+    private static func fileError(path: String, text: String, _ error: YamlError) -> FileError {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
             let detail = context.map { "\(problem) \($0.text)" } ?? problem
             return FileError(file: path, line: mark.line, reason: "not valid YAML: \(detail)")
         case .duplicatedKeysInMapping(let duplicates, let context):
+            let line = duplicates.sorted().lazy.compactMap {
+                secondOccurrence(of: $0, mappingAt: context.mark.line, column: context.mark.column, in: text)
+            }.first
             return FileError(
-                file: path, line: context.mark.line,
+                file: path, line: line ?? context.mark.line,
                 reason: "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", "))")
         default:
             return FileError(file: path, line: nil, reason: "not valid YAML: \(error)")
         }
+    }
+
+    /// The line of the second `key:` of a block mapping that starts at `line`/`column`. Yams
+    /// reports a duplicate key at the start of its mapping; the author wants the line to delete.
+    /// `nil` for flow-style mappings and anything this simple scan cannot follow.
+    static func secondOccurrence(of key: String, mappingAt line: Int, column: Int, in text: String) -> Int? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        let indent = column - 1
+        var found = 0
+        for number in max(line, 1)...max(line, lines.count) where number <= lines.count {
+            let characters = Array(lines[number - 1])
+            let content = characters.firstIndex { !$0.isWhitespace }
+            guard let content, characters[content] != "#" else { continue }
+            // On the first line the mapping may follow "- "; after it, less indentation ends it.
+            if number > line, content < indent { return nil }
+            guard characters.count > indent, content <= indent else { continue }
+            let rest = String(characters[indent...])
+            if [key + ":", "\"\(key)\":", "'\(key)':"].contains(where: { rest.hasPrefix($0) }) || rest.hasPrefix(key + " :") {
+                found += 1
+                if found == 2 { return number }
+            }
+        }
+        return nil
     }
 
     private static func describe(_ error: any Error) -> String {
@@ -114,12 +140,16 @@ struct YAMLFile {
     func json(_ node: Node) -> JSON {
         switch node {
         case .scalar(let scalar):
-            if scalar.style != .plain { return .string(scalar.string) }
-            if node.null != nil { return .null }
-            if let bool = node.bool { return .bool(bool) }
-            if let int = node.int { return .number(Double(int)) }
-            if let float = node.float, float.isFinite { return .number(float) }
-            return .string(scalar.string)
+            // By the resolved tag, so a quoted "5" or an explicit `!!str 5` stays a string.
+            switch node.tag {
+            case Tag(.null) where scalar.style == .plain: return .null
+            case Tag(.bool) where scalar.style == .plain: return node.bool.map(JSON.bool) ?? .string(scalar.string)
+            case Tag(.int) where scalar.style == .plain: return node.int.map { .number(Double($0)) } ?? .string(scalar.string)
+            case Tag(.float) where scalar.style == .plain:
+                guard let float = node.float, float.isFinite else { return .string(scalar.string) }
+                return .number(float)
+            default: return .string(scalar.string)
+            }
         case .mapping(let mapping):
             var object = JSONObject()
             for (key, value) in mapping { object[key.string ?? ""] = json(value) }

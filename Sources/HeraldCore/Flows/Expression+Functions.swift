@@ -2,6 +2,13 @@ import Synchronization
 
 /// The functions of the flow language. Arguments are never an error: each function says what it
 /// does with a value of another type (docs/flows.md lists them all).
+///
+/// Two families, two rules:
+/// - functions that *read text* (`lower`, `upper`, `trim`, `string`, `len` of a scalar) take any
+///   value's text, `null` being the empty string;
+/// - functions that *test strings* (`contains`, `startsWith`, `endsWith`, `matches`) are `false`
+///   unless the first argument is a string (or, for `contains`, an array or object), and `false`
+///   when the thing looked for is `null`.
 enum FlowFunction: String, Sendable, Hashable, CaseIterable {
     case lower, upper, trim, contains, startsWith, endsWith, matches, len, number, string, `default`, now
 
@@ -13,14 +20,16 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
         }
     }
 
-    func call(_ arguments: [JSON]) -> JSON {
+    func call(_ arguments: [JSON], in scope: Scope) -> JSON {
         switch self {
         case .lower: return .string(arguments[0].text.lowercased())
         case .upper: return .string(arguments[0].text.uppercased())
         case .trim: return .string(arguments[0].text.trimmingWhitespace())
         case .contains:
             switch arguments[0] {
-            case .string(let haystack): return .bool(haystack.contains(arguments[1].text))
+            case .string(let haystack):
+                if arguments[1].isNull { return .bool(false) }
+                return .bool(haystack.contains(arguments[1].text))
             case .array(let elements): return .bool(elements.contains(arguments[1]))
             case .object(let object):
                 guard case .string(let key) = arguments[1] else { return .bool(false) }
@@ -28,10 +37,10 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
             default: return .bool(false)
             }
         case .startsWith:
-            guard case .string(let value) = arguments[0] else { return .bool(false) }
+            guard case .string(let value) = arguments[0], !arguments[1].isNull else { return .bool(false) }
             return .bool(value.hasPrefix(arguments[1].text))
         case .endsWith:
-            guard case .string(let value) = arguments[0] else { return .bool(false) }
+            guard case .string(let value) = arguments[0], !arguments[1].isNull else { return .bool(false) }
             return .bool(value.hasSuffix(arguments[1].text))
         case .matches:
             guard case .string(let value) = arguments[0], case .string(let pattern) = arguments[1],
@@ -40,18 +49,15 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
             return .bool(value.contains(regex))
         case .len:
             switch arguments[0] {
-            case .string(let value): return .number(Double(value.count))
             case .array(let value): return .number(Double(value.count))
             case .object(let value): return .number(Double(value.count))
-            default: return .number(0)
+            default: return .number(Double(arguments[0].text.count))
             }
         case .number:
             switch arguments[0] {
             case .number: return arguments[0]
             case .bool(let value): return .number(value ? 1 : 0)
-            case .string(let value):
-                guard let number = Double(value.trimmingWhitespace()), number.isFinite else { return .null }
-                return .number(number)
+            case .string(let value): return Double(decimal: value).map(JSON.number) ?? .null
             default: return .null
             }
         case .string: return .string(arguments[0].text)
@@ -61,12 +67,16 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
             case .string(let value) where value.isEmpty: return arguments[1]
             default: return arguments[0]
             }
-        case .now: return .string(Timestamp.now().iso8601)
+        case .now:
+            // The input's arrival time, not the clock: one run sees one "now", and a replayed
+            // input computes the same values.
+            return .string(scope.input.receivedAt.iso8601)
         }
     }
 }
 
-/// Compiled regular expressions by pattern, so a `matches` in a hot flow compiles once.
+/// Compiled regular expressions by pattern, so a `matches` with a computed pattern compiles
+/// once per pattern rather than once per input.
 final class RegexCache: Sendable {
     static let shared = RegexCache()
 
@@ -89,5 +99,35 @@ extension String {
         while let first = view.first, first.isWhitespace { view = view.dropFirst() }
         while let last = view.last, last.isWhitespace { view = view.dropLast() }
         return String(view)
+    }
+}
+
+extension Double {
+    /// A decimal number as people type it: surrounding whitespace, an optional sign, digits with
+    /// an optional fraction, an optional exponent (`12`, `-3.5`, `.5`, `1e3`). Unlike
+    /// `Double(_:)` it refuses hexadecimal (`0x1A`), `inf` and `nan`, which no user means as a
+    /// number.
+    init?(decimal text: String) {
+        let trimmed = text.trimmingWhitespace()
+        var bytes = trimmed.utf8[...]
+        func digits() -> Int {
+            let count = bytes.prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }.count
+            bytes = bytes.dropFirst(count)
+            return count
+        }
+        if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        var mantissa = digits()
+        if bytes.first == UInt8(ascii: ".") {
+            bytes = bytes.dropFirst()
+            mantissa += digits()
+        }
+        guard mantissa > 0 else { return nil }
+        if bytes.first == UInt8(ascii: "e") || bytes.first == UInt8(ascii: "E") {
+            bytes = bytes.dropFirst()
+            if bytes.first == UInt8(ascii: "+") || bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+            guard digits() > 0 else { return nil }
+        }
+        guard bytes.isEmpty, let value = Double(trimmed), value.isFinite else { return nil }
+        self = value
     }
 }

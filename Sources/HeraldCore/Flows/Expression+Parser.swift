@@ -1,7 +1,14 @@
 /// Why an expression does not parse, with the 1-based column in its source.
 public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is wrong, in words.
     public let reason: String
+    /// Where, counting characters from 1.
     public let column: Int
+
+    public init(reason: String, column: Int) {
+        self.reason = reason
+        self.column = column
+    }
 
     public var description: String { "\(reason) (column \(column))" }
 }
@@ -9,7 +16,14 @@ public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertibl
 /// Recursive descent over the expression grammar, lowest precedence first:
 /// `||`, `&&`, `== !=`, `< <= > >=`, `+ -`, `* / %`, unary `! -`, then paths, calls, literals
 /// and parentheses.
+///
+/// Every node it builds carries its depth, and an expression deeper than ``maximumDepth`` is
+/// rejected: evaluation recurses over the tree, so a bounded tree is what keeps a hostile or
+/// generated flow file from overflowing the stack of the thread that runs it.
 struct ExpressionParser {
+    /// The deepest expression tree accepted (`a + b + c` is 3 deep, each `(` or call one more).
+    static let maximumDepth = 200
+
     private enum Token: Hashable {
         case number(Double)
         case string(String)
@@ -18,10 +32,19 @@ struct ExpressionParser {
         case end
     }
 
+    /// A parsed subtree and its depth.
+    private struct Parsed {
+        var node: Expression.Node
+        var depth: Int
+    }
+
     private let source: [Character]
     private var position = 0
     private var token: Token = .end
     private var tokenStart = 0
+    /// How many parentheses, calls and brackets enclose the current token; checked on the way
+    /// down so deep nesting fails before the parser itself recurses deeply.
+    private var nesting = 0
 
     init(source: String) {
         self.source = Array(source)
@@ -30,9 +53,9 @@ struct ExpressionParser {
     mutating func parseAll() throws(ExpressionError) -> Expression.Node {
         try advance()
         if token == .end { throw error("empty expression", at: 0) }
-        let node = try parseBinary(level: 0)
+        let parsed = try parseBinary(level: 0)
         guard token == .end else { throw error("unexpected \(describe(token))") }
-        return node
+        return parsed.node
     }
 
     private func error(_ reason: String, at column: Int? = nil) -> ExpressionError {
@@ -49,9 +72,30 @@ struct ExpressionParser {
         }
     }
 
+    private func checked(_ node: Expression.Node, depth: Int, start: Int) throws(ExpressionError) -> Parsed {
+        guard depth <= Self.maximumDepth else {
+            throw error("expression is nested too deeply (more than \(Self.maximumDepth) levels)", at: start)
+        }
+        return Parsed(node: node, depth: depth)
+    }
+
+    private mutating func enter(_ start: Int) throws(ExpressionError) {
+        nesting += 1
+        guard nesting <= Self.maximumDepth else {
+            throw error("expression is nested too deeply (more than \(Self.maximumDepth) levels)", at: start)
+        }
+    }
+
     // MARK: Tokens
 
+    private static func isDigit(_ char: Character) -> Bool {
+        char.isASCII && char.isNumber
+    }
+
+    /// Reads the next token. After a `.` only whole numbers are read, so `items.0.1` is two
+    /// steps rather than the number `0.1`.
     private mutating func advance() throws(ExpressionError) {
+        let afterDot = token == .symbol(".")
         while position < source.count, source[position].isWhitespace { position += 1 }
         tokenStart = position
         guard position < source.count else {
@@ -59,16 +103,17 @@ struct ExpressionParser {
             return
         }
         let char = source[position]
-        if char.isNumber, char.isASCII {
+        if Self.isDigit(char) {
             var end = position
-            while end < source.count, source[end].isASCII, source[end].isNumber { end += 1 }
-            if end + 1 < source.count, source[end] == ".", source[end + 1].isASCII, source[end + 1].isNumber {
+            while end < source.count, Self.isDigit(source[end]) { end += 1 }
+            if !afterDot, end + 1 < source.count, source[end] == ".", Self.isDigit(source[end + 1]) {
                 end += 1
-                while end < source.count, source[end].isASCII, source[end].isNumber { end += 1 }
+                while end < source.count, Self.isDigit(source[end]) { end += 1 }
             }
             let text = String(source[position..<end])
+            guard let value = Double(text), value.isFinite else { throw error("number \(text) is too large") }
             position = end
-            token = .number(Double(text)!)
+            token = .number(value)
         } else if char == "\"" || char == "'" {
             position += 1
             var value = ""
@@ -81,10 +126,13 @@ struct ExpressionParser {
                     guard position < source.count else { throw error("unterminated string") }
                     let escaped = source[position]
                     position += 1
+                    // Only these are escapes; any other backslash stays, so a regular
+                    // expression such as '^\d+$' means what it says.
                     switch escaped {
                     case "n": value.append("\n")
                     case "t": value.append("\t")
-                    default: value.append(escaped)
+                    case "\\", "'", "\"": value.append(escaped)
+                    default: value += "\\\(escaped)"
                     }
                 } else {
                     value.append(next)
@@ -106,6 +154,8 @@ struct ExpressionParser {
                 position += 1
             } else if char == "=" {
                 throw error("'=' is not an operator; use '==' to compare")
+            } else if char == "&" || char == "|" {
+                throw error("'\(char)' is not an operator; use '\(char)\(char)'")
             } else {
                 throw error("unexpected character '\(char)'")
             }
@@ -124,51 +174,58 @@ struct ExpressionParser {
         [.add, .subtract], [.multiply, .divide, .remainder],
     ]
 
-    private mutating func parseBinary(level: Int) throws(ExpressionError) -> Expression.Node {
+    private mutating func parseBinary(level: Int) throws(ExpressionError) -> Parsed {
         guard level < Self.levels.count else { return try parseUnary() }
+        let start = tokenStart
         var lhs = try parseBinary(level: level + 1)
         while case .symbol(let symbol) = token, let op = Self.levels[level].first(where: { $0.rawValue == symbol }) {
             try advance()
             let rhs = try parseBinary(level: level + 1)
-            lhs = .binary(op, lhs, rhs)
+            lhs = try checked(.binary(op, lhs.node, rhs.node), depth: max(lhs.depth, rhs.depth) + 1, start: start)
         }
         return lhs
     }
 
-    private mutating func parseUnary() throws(ExpressionError) -> Expression.Node {
-        if token == .symbol("!") {
+    /// Prefix operators are read in a loop, not by recursion, so `!!!!…` cannot run deep.
+    private mutating func parseUnary() throws(ExpressionError) -> Parsed {
+        var operators: [(Expression.UnaryOperator, Int)] = []
+        while token == .symbol("!") || token == .symbol("-") {
+            operators.append((token == .symbol("!") ? .not : .negate, tokenStart))
             try advance()
-            return .unary(.not, try parseUnary())
         }
-        if token == .symbol("-") {
-            try advance()
-            let operand = try parseUnary()
-            if case .literal(.number(let value)) = operand { return .literal(.number(-value)) }
-            return .unary(.negate, operand)
+        var operand = try parsePrimary()
+        for (op, start) in operators.reversed() {
+            if op == .negate, case .literal(.number(let value)) = operand.node {
+                operand.node = .literal(.number(-value))
+            } else {
+                operand = try checked(.unary(op, operand.node), depth: operand.depth + 1, start: start)
+            }
         }
-        return try parsePrimary()
+        return operand
     }
 
-    private mutating func parsePrimary() throws(ExpressionError) -> Expression.Node {
+    private mutating func parsePrimary() throws(ExpressionError) -> Parsed {
         let start = tokenStart
         switch token {
         case .number(let value):
             try advance()
-            return .literal(.number(value))
+            return Parsed(node: .literal(.number(value)), depth: 1)
         case .string(let value):
             try advance()
-            return .literal(.string(value))
+            return Parsed(node: .literal(.string(value)), depth: 1)
         case .symbol("("):
+            try enter(start)
             try advance()
             let inner = try parseBinary(level: 0)
             try expect(")")
-            return inner
+            nesting -= 1
+            return try checked(inner.node, depth: inner.depth + 1, start: start)
         case .identifier(let name):
             try advance()
             switch name {
-            case "true": return .literal(.bool(true))
-            case "false": return .literal(.bool(false))
-            case "null": return .literal(.null)
+            case "true": return Parsed(node: .literal(.bool(true)), depth: 1)
+            case "false": return Parsed(node: .literal(.bool(false)), depth: 1)
+            case "null": return Parsed(node: .literal(.null), depth: 1)
             default: break
             }
             if token == .symbol("(") {
@@ -177,7 +234,7 @@ struct ExpressionParser {
             guard let root = Expression.Root(rawValue: name) else {
                 throw error("unknown name '\(name)': paths start with input, context or session", at: start)
             }
-            return try parsePath(root)
+            return try parsePath(root, start: start)
         case .end:
             throw error("expected a value but the expression ended")
         default:
@@ -185,37 +242,46 @@ struct ExpressionParser {
         }
     }
 
-    private mutating func parsePath(_ root: Expression.Root) throws(ExpressionError) -> Expression.Node {
+    private mutating func parsePath(_ root: Expression.Root, start: Int) throws(ExpressionError) -> Parsed {
         var steps: [Expression.PathStep] = []
+        var depth = 1
         while true {
             if token == .symbol(".") {
                 try advance()
                 switch token {
                 case .identifier(let key): steps.append(.key(key))
-                case .number(let number) where number.rounded() == number: steps.append(.key(JSON.number(number).text))
-                default: throw error("expected a name after '.'")
+                case .number(let number): steps.append(.key(JSON.number(number).text))
+                default: throw error("expected a name after '.' but found \(describe(token))")
                 }
                 try advance()
             } else if token == .symbol("[") {
+                try enter(tokenStart)
                 try advance()
-                steps.append(.index(try parseBinary(level: 0)))
+                let index = try parseBinary(level: 0)
+                depth = max(depth, index.depth + 1)
+                steps.append(.index(index.node))
                 try expect("]")
+                nesting -= 1
             } else {
-                return .path(root, steps)
+                return try checked(.path(root, steps), depth: depth, start: start)
             }
         }
     }
 
-    private mutating func parseCall(_ name: String, start: Int) throws(ExpressionError) -> Expression.Node {
+    private mutating func parseCall(_ name: String, start: Int) throws(ExpressionError) -> Parsed {
         guard let function = FlowFunction(rawValue: name) else {
             let known = FlowFunction.allCases.map(\.rawValue).joined(separator: ", ")
             throw error("unknown function '\(name)' (known: \(known))", at: start)
         }
+        try enter(start)
         try expect("(")
         var arguments: [Expression.Node] = []
+        var depth = 1
         if token != .symbol(")") {
             while true {
-                arguments.append(try parseBinary(level: 0))
+                let argument = try parseBinary(level: 0)
+                arguments.append(argument.node)
+                depth = max(depth, argument.depth + 1)
                 if token == .symbol(",") {
                     try advance()
                 } else {
@@ -224,6 +290,7 @@ struct ExpressionParser {
             }
         }
         try expect(")")
+        nesting -= 1
         guard function.arity.contains(arguments.count) else {
             let expected =
                 function.arity.count == 1
@@ -237,6 +304,6 @@ struct ExpressionParser {
                 throw self.error("invalid regular expression \"\(pattern)\": \(error)", at: start)
             }
         }
-        return .call(function, arguments)
+        return try checked(.call(function, arguments), depth: depth, start: start)
     }
 }

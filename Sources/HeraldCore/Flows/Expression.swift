@@ -8,7 +8,7 @@
 /// - `<` `<=` `>` `>=` compare two numbers or two strings, else are `false`;
 /// - `&&` `||` `!` work on truthiness (`null`, `false`, `0`, `""`, `[]`, `{}` are false);
 /// - `+` adds numbers, or concatenates when either side is a string; other arithmetic on
-///   non-numbers, and division by zero, give `null`.
+///   non-numbers, division by zero and overflow give `null`.
 public struct Expression: Sendable, Hashable, CustomStringConvertible {
     indirect enum Node: Sendable, Hashable {
         case literal(JSON)
@@ -96,7 +96,7 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         case .binary(let op, let lhs, let rhs):
             return Self.apply(op, evaluate(lhs, scope), evaluate(rhs, scope))
         case .call(let function, let arguments):
-            return function.call(arguments.map { evaluate($0, scope) })
+            return function.call(arguments.map { evaluate($0, scope) }, in: scope)
         }
     }
 
@@ -133,18 +133,21 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
             default: return .bool(order >= 0)
             }
         case .add:
-            if case .number(let a) = lhs, case .number(let b) = rhs { return .number(a + b) }
+            if case .number(let a) = lhs, case .number(let b) = rhs { return (a + b).isFinite ? .number(a + b) : .null }
             if case .string = lhs { return .string(lhs.text + rhs.text) }
             if case .string = rhs { return .string(lhs.text + rhs.text) }
             return .null
         case .subtract, .multiply, .divide, .remainder:
             guard case .number(let a) = lhs, case .number(let b) = rhs else { return .null }
+            let result: Double
             switch op {
-            case .subtract: return .number(a - b)
-            case .multiply: return .number(a * b)
-            case .divide: return b == 0 ? .null : .number(a / b)
-            default: return b == 0 ? .null : .number(a.truncatingRemainder(dividingBy: b))
+            case .subtract: result = a - b
+            case .multiply: result = a * b
+            case .divide: result = b == 0 ? .nan : a / b
+            default: result = b == 0 ? .nan : a.truncatingRemainder(dividingBy: b)
             }
+            // Overflow and division by zero have no JSON value.
+            return result.isFinite ? .number(result) : .null
         case .and, .or:
             preconditionFailure("short-circuit operators are evaluated in evaluate(_:_:)")
         }
@@ -153,9 +156,13 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
 
 /// What an expression can see while a flow runs.
 public struct Scope: Sendable {
+    /// `input.*`: the message being handled.
     public var input: Input
+    /// `context.*`: the session's memory, as the run has changed it so far.
     public var context: JSONObject
+    /// `session.id` and `session.urlToken`.
     public var session: SessionKey
+    /// `session.userId`.
     public var userId: String
 
     public init(input: Input, context: JSONObject, session: SessionKey, userId: String) {

@@ -1,19 +1,68 @@
 import Yams
 
+/// What checking a flow file found: the flow when it loads, and every error and warning, each
+/// as `file:line: reason`.
+public struct FlowCheck: Sendable {
+    /// The file checked, as given.
+    public var file: String
+    /// The loaded flow; `nil` when there are errors.
+    public var flow: Flow?
+    /// Problems that stop the flow from loading, in line order.
+    public var errors: [FileError]
+    /// Things that load but are probably mistakes, such as an unreachable node.
+    public var warnings: [FileError]
+}
+
 extension Flow {
-    /// Loads and checks a flow file. Errors name the file, the line and the reason.
+    /// Loads and checks a flow file. Errors name the file, the line and the reason; when there
+    /// are several, this throws the first (``check(path:)`` returns them all).
     public static func load(path: String) throws(FileError) -> Flow {
-        try FlowLoader(file: YAMLFile(path: path)).load()
+        try check(path: path).loaded()
     }
 
     /// Loads a flow from YAML text; `file` is only used in messages.
     public static func load(yaml: String, file: String = "<flow>") throws(FileError) -> Flow {
-        try FlowLoader(file: YAMLFile(path: file, text: yaml)).load()
+        try check(yaml: yaml, file: file).loaded()
+    }
+
+    /// Checks a flow file and reports every problem it finds, not only the first.
+    public static func check(path: String) -> FlowCheck {
+        do {
+            var loader = FlowLoader(file: try YAMLFile(path: path))
+            return loader.check()
+        } catch {
+            return FlowCheck(file: path, flow: nil, errors: [error], warnings: [])
+        }
+    }
+
+    /// Checks a flow given as YAML text; `file` is only used in messages.
+    public static func check(yaml: String, file: String = "<flow>") -> FlowCheck {
+        do {
+            var loader = FlowLoader(file: try YAMLFile(path: file, text: yaml))
+            return loader.check()
+        } catch {
+            return FlowCheck(file: file, flow: nil, errors: [error], warnings: [])
+        }
     }
 }
 
+extension FlowCheck {
+    fileprivate func loaded() throws(FileError) -> Flow {
+        if let flow { return flow }
+        throw errors.first ?? FileError(file: file, line: nil, reason: "the flow did not load")
+    }
+}
+
+/// Turns the YAML of a flow file into a ``Flow``: every node kind and its keys, every template
+/// and expression compiled, every jump target resolved. Errors are collected per node, so one
+/// check reports all broken nodes.
 private struct FlowLoader {
     let file: YAMLFile
+    private var errors: [FileError] = []
+
+    init(file: YAMLFile) {
+        self.file = file
+    }
 
     static let kinds = ["say", "ask", "set", "if", "switch", "goto", "end"]
     static let allowedKeys: [String: Set<String>] = [
@@ -26,47 +75,110 @@ private struct FlowLoader {
         "end": ["id", "end"],
     ]
 
-    func load() throws(FileError) -> Flow {
+    /// A jump found while loading, checked once every node id is known.
+    private struct Jump {
+        var target: String
+        var node: Node
+        var from: String
+    }
+
+    mutating func check() -> FlowCheck {
+        let flow = load()
+        let errors = self.errors.sorted { ($0.line ?? 0) < ($1.line ?? 0) }
+        guard errors.isEmpty, var flow else {
+            return FlowCheck(file: file.path, flow: nil, errors: errors, warnings: [])
+        }
+        flow.warnings = unreachableWarnings(flow)
+        return FlowCheck(file: file.path, flow: flow, errors: [], warnings: flow.warnings)
+    }
+
+    private mutating func load() -> Flow? {
         var name = FlowFileName(path: file.path).baseName
         var stepLimit = 1000
         var nodesNode: Node?
-        for (key, keyNode, value) in try file.mapping(file.root, "a flow file") {
+        let pairs: [(key: String, keyNode: Node, value: Node)]
+        do {
+            pairs = try file.mapping(file.root, "a flow file")
+        } catch {
+            errors.append(error)
+            return nil
+        }
+        for (key, keyNode, value) in pairs {
             switch key {
-            case "name": name = try file.string(value, "name")
+            case "name":
+                do {
+                    name = try file.string(value, "name")
+                } catch {
+                    errors.append(error)
+                }
             case "stepLimit":
-                stepLimit = try file.int(value, "stepLimit")
-                guard stepLimit > 0 else { throw file.error(value, "stepLimit must be at least 1") }
+                do throws(FileError) {
+                    let limit = try file.int(value, "stepLimit")
+                    guard limit > 0 else { throw file.error(value, "stepLimit must be at least 1") }
+                    stepLimit = limit
+                } catch {
+                    errors.append(error)
+                }
             case "nodes": nodesNode = value
             case "description": break
-            default: throw file.error(keyNode, "unknown key '\(key)' (a flow has name, description, stepLimit and nodes)")
+            default:
+                errors.append(file.error(keyNode, "unknown key '\(key)' (a flow has name, description, stepLimit and nodes)"))
             }
         }
-        guard let nodesNode else { throw file.error(file.root, "a flow needs 'nodes:', the list of its steps") }
-        let items = try file.sequence(nodesNode, "nodes")
-        guard !items.isEmpty else { throw file.error(nodesNode, "'nodes' is empty; a flow needs at least one node") }
+        guard let nodesNode else {
+            errors.append(file.error(file.root, "a flow needs 'nodes:', the list of its steps"))
+            return nil
+        }
+        let items: [Node]
+        do {
+            items = try file.sequence(nodesNode, "nodes")
+        } catch {
+            errors.append(error)
+            return nil
+        }
+        guard !items.isEmpty else {
+            errors.append(file.error(nodesNode, "'nodes' is empty; a flow needs at least one node"))
+            return nil
+        }
 
         var nodes: [FlowNode] = []
         var seen: [String: Int] = [:]
-        var jumps: [(target: String, node: Node, from: String)] = []
+        var jumps: [Jump] = []
         for (position, item) in items.enumerated() {
-            let (node, targets) = try loadNode(item, position: position)
-            if let previous = seen[node.id] {
-                throw file.error(item, "duplicate node id '\(node.id)' (first used on line \(previous))")
+            let id = declaredId(item) ?? "#\(position + 1)"
+            let line = item.mark?.line ?? 0
+            if let previous = seen[id] {
+                errors.append(file.error(item, "duplicate node id '\(id)' (first used on line \(previous))"))
+            } else {
+                seen[id] = line
             }
-            seen[node.id] = node.line
-            nodes.append(node)
-            jumps += targets.map { ($0.0, $0.1, node.id) }
+            do {
+                let (node, targets) = try loadNode(item, position: position)
+                nodes.append(node)
+                jumps += targets.map { Jump(target: $0.0, node: $0.1, from: node.id) }
+            } catch {
+                errors.append(error)
+            }
         }
+        // Targets are checked against every declared id, including nodes that failed to load,
+        // so one broken node does not also report every jump to it.
         for jump in jumps where seen[jump.target] == nil {
-            throw file.error(jump.node, "node '\(jump.from)' jumps to '\(jump.target)', which is not a node id in this flow")
+            errors.append(file.error(jump.node, "node '\(jump.from)' jumps to '\(jump.target)', which is not a node id in this flow"))
         }
-        var flow = Flow(name: name, file: file.path, nodes: nodes, stepLimit: stepLimit)
-        flow.warnings = unreachableWarnings(flow)
-        return flow
+        guard errors.isEmpty else { return nil }
+        return Flow(name: name, file: file.path, nodes: nodes, stepLimit: stepLimit)
+    }
+
+    /// The `id:` of a node when it has a usable one, read before the rest of the node.
+    private func declaredId(_ item: Node) -> String? {
+        guard case .mapping(let mapping) = item,
+            let idNode = mapping.first(where: { $0.key.string == "id" })?.value, case .scalar(let scalar) = idNode
+        else { return nil }
+        return scalar.string.isEmpty || scalar.string.hasPrefix("#") ? nil : scalar.string
     }
 
     /// Nodes no path from the first node reaches: legal, but usually a forgotten `goto`.
-    func unreachableWarnings(_ flow: Flow) -> [FileError] {
+    private func unreachableWarnings(_ flow: Flow) -> [FileError] {
         var reached = Set<Int>()
         var pending = [0]
         while let index = pending.popLast() {
@@ -74,7 +186,7 @@ private struct FlowLoader {
             let next = index + 1
             switch flow.nodes[index].kind {
             case .say, .set, .ask: pending.append(next)
-            case .goto(let target): pending.append(flow.index(of: target)!)
+            case .goto(let target): pending += [flow.index(of: target)].compactMap { $0 }
             case .end: break
             case .if(_, let then, let otherwise):
                 pending.append(then.flatMap(flow.index(of:)) ?? next)
@@ -89,7 +201,7 @@ private struct FlowLoader {
         }
     }
 
-    func loadNode(_ item: Node, position: Int) throws(FileError) -> (FlowNode, [(String, Node)]) {
+    private func loadNode(_ item: Node, position: Int) throws(FileError) -> (FlowNode, [(String, Node)]) {
         let pairs = try file.mapping(item, "a node")
         let line = item.mark?.line ?? 0
         let kindKeys = pairs.filter { Self.kinds.contains($0.key) }
@@ -101,8 +213,9 @@ private struct FlowLoader {
             throw file.error(item, "a node has exactly one kind, this one has \(kindKeys.map { "'\($0.key)'" }.joined(separator: " and "))")
         }
         let kind = kindPair.key
-        for pair in pairs where !Self.allowedKeys[kind]!.contains(pair.key) {
-            throw file.error(pair.keyNode, "unknown key '\(pair.key)' in a \(kind) node")
+        for pair in pairs where !Self.allowedKeys[kind, default: []].contains(pair.key) {
+            let allowed = Self.allowedKeys[kind, default: []].sorted().joined(separator: ", ")
+            throw file.error(pair.keyNode, "unknown key '\(pair.key)' in a \(kind) node (it takes \(allowed))")
         }
         func value(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
 
@@ -125,15 +238,16 @@ private struct FlowLoader {
         case "say":
             result = .say(try message(body, "say"))
         case "ask":
+            let prompt = try message(body, "ask")
             guard let intoNode = value("into") else {
                 throw file.error(item, "an ask node needs 'into:', the context path that stores the answer")
             }
             let into = try contextPath(intoNode, "into")
-            var retry: FlowNode.Message?
-            if let retryNode = value("retry") { retry = try message(retryNode, "retry") }
             var validation: FlowNode.Validation?
             if let validateNode = value("validate") { validation = try self.validation(validateNode) }
-            result = .ask(FlowNode.Ask(prompt: try message(body, "ask"), into: into, validation: validation, retry: retry))
+            var retry: FlowNode.Message?
+            if let retryNode = value("retry") { retry = try message(retryNode, "retry") }
+            result = .ask(FlowNode.Ask(prompt: prompt, into: into, validation: validation, retry: retry))
         case "set":
             var assignments: [FlowNode.Assignment] = []
             for (key, keyNode, valueNode) in try file.mapping(body, "set") {
@@ -157,33 +271,46 @@ private struct FlowLoader {
                 targets.append((name, targetNode))
                 cases.append((key, name))
             }
+            guard !cases.isEmpty else { throw file.error(casesNode, "'cases' is empty; a switch needs at least one 'value: node id'") }
             result = .switch(subject: subject, cases: cases, default: try target("default"))
         case "goto":
             let name = try file.string(body, "goto (a node id)")
             targets.append((name, body))
             result = .goto(name)
         default:  // end
-            if let reset = body.bool {
-                result = .end(reset: reset)
-            } else if case .mapping = body {
-                var reset = false
-                for (key, keyNode, valueNode) in try file.mapping(body, "end") {
-                    guard key == "reset" else { throw file.error(keyNode, "unknown key '\(key)' in end (only 'reset')") }
-                    reset = try file.bool(valueNode, "reset")
-                }
-                result = .end(reset: reset)
-            } else if body.null != nil {
-                result = .end(reset: false)
-            } else {
-                throw file.error(body, "end takes true, or { reset: true }")
-            }
+            result = .end(reset: try endReset(body))
         }
         return (FlowNode(id: id, line: line, kind: result), targets)
     }
 
+    /// `end: true` (or nothing) ends the run; `end: reset` or `end: { reset: true }` also clears
+    /// the context.
+    private func endReset(_ body: Node) throws(FileError) -> Bool {
+        let usage = "end takes true, reset, or { reset: true }"
+        switch body {
+        case .scalar(let scalar):
+            if body.null != nil, scalar.style == .plain { return false }
+            if scalar.string == "reset" { return true }
+            guard let value = body.bool, scalar.style == .plain else { throw file.error(body, usage) }
+            guard value else { throw file.error(body, "end: false does nothing; write end: true, or remove the node (\(usage))") }
+            return false
+        case .mapping:
+            var reset = false
+            for (key, keyNode, valueNode) in try file.mapping(body, "end") {
+                guard key == "reset" else { throw file.error(keyNode, "unknown key '\(key)' in end (only 'reset')") }
+                reset = try file.bool(valueNode, "reset")
+            }
+            return reset
+        default:
+            throw file.error(body, usage)
+        }
+    }
+
     /// `say: "text"` or `say: { text: ..., data: ... }`.
-    func message(_ node: Node, _ what: String) throws(FileError) -> FlowNode.Message {
+    private func message(_ node: Node, _ what: String) throws(FileError) -> FlowNode.Message {
+        try rejectYAMLPitfalls(node, what)
         if case .scalar = node {
+            guard node.null == nil else { throw file.error(node, "\(what) needs text or data") }
             return FlowNode.Message(text: try template(node), data: nil)
         }
         var message = FlowNode.Message(text: nil, data: nil)
@@ -198,7 +325,8 @@ private struct FlowLoader {
         return message
     }
 
-    func template(_ node: Node) throws(FileError) -> Template {
+    private func template(_ node: Node) throws(FileError) -> Template {
+        try rejectYAMLPitfalls(node, "a text")
         guard case .scalar(let scalar) = node else { throw file.error(node, "expected a text") }
         do {
             return try Template(parsing: scalar.string)
@@ -207,8 +335,14 @@ private struct FlowLoader {
         }
     }
 
-    func expression(_ node: Node, _ what: String) throws(FileError) -> Expression {
+    private func expression(_ node: Node, _ what: String) throws(FileError) -> Expression {
+        try rejectYAMLPitfalls(node, what)
         guard case .scalar(let scalar) = node else { throw file.error(node, "\(what) needs an expression") }
+        let trimmed = scalar.string.trimmingWhitespace()
+        if trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}") {
+            let inner = String(trimmed.dropFirst(2).dropLast(2)).trimmingWhitespace()
+            throw file.error(node, "\(what) takes an expression without {{ }}: write \(what): \(inner)")
+        }
         do {
             return try Expression(parsing: scalar.string)
         } catch {
@@ -216,7 +350,8 @@ private struct FlowLoader {
         }
     }
 
-    func valueTemplate(_ node: Node) throws(FileError) -> ValueTemplate {
+    private func valueTemplate(_ node: Node) throws(FileError) -> ValueTemplate {
+        try rejectYAMLPitfalls(node, "a value")
         switch node {
         case .scalar(let scalar):
             let literal = file.json(node)
@@ -235,21 +370,35 @@ private struct FlowLoader {
         }
     }
 
-    func contextPath(_ node: Node, _ what: String, text: String? = nil) throws(FileError) -> [Substring] {
+    /// Two ways YAML reads flow text differently than its author meant, caught with a hint
+    /// instead of a puzzling error further on.
+    private func rejectYAMLPitfalls(_ node: Node, _ what: String) throws(FileError) {
+        // `say: {{ input.text }}` unquoted is a YAML mapping whose key is a mapping.
+        if case .mapping(let mapping) = node, mapping.count == 1, case .mapping = mapping.first?.key {
+            throw file.error(node, "\(what): YAML reads an unquoted {{ ... }} as a mapping; put the template in quotes: \"{{ ... }}\"")
+        }
+        // `if: !context.done` is the YAML tag `!context.done` on an empty value.
+        if case .scalar(let scalar) = node, scalar.style == .plain, node.tag.description.hasPrefix("!") {
+            let tagged = "\(node.tag.description) \(scalar.string)".trimmingWhitespace()
+            throw file.error(node, "\(what): YAML reads a leading '!' as a tag; put the expression in quotes: \"\(tagged)\"")
+        }
+    }
+
+    private func contextPath(_ node: Node, _ what: String, text: String? = nil) throws(FileError) -> [Substring] {
         let path: String
         if let text { path = text } else { path = try file.string(node, what) }
         let steps = path.split(separator: ".", omittingEmptySubsequences: false)
-        guard steps.count >= 2, steps[0] == "context", steps.dropFirst().allSatisfy({ !$0.isEmpty }) else {
+        guard steps.count >= 2, steps[0] == "context", steps.dropFirst().allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) })
+        else {
             throw file.error(node, "\(what): '\(path)' is not a context path (write context.name)")
         }
         return Array(steps.dropFirst())
     }
 
-    func validation(_ node: Node) throws(FileError) -> FlowNode.Validation {
+    private func validation(_ node: Node) throws(FileError) -> FlowNode.Validation {
+        let usage = "validate is 'number', or { pattern: REGEX }, or { number: true, min: N, max: N }"
         if case .scalar(let scalar) = node {
-            guard scalar.string == "number" else {
-                throw file.error(node, "validate is 'number', or { pattern: REGEX }, or { number: true, min: N, max: N }")
-            }
+            guard scalar.string == "number" else { throw file.error(node, usage) }
             return .number(min: nil, max: nil)
         }
         var pattern: String?
@@ -261,10 +410,10 @@ private struct FlowLoader {
             case "pattern", "regex": pattern = try file.string(value, key)
             case "number": isNumber = try file.bool(value, key)
             case "min":
-                guard let bound = value.float else { throw file.error(value, "min must be a number") }
+                guard case .number(let bound) = file.json(value) else { throw file.error(value, "min must be a number") }
                 min = bound
             case "max":
-                guard let bound = value.float else { throw file.error(value, "max must be a number") }
+                guard case .number(let bound) = file.json(value) else { throw file.error(value, "max must be a number") }
                 max = bound
             default: throw file.error(keyNode, "unknown key '\(key)' in validate (pattern, number, min, max)")
             }
@@ -277,7 +426,8 @@ private struct FlowLoader {
                 throw file.error(node, "invalid regular expression \"\(pattern)\": \(error)")
             }
         }
-        guard isNumber || min != nil || max != nil else { throw file.error(node, "validate needs pattern or number") }
+        guard isNumber || min != nil || max != nil else { throw file.error(node, usage) }
+        if let min, let max, min > max { throw file.error(node, "validate: min \(JSON.number(min).text) is above max \(JSON.number(max).text)") }
         return .number(min: min, max: max)
     }
 }

@@ -4,9 +4,11 @@
 /// loaded from YAML once (``Flow/load(path:)``), every expression compiled, every jump target
 /// checked, and then run by ``FlowEngine`` for each input.
 public struct Flow: Sendable {
+    /// The flow's `name:`, or the file name without its extension.
     public var name: String
     /// The file it was loaded from, for messages.
     public var file: String
+    /// The steps, in file order.
     public var nodes: [FlowNode]
     /// A run stops with an error output after this many node steps (loops).
     public var stepLimit: Int
@@ -15,6 +17,8 @@ public struct Flow: Sendable {
 
     let indexById: [String: Int]
 
+    /// A flow built in code. Ids should be unique (the first of a duplicate wins) and jump
+    /// targets should exist; a run that meets a missing target stops with an error output.
     public init(name: String, file: String, nodes: [FlowNode], stepLimit: Int = 1000, warnings: [FileError] = []) {
         self.name = name
         self.file = file
@@ -22,10 +26,11 @@ public struct Flow: Sendable {
         self.stepLimit = stepLimit
         self.warnings = warnings
         var index: [String: Int] = [:]
-        for (position, node) in nodes.enumerated() { index[node.id] = position }
+        for (position, node) in nodes.enumerated() where index[node.id] == nil { index[node.id] = position }
         self.indexById = index
     }
 
+    /// The position of the node with this id.
     public func index(of id: String) -> Int? {
         indexById[id]
     }
@@ -37,6 +42,7 @@ public struct FlowNode: Sendable {
     public var id: String
     /// Line in the flow file, for messages.
     public var line: Int
+    /// What the node does.
     public var kind: Kind
 
     public init(id: String, line: Int, kind: Kind) {
@@ -45,6 +51,7 @@ public struct FlowNode: Sendable {
         self.kind = kind
     }
 
+    /// The seven node kinds (docs/flows.md has each with examples).
     public enum Kind: Sendable {
         /// Emit an output.
         case say(Message)
@@ -57,6 +64,7 @@ public struct FlowNode: Sendable {
         case `if`(condition: Expression, then: String?, else: String?)
         /// Jump to the case whose key equals the value's text, else to `default`, else continue.
         case `switch`(subject: Expression, cases: [(value: String, target: String)], default: String?)
+        /// Jump to the node with this id.
         case goto(String)
         /// Stop the run; with `reset` the session's context is cleared.
         case end(reset: Bool)
@@ -64,7 +72,9 @@ public struct FlowNode: Sendable {
 
     /// The text and data of an output, both templated.
     public struct Message: Sendable {
+        /// Rendered to a string (`null` holes as nothing).
         public var text: Template?
+        /// Evaluated to JSON; a `null` result sends no data.
         public var data: ValueTemplate?
 
         public init(text: Template?, data: ValueTemplate?) {
@@ -73,10 +83,13 @@ public struct FlowNode: Sendable {
         }
     }
 
+    /// A question: the prompt, where the answer goes, and how it is checked.
     public struct Ask: Sendable {
+        /// Said when the node is reached.
         public var prompt: Message
         /// Where the answer goes: the steps of a `context.` path.
         public var into: [Substring]
+        /// How the answer is checked; `nil` accepts any answer.
         public var validation: Validation?
         /// Said when the answer does not validate; the prompt again when absent.
         public var retry: Message?
@@ -89,6 +102,7 @@ public struct FlowNode: Sendable {
         }
     }
 
+    /// How an `ask` checks its answer before storing it.
     public enum Validation: Sendable {
         /// The answer's text must match (search anywhere; anchor with `^…$`).
         case pattern(CompiledPattern)
@@ -96,9 +110,11 @@ public struct FlowNode: Sendable {
         case number(min: Double?, max: Double?)
     }
 
+    /// One `context.path: value` of a `set` node.
     public struct Assignment: Sendable {
         /// Steps of the `context.` path, without `context`.
         public var path: [Substring]
+        /// The value stored, evaluated when the node runs.
         public var value: ValueTemplate
 
         public init(path: [Substring], value: ValueTemplate) {
@@ -114,9 +130,12 @@ public struct FlowNode: Sendable {
 /// initialises its lazily lowered program with an atomic compare-and-swap, so sharing one across
 /// threads is safe; `Regex` itself is not marked `Sendable` only because of its generic output.
 public struct CompiledPattern: @unchecked Sendable {
+    /// The pattern as written.
     public let source: String
+    /// The compiled expression.
     public let regex: Regex<AnyRegexOutput>
 
+    /// Compiles `source`; throws when it is not a valid regular expression.
     public init(_ source: String) throws {
         self.source = source
         self.regex = try Regex(source)

@@ -11,6 +11,9 @@ public struct Template: Sendable, Hashable {
     let parts: [Part]
 
     /// Parses `source`; an error names the column within the string.
+    ///
+    /// A hole ends at the first `}}` outside a string literal, so `{{ "}}" }}` is the text `}}`
+    /// and `{{ "{{" }}` writes a literal `{{`.
     public init(parsing source: String) throws(ExpressionError) {
         var parts: [Part] = []
         var rest = Substring(source)
@@ -18,8 +21,11 @@ public struct Template: Sendable, Hashable {
         while let open = rest.firstRange(of: "{{") {
             if open.lowerBound > rest.startIndex { parts.append(.text(String(rest[..<open.lowerBound]))) }
             let afterOpen = rest[open.upperBound...]
-            guard let close = afterOpen.firstRange(of: "}}") else {
-                throw ExpressionError(reason: "'{{' without a closing '}}'", column: offset + rest.distance(from: rest.startIndex, to: open.lowerBound) + 1)
+            // Without a `}}` outside quotes, the first `}}` at all: the expression parser then
+            // says what is wrong inside (an unterminated string, usually).
+            guard let close = Self.closingBraces(in: afterOpen) ?? afterOpen.firstRange(of: "}}") else {
+                throw ExpressionError(
+                    reason: "'{{' without a closing '}}'", column: offset + rest.distance(from: rest.startIndex, to: open.lowerBound) + 1)
             }
             let inner = String(afterOpen[..<close.lowerBound])
             let innerColumn = offset + rest.distance(from: rest.startIndex, to: open.upperBound)
@@ -33,6 +39,30 @@ public struct Template: Sendable, Hashable {
         }
         if !rest.isEmpty { parts.append(.text(String(rest))) }
         self.parts = parts
+    }
+
+    /// The range of the `}}` that closes a hole, skipping quoted strings.
+    private static func closingBraces(in text: Substring) -> Range<Substring.Index>? {
+        var quote: Character?
+        var index = text.startIndex
+        while index < text.endIndex {
+            let char = text[index]
+            if let open = quote {
+                if char == "\\" {
+                    index = text.index(after: index)
+                    if index == text.endIndex { return nil }
+                } else if char == open {
+                    quote = nil
+                }
+            } else if char == "\"" || char == "'" {
+                quote = char
+            } else if char == "}" {
+                let next = text.index(after: index)
+                if next < text.endIndex, text[next] == "}" { return index..<text.index(after: next) }
+            }
+            index = text.index(after: index)
+        }
+        return nil
     }
 
     /// True when the template has no holes.
@@ -68,6 +98,7 @@ public indirect enum ValueTemplate: Sendable, Hashable {
     case object([(key: String, value: ValueTemplate)])
     case array([ValueTemplate])
 
+    /// The JSON value, every template in it evaluated.
     public func evaluate(in scope: Scope) -> JSON {
         switch self {
         case .literal(let value): return value
