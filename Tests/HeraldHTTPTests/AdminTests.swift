@@ -131,13 +131,13 @@ import Testing
     @Test func anExpiredSessionAnswers404() async throws {
         try await TestServices.withHerald({ url in
             var configuration = try Fixtures.configuration(url: url)
-            configuration.endpoints[0].sessionTTL = .milliseconds(300)
+            configuration.endpoints[0].sessionTTL = .seconds(2)
             return configuration
         }) { herald in
             #expect(try await herald.send("demo", session: "short", text: "hi").status == 202)
             let fresh = try await herald.post("/notify/demo", json: #"{"userId":"user-1","sessionId":"short","text":"x"}"#, headers: Self.key)
             #expect(fresh.status == 202)
-            try await Task.sleep(for: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(2500))
             let expired = try await herald.post("/inject/demo", json: #"{"userId":"user-1","sessionId":"short","text":"x"}"#, headers: Self.key)
             #expect(expired.status == 404)
             let detail = try await HTTP.get(herald.baseURL + "/admin/v1/sessions/demo/short", headers: Self.key)
@@ -148,7 +148,7 @@ import Testing
             #expect(arrived.last?.seq == 1)
 
             // The sweeper reclaims the storage of idle sessions.
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(2500))
             await herald.herald.sweeper.sweep()
             #expect(try await herald.herald.store.sessions(SessionQuery()).isEmpty)
         }

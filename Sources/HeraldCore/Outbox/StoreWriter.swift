@@ -25,7 +25,8 @@ public final class StoreWriter: Service, Sendable {
     private struct Pending {
         var change: StoreChange
         var epoch: Int
-        var continuation: CheckedContinuation<Void, any Error>?
+        /// `nil` for fire-and-forget changes.
+        var ticket: CommitTicket?
     }
 
     private struct State {
@@ -60,15 +61,21 @@ public final class StoreWriter: Service, Sendable {
 
     /// Records `change` and returns once it is durable.
     public func commit(_ change: StoreChange, epoch: Int? = nil) async throws {
-        let epoch = epoch ?? self.epoch
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            enqueue(Pending(change: change, epoch: epoch, continuation: continuation))
-        }
+        try await enqueue(change, epoch: epoch).wait()
+    }
+
+    /// Queues `change` now, in the caller's order, and returns a ticket to wait for its
+    /// durability. Callers that must keep an order between changes (the inputs of one session)
+    /// enqueue while they hold their turn and wait after releasing it.
+    public func enqueue(_ change: StoreChange, epoch: Int? = nil) -> CommitTicket {
+        let ticket = CommitTicket()
+        enqueue(Pending(change: change, epoch: epoch ?? self.epoch, ticket: ticket))
+        return ticket
     }
 
     /// Queues `change` without waiting for it.
     public func submit(_ change: StoreChange) {
-        enqueue(Pending(change: change, epoch: epoch, continuation: nil))
+        enqueue(Pending(change: change, epoch: epoch, ticket: nil))
     }
 
     private func enqueue(_ pending: Pending) {
@@ -82,8 +89,8 @@ public final class StoreWriter: Service, Sendable {
             return nil
         }
         if let rejected {
-            rejected.continuation?.resume(throwing: ShutDown())
-            if rejected.continuation == nil { logger.warning("delivery result arrived after shutdown; the output will be retried on restart") }
+            rejected.ticket?.complete(.failure(ShutDown()))
+            if rejected.ticket == nil { logger.warning("delivery result arrived after shutdown; the output will be retried on restart") }
         }
     }
 
@@ -148,7 +155,7 @@ public final class StoreWriter: Service, Sendable {
         accepted.reserveCapacity(batch.count)
         for pending in batch {
             if case .session = pending.change, pending.epoch != currentEpoch {
-                pending.continuation?.resume(throwing: CommitFailed(underlying: StaleState()))
+                pending.ticket?.complete(.failure(CommitFailed(underlying: StaleState())))
             } else {
                 accepted.append(pending)
             }
@@ -160,7 +167,7 @@ public final class StoreWriter: Service, Sendable {
             failureEpoch.add(1, ordering: .releasing)
             logger.error("store write failed; \(accepted.count) changes not recorded", metadata: ["error": "\(error)"])
             for pending in accepted {
-                pending.continuation?.resume(throwing: error is StoreConflict ? error : CommitFailed(underlying: error))
+                pending.ticket?.complete(.failure(error is StoreConflict ? error : CommitFailed(underlying: error)))
             }
             return
         }
@@ -171,10 +178,42 @@ public final class StoreWriter: Service, Sendable {
         if !outputs.isEmpty, let handler = committedHandler.withLock({ $0 }) {
             handler(outputs)
         }
-        for pending in accepted { pending.continuation?.resume() }
+        for pending in accepted { pending.ticket?.complete(.success(())) }
     }
 
     private struct StaleState: Error, CustomStringConvertible {
         var description: String { "an earlier change of this session failed to record; retry the request" }
+    }
+}
+
+/// The promise of one queued change: ``wait()`` returns when it is durable, or throws why not.
+public final class CommitTicket: Sendable {
+    private struct State {
+        var result: Result<Void, any Error>?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    public func wait() async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let result = state.withLock { state -> Result<Void, any Error>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    func complete(_ result: Result<Void, any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
     }
 }

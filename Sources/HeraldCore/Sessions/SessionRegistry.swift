@@ -305,19 +305,21 @@ public final class SessionRegistry: Sendable {
     ) async throws(HeraldError) -> Receipt {
         do {
             if cachesSessions {
-                let (commit, receipt, epoch) = try await mailbox.withTurn(key) {
+                let (commit, receipt, ticket) = try await mailbox.withTurn(key) {
                     let current = try await self.currentSession(key)
                     let (commit, receipt) = try self.makeCommit(key, current.session, endpoint, idempotency, decide)
                     self.cache.withLock { cache in
                         cache[key] = CachedSession(session: commit.session, epoch: current.epoch, touched: .now())
                         if cache.count > self.cacheLimit { Self.evict(&cache) }
                     }
-                    return (commit, receipt, current.epoch)
+                    // Queued while holding the turn, so the writer sees this session's changes
+                    // in turn order.
+                    return (commit, receipt, self.writer.enqueue(.session(commit), epoch: current.epoch))
                 }
                 // The turn is released before the commit is durable: the next input of this
                 // session runs on the cached state while this one is written in the same or
-                // the next batch. The writer keeps commit order, so `seq` order holds.
-                try await writer.commit(.session(commit), epoch: epoch)
+                // the next batch. The writer keeps queue order, so `seq` order holds.
+                try await ticket.wait()
                 metrics.record(commit)
                 return receipt
             }
