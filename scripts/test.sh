@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, builds, runs every test target.
+# The whole test suite: installs what is missing, builds, starts a throwaway PostgreSQL
+# server, runs every test target, then the HTTP contract tests (openapi + schemathesis).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh --test || exit 1
 swift build --build-tests || exit 1
+
+# PostgreSQL for the store and scale-out tests (torn down on exit).
+if ! PG_ENV="$(scripts/postgres.sh start)"; then
+    echo "tests: could not start PostgreSQL (see above); the PostgreSQL tests need it" >&2
+    exit 1
+fi
+eval "$PG_ENV"
+trap 'scripts/postgres.sh stop "$HERALD_TEST_POSTGRES_DIR"' EXIT
 
 # Swift Testing prints a line as each test starts; keep the results only. The full log
 # stays in .build/test-output.txt.

@@ -72,7 +72,7 @@ public final class PostgresStore: SharedStore, Service {
     public func withSessionLock<T: Sendable>(
         _ key: SessionKey, _ body: @Sendable (Session?) throws -> (SessionCommit, T)
     ) async throws -> T {
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key.urlToken + "/" + key.sessionId), 0))", logger: logger)
             var stored: Session?
             let rows = try await connection.query(
@@ -85,9 +85,19 @@ public final class PostgresStore: SharedStore, Service {
         }
     }
 
+    /// A transaction whose errors are the closure's own (postgres-nio wraps them).
+    private func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        } catch let error as PostgresTransactionError {
+            if let closureError = error.closureError { throw closureError }
+            throw error
+        }
+    }
+
     public func apply(_ changes: [StoreChange]) async throws {
         guard !changes.isEmpty else { return }
-        try await client.withTransaction(logger: logger) { connection in
+        try await transaction { connection in
             for change in changes {
                 switch change {
                 case .session(let commit):

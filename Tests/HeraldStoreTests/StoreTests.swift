@@ -1,5 +1,6 @@
 import Foundation
 import HeraldCore
+import HeraldPostgres
 import HeraldSQLite
 import HeraldTestSupport
 import Logging
@@ -11,16 +12,38 @@ import Testing
     struct Kind: Sendable, CustomStringConvertible {
         var description: String
         var make: @Sendable () async throws -> any HeraldStore
+
+        /// Runs `body` on a fresh, prepared store (with its connection pool running, for
+        /// PostgreSQL), and closes it.
+        func run(_ body: @Sendable (any HeraldStore) async throws -> Void) async throws {
+            let store = try await make()
+            if let postgres = store as? PostgresStore {
+                try await TestServices.run([postgres]) {
+                    try await postgres.prepare()
+                    try await body(postgres)
+                }
+                return
+            }
+            try await store.prepare()
+            try await body(store)
+            try await store.close()
+        }
     }
 
+    /// Memory and SQLite always; PostgreSQL when `make test` started a server (see
+    /// scripts/postgres.sh), else its cases fail saying so.
     static let kinds: [Kind] = [
         Kind(description: "memory") { MemoryStore() },
         Kind(description: "sqlite") {
             try SQLiteStore(path: try Fixtures.temporaryDirectory() + "/herald.sqlite", logger: Logger(label: "test"))
         },
+        Kind(description: "postgres") {
+            try PostgresStore(url: try PostgresTestDatabase.create(), logger: Logger(label: "test"))
+        },
     ]
 
     static let key = SessionKey(urlToken: "demo", sessionId: "s1")
+
 
     static func commit(
         _ key: SessionKey = key, version: Int64, texts: [String], context: JSONObject = [:], seq: Int64 = 1, at time: Int64 = 1_000
@@ -41,144 +64,138 @@ import Testing
 
     @Test(arguments: kinds)
     func sessionsRoundTrip(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        #expect(try await store.session(Self.key) == nil)
-        try await store.apply([.session(Self.commit(version: 1, texts: ["a"], context: ["order": ["id": "A-1"], "n": 2]))])
-        let session = try #require(try await store.session(Self.key))
-        #expect(session.userId == "u1")
-        #expect(session.context == ["order": ["id": "A-1"], "n": 2])
-        #expect(session.waiting == FlowWait(nodeId: "ask", retries: 1))
-        #expect(session.nextSeq == 2)
-        #expect(session.version == 1)
-        try await store.close()
+        try await kind.run { store in
+            #expect(try await store.session(Self.key) == nil)
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a"], context: ["order": ["id": "A-1"], "n": 2]))])
+            let session = try #require(try await store.session(Self.key))
+            #expect(session.userId == "u1")
+            #expect(session.context == ["order": ["id": "A-1"], "n": 2])
+            #expect(session.waiting == FlowWait(nodeId: "ask", retries: 1))
+            #expect(session.nextSeq == 2)
+            #expect(session.version == 1)
+        }
     }
 
     @Test(arguments: kinds)
     func aVersionConflictRecordsNothing(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        try await store.apply([.session(Self.commit(version: 1, texts: ["a"]))])
-        let other = SessionKey(urlToken: "demo", sessionId: "other")
-        // The batch holds a valid commit of another session and a stale one of s1.
-        await #expect(throws: StoreConflict.self) {
-            try await store.apply([.session(Self.commit(other, version: 1, texts: ["x"])), .session(Self.commit(version: 1, texts: ["b"]))])
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a"]))])
+            let other = SessionKey(urlToken: "demo", sessionId: "other")
+            // The batch holds a valid commit of another session and a stale one of s1.
+            await #expect(throws: StoreConflict.self) {
+                try await store.apply([.session(Self.commit(other, version: 1, texts: ["x"])), .session(Self.commit(version: 1, texts: ["b"]))])
+            }
+            #expect(try await store.session(other) == nil)
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["a"])
+            // Consecutive commits of one session in one batch are fine.
+            try await store.apply([.session(Self.commit(version: 2, texts: ["b"], seq: 2)), .session(Self.commit(version: 3, texts: ["c"], seq: 3))])
+            #expect(try await store.session(Self.key)?.version == 3)
         }
-        #expect(try await store.session(other) == nil)
-        #expect(try await store.undeliveredOutputs().map(\.output.text) == ["a"])
-        // Consecutive commits of one session in one batch are fine.
-        try await store.apply([.session(Self.commit(version: 2, texts: ["b"], seq: 2)), .session(Self.commit(version: 3, texts: ["c"], seq: 3))])
-        #expect(try await store.session(Self.key)?.version == 3)
-        try await store.close()
     }
 
     @Test(arguments: kinds)
     func theOutboxKeepsInsertionOrderAndDeliveryState(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        let other = SessionKey(urlToken: "demo", sessionId: "s0")
-        try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
-        try await store.apply([.session(Self.commit(other, version: 1, texts: ["x"]))])
-        try await store.apply([.session(Self.commit(version: 2, texts: ["c"], seq: 3))])
-        let pending = try await store.undeliveredOutputs()
-        #expect(pending.filter { $0.output.session == Self.key }.map(\.output.seq) == [1, 2, 3])
-        #expect(pending.map(\.output.data) == [["n": 0], ["n": 1], ["n": 0], ["n": 0]])
+        try await kind.run { store in
+            let other = SessionKey(urlToken: "demo", sessionId: "s0")
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
+            try await store.apply([.session(Self.commit(other, version: 1, texts: ["x"]))])
+            try await store.apply([.session(Self.commit(version: 2, texts: ["c"], seq: 3))])
+            let pending = try await store.undeliveredOutputs()
+            #expect(pending.filter { $0.output.session == Self.key }.map(\.output.seq) == [1, 2, 3])
+            #expect(pending.map(\.output.data) == [["n": 0], ["n": 1], ["n": 0], ["n": 0]])
 
-        let a = pending[0].output.id
-        let b = pending[1].output.id
-        let attempt = DeliveryAttempt(
-            outputId: a, number: 1, startedAt: Timestamp(milliseconds: 5_000), durationMilliseconds: 12, statusCode: 503, error: "HTTP 503",
-            responseBody: "busy")
-        try await store.apply([
-            .delivery(DeliveryUpdate(outputId: a, status: .failed, attempts: 1, nextAttemptAt: Timestamp(milliseconds: 9_000), attempt: attempt))
-        ])
-        var ok = attempt
-        ok.number = 2
-        ok.statusCode = 200
-        ok.error = nil
-        ok.responseBody = nil
-        try await store.apply([
-            .delivery(DeliveryUpdate(outputId: a, status: .delivered, attempts: 2, nextAttemptAt: nil, attempt: ok)),
-            .delivery(DeliveryUpdate(outputId: b, status: .dead, attempts: 1, nextAttemptAt: nil, attempt: attempt)),
-        ])
-        let record = try #require(try await store.delivery(outputId: a))
-        #expect(record.status == .delivered)
-        #expect(record.attempts == 2)
-        #expect(record.lastError == nil)
-        #expect(record.deliveredAt == Timestamp(milliseconds: 5_012))
-        #expect(try await store.attempts(outputId: a).map(\.statusCode) == [503, 200])
-        #expect(try await store.attempts(outputId: a).first?.responseBody == "busy")
-        #expect(try await store.deliveries(DeliveryQuery(status: .dead)).map(\.output.id) == [b])
-        #expect(try await store.delivery(outputId: b)?.lastError == "HTTP 503")
-        #expect(try await store.undeliveredOutputs().map(\.output.text) == ["x", "c"])
+            let a = pending[0].output.id
+            let b = pending[1].output.id
+            let attempt = DeliveryAttempt(
+                outputId: a, number: 1, startedAt: Timestamp(milliseconds: 5_000), durationMilliseconds: 12, statusCode: 503, error: "HTTP 503",
+                responseBody: "busy")
+            try await store.apply([
+                .delivery(DeliveryUpdate(outputId: a, status: .failed, attempts: 1, nextAttemptAt: Timestamp(milliseconds: 9_000), attempt: attempt))
+            ])
+            var ok = attempt
+            ok.number = 2
+            ok.statusCode = 200
+            ok.error = nil
+            ok.responseBody = nil
+            try await store.apply([
+                .delivery(DeliveryUpdate(outputId: a, status: .delivered, attempts: 2, nextAttemptAt: nil, attempt: ok)),
+                .delivery(DeliveryUpdate(outputId: b, status: .dead, attempts: 1, nextAttemptAt: nil, attempt: attempt)),
+            ])
+            let record = try #require(try await store.delivery(outputId: a))
+            #expect(record.status == .delivered)
+            #expect(record.attempts == 2)
+            #expect(record.lastError == nil)
+            #expect(record.deliveredAt == Timestamp(milliseconds: 5_012))
+            #expect(try await store.attempts(outputId: a).map(\.statusCode) == [503, 200])
+            #expect(try await store.attempts(outputId: a).first?.responseBody == "busy")
+            #expect(try await store.deliveries(DeliveryQuery(status: .dead)).map(\.output.id) == [b])
+            #expect(try await store.delivery(outputId: b)?.lastError == "HTTP 503")
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["x", "c"])
 
-        // A failed output comes back with its attempts and retry time.
-        let c = pending[3].output.id
-        try await store.apply([
-            .delivery(DeliveryUpdate(outputId: c, status: .failed, attempts: 4, nextAttemptAt: Timestamp(milliseconds: 77_000), attempt: nil))
-        ])
-        let resumed = try #require(try await store.undeliveredOutputs().first { $0.output.id == c })
-        #expect(resumed.attempts == 4)
-        #expect(resumed.notBefore == Timestamp(milliseconds: 77_000))
-        try await store.close()
+            // A failed output comes back with its attempts and retry time.
+            let c = pending[3].output.id
+            try await store.apply([
+                .delivery(DeliveryUpdate(outputId: c, status: .failed, attempts: 4, nextAttemptAt: Timestamp(milliseconds: 77_000), attempt: nil))
+            ])
+            let resumed = try #require(try await store.undeliveredOutputs().first { $0.output.id == c })
+            #expect(resumed.attempts == 4)
+            #expect(resumed.notBefore == Timestamp(milliseconds: 77_000))
+        }
     }
 
     @Test(arguments: kinds)
     func deletingASessionKeepsItsUndeliveredOutputs(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
-        let outputs = try await store.undeliveredOutputs()
-        try await store.apply([.delivery(DeliveryUpdate(outputId: outputs[0].output.id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil))])
-        try await store.apply([.deleteSession(Self.key)])
-        #expect(try await store.session(Self.key) == nil)
-        #expect(try await store.undeliveredOutputs().map(\.output.text) == ["b"])
-        #expect(try await store.delivery(outputId: outputs[0].output.id) == nil)
-        // The id can start over.
-        try await store.apply([.session(Self.commit(version: 1, texts: ["again"]))])
-        #expect(try await store.undeliveredOutputs().map(\.output.text) == ["b", "again"])
-        try await store.close()
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
+            let outputs = try await store.undeliveredOutputs()
+            try await store.apply([.delivery(DeliveryUpdate(outputId: outputs[0].output.id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil))])
+            try await store.apply([.deleteSession(Self.key)])
+            #expect(try await store.session(Self.key) == nil)
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["b"])
+            #expect(try await store.delivery(outputId: outputs[0].output.id) == nil)
+            // The id can start over.
+            try await store.apply([.session(Self.commit(version: 1, texts: ["again"]))])
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["b", "again"])
+        }
     }
 
     @Test(arguments: kinds)
     func sessionQueriesFilterPageAndCount(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        for index in 0..<5 {
-            let key = SessionKey(urlToken: index < 4 ? "demo" : "other", sessionId: "s\(index)")
-            var commit = Self.commit(key, version: 1, texts: [], at: Int64(index) * 1000)
-            if index == 2 { commit.session.userId = "u2" }
-            try await store.apply([.session(commit)])
+        try await kind.run { store in
+            for index in 0..<5 {
+                let key = SessionKey(urlToken: index < 4 ? "demo" : "other", sessionId: "s\(index)")
+                var commit = Self.commit(key, version: 1, texts: [], at: Int64(index) * 1000)
+                if index == 2 { commit.session.userId = "u2" }
+                try await store.apply([.session(commit)])
+            }
+            let page1 = try await store.sessions(SessionQuery(urlToken: "demo", limit: 2))
+            #expect(page1.map(\.key.sessionId) == ["s0", "s1"])
+            let page2 = try await store.sessions(SessionQuery(urlToken: "demo", limit: 2, after: page1.last?.key))
+            #expect(page2.map(\.key.sessionId) == ["s2", "s3"])
+            #expect(try await store.sessions(SessionQuery(userId: "u2")).map(\.key.sessionId) == ["s2"])
+            #expect(try await store.sessions(SessionQuery(activeSince: Timestamp(milliseconds: 3000))).map(\.key.sessionId) == ["s3", "s4"])
+            #expect(try await store.countSessions(urlToken: "demo", activeSince: Timestamp(milliseconds: 1000)) == 3)
+            #expect(Set(try await store.idleSessions(urlToken: "demo", before: Timestamp(milliseconds: 2000), limit: 10).map(\.sessionId)) == ["s0", "s1"])
         }
-        let page1 = try await store.sessions(SessionQuery(urlToken: "demo", limit: 2))
-        #expect(page1.map(\.key.sessionId) == ["s0", "s1"])
-        let page2 = try await store.sessions(SessionQuery(urlToken: "demo", limit: 2, after: page1.last?.key))
-        #expect(page2.map(\.key.sessionId) == ["s2", "s3"])
-        #expect(try await store.sessions(SessionQuery(userId: "u2")).map(\.key.sessionId) == ["s2"])
-        #expect(try await store.sessions(SessionQuery(activeSince: Timestamp(milliseconds: 3000))).map(\.key.sessionId) == ["s3", "s4"])
-        #expect(try await store.countSessions(urlToken: "demo", activeSince: Timestamp(milliseconds: 1000)) == 3)
-        #expect(Set(try await store.idleSessions(urlToken: "demo", before: Timestamp(milliseconds: 2000), limit: 10).map(\.sessionId)) == ["s0", "s1"])
-        try await store.close()
     }
 
     @Test(arguments: kinds)
     func transcriptsIdempotencyAndPausedEndpoints(_ kind: Kind) async throws {
-        let store = try await kind.make()
-        try await store.prepare()
-        var commit = Self.commit(version: 1, texts: ["a"])
-        commit.idempotency = IdempotentResponse(urlToken: "demo", key: "k", status: 202, body: Array("{}".utf8), createdAt: Timestamp(milliseconds: 10_000))
-        try await store.apply([.session(commit)])
-        let transcript = try await store.transcript(Self.key, limit: 10)
-        #expect(transcript.count == 2)
-        if case .input(let input) = transcript.first { #expect(input.data == ["k": 1]) } else { Issue.record("first entry is not the input") }
-        #expect(try await store.idempotentResponse(urlToken: "demo", key: "k", since: Timestamp(milliseconds: 9_000))?.status == 202)
-        #expect(try await store.idempotentResponse(urlToken: "demo", key: "k", since: Timestamp(milliseconds: 11_000)) == nil)
-        #expect(try await store.idempotentResponse(urlToken: "other", key: "k", since: Timestamp(milliseconds: 0)) == nil)
-        try await store.apply([.endpointPaused(urlToken: "demo", paused: true)])
-        #expect(try await store.pausedEndpoints() == ["demo"])
-        try await store.apply([.endpointPaused(urlToken: "demo", paused: false)])
-        #expect(try await store.pausedEndpoints().isEmpty)
-        try await store.close()
+        try await kind.run { store in
+            var commit = Self.commit(version: 1, texts: ["a"])
+            commit.idempotency = IdempotentResponse(urlToken: "demo", key: "k", status: 202, body: Array("{}".utf8), createdAt: Timestamp(milliseconds: 10_000))
+            try await store.apply([.session(commit)])
+            let transcript = try await store.transcript(Self.key, limit: 10)
+            #expect(transcript.count == 2)
+            if case .input(let input) = transcript.first { #expect(input.data == ["k": 1]) } else { Issue.record("first entry is not the input") }
+            #expect(try await store.idempotentResponse(urlToken: "demo", key: "k", since: Timestamp(milliseconds: 9_000))?.status == 202)
+            #expect(try await store.idempotentResponse(urlToken: "demo", key: "k", since: Timestamp(milliseconds: 11_000)) == nil)
+            #expect(try await store.idempotentResponse(urlToken: "other", key: "k", since: Timestamp(milliseconds: 0)) == nil)
+            try await store.apply([.endpointPaused(urlToken: "demo", paused: true)])
+            #expect(try await store.pausedEndpoints() == ["demo"])
+            try await store.apply([.endpointPaused(urlToken: "demo", paused: false)])
+            #expect(try await store.pausedEndpoints().isEmpty)
+        }
     }
 
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
