@@ -57,7 +57,7 @@ public struct Herald: Sendable {
             endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, logger: logger)
         let client = CurlWebhookClient()
         let delivery = DeliveryService(endpoints: configuration.endpoints, outbox: outbox, writer: writer, client: client, logger: logger)
-        let sweeper = SessionSweeper(registry: registry, store: store, logger: logger)
+        let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
         return Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
             sweeper: sweeper, leases: leases, logger: logger)

@@ -334,6 +334,18 @@ public final class PostgresStore: SharedStore, Service {
         return keys
     }
 
+    public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
+        let history = historyCutoff.milliseconds
+        try await transaction { connection in
+            try await connection.query("DELETE FROM idempotency WHERE created_at < \(idempotencyCutoff.milliseconds)", logger: logger)
+            try await connection.query("DELETE FROM inputs WHERE received_at < \(history)", logger: logger)
+            try await connection.query(
+                "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < \(history) AND status IN ('delivered', 'dead'))",
+                logger: logger)
+            try await connection.query("DELETE FROM outputs WHERE created_at < \(history) AND status IN ('delivered', 'dead')", logger: logger)
+        }
+    }
+
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
         for try await row in try await client.query(
             "SELECT * FROM idempotency WHERE url_token = \(urlToken) AND key = \(key) AND created_at >= \(since.milliseconds)", logger: logger)

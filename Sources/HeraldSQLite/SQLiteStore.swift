@@ -300,6 +300,18 @@ public final class SQLiteStore: HeraldStore {
         }
     }
 
+    public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
+        try await pool.write { db in
+            let history = historyCutoff.milliseconds
+            try db.execute(sql: "DELETE FROM idempotency WHERE created_at < ?", arguments: [idempotencyCutoff.milliseconds])
+            try db.execute(sql: "DELETE FROM inputs WHERE received_at < ?", arguments: [history])
+            try db.execute(
+                sql: "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead'))",
+                arguments: [history])
+            try db.execute(sql: "DELETE FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead')", arguments: [history])
+        }
+    }
+
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
         try await pool.read { db in
             try Row.fetchOne(

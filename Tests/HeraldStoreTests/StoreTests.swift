@@ -198,6 +198,24 @@ import Testing
         }
     }
 
+    @Test(arguments: kinds)
+    func pruningKeepsUndeliveredOutputsAndRecentHistory(_ kind: Kind) async throws {
+        try await kind.run { store in
+            var old = Self.commit(version: 1, texts: ["old delivered", "old pending"], at: 1_000)
+            old.idempotency = IdempotentResponse(urlToken: "demo", key: "old", status: 202, body: [], createdAt: Timestamp(milliseconds: 1_000))
+            try await store.apply([.session(old)])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            try await store.apply([.delivery(DeliveryUpdate(outputId: ids[0], status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil))])
+            try await store.apply([.session(Self.commit(version: 2, texts: ["new"], seq: 3, at: 50_000))])
+            try await store.prune(idempotencyCutoff: Timestamp(milliseconds: 10_000), historyCutoff: Timestamp(milliseconds: 10_000))
+            #expect(try await store.delivery(outputId: ids[0]) == nil)
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["old pending", "new"])
+            #expect(try await store.idempotentResponse(urlToken: "demo", key: "old", since: Timestamp(milliseconds: 0)) == nil)
+            let inputs = try await store.transcript(Self.key, limit: 10).filter { if case .input = $0 { true } else { false } }
+            #expect(inputs.count == 1)
+        }
+    }
+
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
         let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
         let first = try SQLiteStore(path: path, logger: Logger(label: "test"))

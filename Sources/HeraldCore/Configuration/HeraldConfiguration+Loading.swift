@@ -104,12 +104,13 @@ private struct ConfigurationLoader {
     func load() throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
-        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease"]
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history"]
         for (key, keyNode, value) in try keys(file.root, "the config") {
             switch key {
             case "listen": configuration.listen = try listen(value, key)
             case "maxBodySize": configuration.maxBodySize = try byteSize(value, key)
             case "outboxLease": configuration.outboxLease = try duration(value, key)
+            case "history": configuration.history = try duration(value, key)
             case "storage": configuration.storage = try storage(value, key)
             case "endpoints": endpointsNode = value
             case "admin":

@@ -162,6 +162,9 @@ public struct HeraldConfiguration: Sendable {
     /// PostgreSQL only: how long an instance's claim on a session's deliveries lasts without
     /// renewal; after it, another instance takes the session over (a dead instance's work).
     public var outboxLease: Duration = .seconds(30)
+    /// Delivered and dead outputs, their attempts and inputs are kept this long (transcripts,
+    /// the attempt log), then pruned. Undelivered outputs are kept until delivered or dead.
+    public var history: Duration = .seconds(7 * 86400)
 
     public init(
         file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [Secret] = [],

@@ -8,12 +8,17 @@ public struct SessionSweeper: Service {
     let registry: SessionRegistry
     let store: any HeraldStore
     let interval: Duration
+    let history: Duration
     let logger: Logger
 
-    public init(registry: SessionRegistry, store: any HeraldStore, interval: Duration = .seconds(60), logger: Logger) {
+    public init(
+        registry: SessionRegistry, store: any HeraldStore, interval: Duration = .seconds(60), history: Duration = .seconds(7 * 86400),
+        logger: Logger
+    ) {
         self.registry = registry
         self.store = store
         self.interval = interval
+        self.history = history
         self.logger = logger
     }
 
@@ -23,7 +28,17 @@ public struct SessionSweeper: Service {
                 try? await Task.sleep(for: interval)
                 if Task.isCancelled { return }
                 await sweep()
+                await prune()
             }
+        }
+    }
+
+    /// Drops `Idempotency-Key` records after 24 h and delivered history after `history`.
+    public func prune(now: Timestamp = .now()) async {
+        do {
+            try await store.prune(idempotencyCutoff: now.adding(milliseconds: -86_400_000), historyCutoff: now.adding(milliseconds: -history.milliseconds))
+        } catch {
+            logger.warning("pruning old history failed", metadata: ["error": "\(error)"])
         }
     }
 

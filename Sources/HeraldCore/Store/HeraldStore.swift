@@ -44,6 +44,11 @@ public protocol HeraldStore: Sendable {
 
     /// The recorded answer for an `Idempotency-Key`, if it is younger than 24 h.
     func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse?
+
+    /// Deletes what is no longer needed: idempotency records older than `idempotencyCutoff`, and
+    /// delivered or dead outputs (with their attempts) and inputs older than `historyCutoff`.
+    /// Undelivered outputs are never pruned.
+    func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws
 }
 
 /// A store several Herald instances share (PostgreSQL). An input is processed inside one

@@ -170,6 +170,19 @@ public final class MemoryStore: HeraldStore {
         }
     }
 
+    public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
+        state.withLock { state in
+            state.idempotency = state.idempotency.filter { $0.value.createdAt >= idempotencyCutoff }
+            for (key, inputs) in state.inputs { state.inputs[key] = inputs.filter { $0.receivedAt >= historyCutoff } }
+            let old = state.outputs.values.filter { [.delivered, .dead].contains($0.status) && $0.output.timestamp < historyCutoff }
+            for output in old {
+                state.outputs[output.output.id] = nil
+                state.attempts[output.output.id] = nil
+                state.outputsBySession[output.output.session]?.removeAll { $0 == output.output.id }
+            }
+        }
+    }
+
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
         state.withLock { state in
             guard let response = state.idempotency[urlToken + "\u{0}" + key], response.createdAt >= since else { return nil }
