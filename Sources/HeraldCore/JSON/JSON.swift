@@ -18,6 +18,12 @@ public enum JSON: Sendable, Hashable {
         return nil
     }
 
+    /// The element at `index` when this is an array and the index exists, else `nil`.
+    public subscript(index: Int) -> JSON? {
+        if case .array(let array) = self, array.indices.contains(index) { return array[index] }
+        return nil
+    }
+
     public var stringValue: String? {
         if case .string(let value) = self { return value }
         return nil

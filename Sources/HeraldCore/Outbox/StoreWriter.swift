@@ -124,10 +124,15 @@ public final class StoreWriter: Service, Sendable {
 
     private func takeBatch() -> Take {
         state.withLock { state in
+            if state.queue.count > maxBatch {
+                let batch = Array(state.queue.prefix(maxBatch))
+                state.queue.removeFirst(maxBatch)
+                return .batch(batch)
+            }
             if !state.queue.isEmpty {
-                let count = min(state.queue.count, maxBatch)
-                let batch = Array(state.queue.prefix(count))
-                state.queue.removeFirst(count)
+                // The usual case: take everything queued without copying.
+                var batch: [Pending] = []
+                swap(&batch, &state.queue)
                 return .batch(batch)
             }
             if state.stopping {
