@@ -20,6 +20,11 @@ public enum ConsoleReport {
             return ["\(result.file): cannot be read"] + result.errors.map { "  " + $0 }
         }
         var lines = ["\(result.file)" + (result.urlToken.map { " (endpoint \($0))" } ?? "")]
+        // Herald unreachable, or without the endpoint: one reason, said once.
+        let reasons = Set(result.conversations.map { $0.failure?.step == nil ? $0.failure?.headline : nil })
+        if result.conversations.count > 1, reasons.count == 1, let reason = reasons.first ?? nil {
+            return lines + ["  cannot run: \(reason)"] + result.conversations.map { "  FAIL  \($0.name)" }
+        }
         for conversation in result.conversations {
             guard let failure = conversation.failure else {
                 lines.append("  PASS  \(conversation.name)")

@@ -28,6 +28,7 @@ public enum DiffLine: Sendable, Hashable {
 
 /// The verdict of one check: `nil` when it held, else a headline and the diff.
 public struct CheckFailure: Sendable, Hashable {
+    /// What went wrong, in one line, saying how to read the diff.
     public var headline: String
     public var diff: [DiffLine]
 }
@@ -112,7 +113,10 @@ func compareSubset(_ expected: JSON, _ actual: JSON?, path: String) -> [FieldCom
     switch expected {
     case .object(let object) where !object.isEmpty:
         if let actual, actual.objectValue == nil, !actual.isNull {
-            return [FieldComparison(holds: false, expected: path + ": " + expected.jsonString, got: got, note: "expected an object, got a \(actual.typeName)")]
+            return [
+                FieldComparison(
+                    holds: false, expected: path + ": " + expected.jsonString, got: got, note: "expected an object, got a \(actual.typeName)")
+            ]
         }
         return object.flatMap { key, value in compareSubset(value, actual?[key], path: path + "." + key) }
     case .object:
@@ -179,12 +183,14 @@ extension OutputsExpectation {
         case .exactly(let expectations):
             let pairs = align(expectations, outputs)
             guard expectations.count != outputs.count || pairs.contains(where: { !$0.holds }) else { return nil }
-            let headline =
-                expectations.count == 1 && outputs.count == 1
-                ? "the output does not match (- expected, + got)"
-                : expectations.count == outputs.count
-                ? "the outputs do not match (- expected, + got)"
-                : "expected \(count(expectations.count, "output")), got \(outputs.count) (- expected, + got)"
+            let headline: String
+            if expectations.count != outputs.count {
+                headline = "expected \(count(expectations.count, "output")), got \(outputs.count) (- expected, + got)"
+            } else if outputs.count == 1 {
+                headline = "the output does not match (- expected, + got)"
+            } else {
+                headline = "the outputs do not match (- expected, + got)"
+            }
             return CheckFailure(headline: headline, diff: pairs.flatMap(\.lines))
         }
     }

@@ -9,6 +9,7 @@ import ServiceLifecycle
 /// deliveries. Messages go straight to the ``SessionRegistry``, and a step's outputs are the
 /// ones its receipt lists, so nothing leaves the process.
 public struct InProcessDriver: PlaybookDriver {
+    /// The Herald the playbooks talk to.
     public let herald: Herald
 
     /// Starts Herald from `configuration`, with its storage replaced by memory, runs `body`

@@ -4,12 +4,14 @@
 /// unreadable playbook an `<error>`; either carries the headline as `message` and the whole
 /// explanation, diff included, as its text.
 public enum JUnitReport {
+    /// The XML document, `duration` being the whole run's.
     public static func xml(_ results: [PlaybookResult], duration: Duration) -> String {
         let cases = results.reduce(0) { $0 + max($1.conversations.count, $1.errors.isEmpty ? 0 : 1) }
         let failures = results.reduce(0) { $0 + $1.conversations.count { $0.failure?.kind == .mismatch } }
         let errors = results.reduce(0) { $0 + errorCount($1) }
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        xml += #"<testsuites name="herald test" tests="\#(cases)" failures="\#(failures)" errors="\#(errors)" time="\#(seconds(duration, digits: 3))">"#
+        xml +=
+            #"<testsuites name="herald test" tests="\#(cases)" failures="\#(failures)" errors="\#(errors)" time="\#(seconds(duration, digits: 3))">"#
         xml += "\n"
         for result in results { xml += suite(result) }
         xml += "</testsuites>\n"
@@ -38,7 +40,8 @@ public enum JUnitReport {
             #"  <testsuite name="\#(escape(result.file))" tests="\#(result.conversations.count)" failures="\#(failures)" errors="\#(errorCount(result))" time="\#(seconds(result.duration, digits: 3))">"#
             + "\n"
         for conversation in result.conversations {
-            let head = #"    <testcase name="\#(escape(conversation.name))" classname="\#(className)" time="\#(seconds(conversation.duration, digits: 3))""#
+            let head =
+                #"    <testcase name="\#(escape(conversation.name))" classname="\#(className)" time="\#(seconds(conversation.duration, digits: 3))""#
             guard let failure = conversation.failure else {
                 xml += head + "/>\n"
                 continue
@@ -54,9 +57,10 @@ public enum JUnitReport {
         return xml
     }
 
-    /// Text for XML attribute values (and, with `attribute: false`, element content): markup
-    /// characters as entities, line breaks in attributes as character references so they
-    /// survive attribute normalisation, and characters XML 1.0 cannot carry dropped.
+    /// Text for XML attribute values (and, with `attribute: false`, element content): `&`, `<`,
+    /// `>` (and in attributes `"`) as entities, line breaks in attributes as character
+    /// references so they survive attribute normalisation, and characters XML 1.0 cannot carry
+    /// dropped.
     static func escape(_ text: String, attribute: Bool = true) -> String {
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count)
@@ -65,8 +69,7 @@ public enum JUnitReport {
             case "&": escaped += "&amp;"
             case "<": escaped += "&lt;"
             case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&apos;"
+            case "\"" where attribute: escaped += "&quot;"
             case "\n", "\t", "\r":
                 if attribute { escaped += "&#\(scalar.value);" } else { escaped.unicodeScalars.append(scalar) }
             default:

@@ -256,7 +256,8 @@ private struct PlaybookLoader {
             return OutputExpectation(checks: [.text(try file.string(node, "expect"))], line: line)
         }
         guard case .mapping = node else {
-            throw file.error(node, "expect: write an output's text, a mapping of checks (\(Self.expectationKeys.joined(separator: ", "))), or a list of them")
+            throw file.error(
+                node, "expect: write an output's text, a mapping of checks (\(Self.expectationKeys.joined(separator: ", "))), or a list of them")
         }
         var checks: [OutputCheck] = []
         for (key, keyNode, value) in try file.mapping(node, "expect") {

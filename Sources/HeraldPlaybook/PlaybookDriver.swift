@@ -53,6 +53,7 @@ public struct ObservedOutput: Sendable, Hashable {
         self.source = source
     }
 
+    /// The output as Herald recorded it.
     public init(_ output: Output) {
         self.init(type: output.type, text: output.text, data: output.data, attachments: output.attachments, source: output.source)
     }

@@ -29,6 +29,7 @@ public struct PlaybookRunner: Sendable {
         return results
     }
 
+    /// Checks that Herald has the playbook's endpoint, then runs its conversations in order.
     public func run(_ playbook: Playbook) async -> PlaybookResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -60,7 +61,12 @@ public struct PlaybookRunner: Sendable {
                     urlToken: playbook.urlToken, sessionId: previous?.sessionId ?? Self.freshSessionId(playbook, index),
                     userId: conversation.userId ?? previous?.userId ?? userId)
             }
-            result.conversations.append(await run(conversation, in: session))
+            var conversationResult = await run(conversation, in: session)
+            if conversation.session == .continuePrevious, let before = result.conversations.last, !before.passed {
+                // Its state is whatever the failed conversation left: say so next to the failure.
+                conversationResult.failure?.diff.append(.note("this conversation continues '\(before.name)', which failed"))
+            }
+            result.conversations.append(conversationResult)
             previous = session
         }
         result.duration = clock.now - start
@@ -130,6 +136,7 @@ public struct PlaybookResult: Sendable {
     public var conversations: [ConversationResult]
     /// Why the file could not be read (`file:line: reason`); its conversations did not run.
     public var errors: [String]
+    /// How long the whole playbook took.
     public var duration: Duration = .zero
 
     public init(file: String, name: String, urlToken: String?, conversations: [ConversationResult], errors: [String]) {
@@ -140,6 +147,7 @@ public struct PlaybookResult: Sendable {
         self.errors = errors
     }
 
+    /// Conversations that passed.
     public var passed: Int { conversations.count { $0.passed } }
     /// Failed conversations; an unreadable file counts as one.
     public var failed: Int { conversations.count { !$0.passed } + (errors.isEmpty ? 0 : 1) }
@@ -149,6 +157,7 @@ public struct PlaybookResult: Sendable {
 public struct ConversationResult: Sendable {
     public var name: String
     public var line: Int
+    /// The session it talked in (empty when it never started).
     public var sessionId: String
     /// How many steps it has.
     public var steps: Int

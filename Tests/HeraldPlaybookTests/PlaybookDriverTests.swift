@@ -138,7 +138,13 @@ import Testing
             await PlaybookRunner(driver: driver).run(playbook)
         }
         #expect(unreachable.failed == 2)
-        #expect(unreachable.failure("inject")?.headline.hasPrefix("cannot reach Herald at http://127.0.0.1:\(port)/healthz: connection failed") == true)
+        #expect(
+            unreachable.failure("inject")?.headline.hasPrefix("cannot reach Herald at http://127.0.0.1:\(port)/healthz: connection failed") == true)
+        // The reason is said once, above the conversations it stopped.
+        let report = unreachable.report.split(separator: "\n").map(String.init)
+        #expect(report.count == 4)
+        #expect(report[1].hasPrefix("  cannot run: cannot reach Herald at http://127.0.0.1:\(port)/healthz: connection failed"))
+        #expect(report[2...] == ["  FAIL  user only", "  FAIL  inject"])
     }
 }
 
@@ -161,7 +167,8 @@ import Testing
         let port = try freePort()
         let directory = try Fixtures.temporaryDirectory()
         let environment = ["HERALD_LISTEN": "127.0.0.1:\(port)", "HERALD_ADMIN_KEY": "serve-key", "HERALD_WEBHOOK_URL": "http://127.0.0.1:9/hook"]
-        let server = try HeraldProcess(["serve", "--config", Self.config, "--log-level", "warning"], logPath: directory + "/serve.log", environment: environment)
+        let server = try HeraldProcess(
+            ["serve", "--config", Self.config, "--log-level", "warning"], logPath: directory + "/serve.log", environment: environment)
         defer { server.stop() }
         try await server.waitUntilHealthy("http://127.0.0.1:\(port)/healthz")
 

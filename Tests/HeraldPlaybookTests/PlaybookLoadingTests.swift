@@ -68,39 +68,81 @@ import Testing
         ("conversations: [{ steps: [{ user: hi }] }]", "p.yaml:1: a playbook needs 'endpoint:', the urlToken of the endpoint it talks to"),
         ("endpoint: demo", "p.yaml:1: a playbook needs 'conversations:', a list of conversations"),
         ("endpoint: demo\nconversations: []", "p.yaml:2: conversations: the list is empty"),
-        ("endpoint: demo\nconversation: []", "p.yaml:2: unknown key 'conversation' in the playbook (expected one of name, description, endpoint, userId, conversations)"),
-        ("endpoint: demo\nconversations:\n  - name: a\n    steps:\n      - user: hi\n        expcet: x",
-         "p.yaml:6: unknown key 'expcet' in a step (expected one of user, inject, notify, expect, expectNothing, context)"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        inject: hi",
-         "p.yaml:5: a step sends one message, but 'user' and 'inject' are both here; make them two steps"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - expect: hi", "p.yaml:4: expect checks the outputs of a message, but no user, inject or notify step comes before it"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { matches: '^[0-9' }",
-         "p.yaml:5: expect.matches: '^[0-9' is not a valid regular expression"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { type: reply }",
-         "p.yaml:5: expect.type: 'reply' is not one of output, notify, error"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { source: bot }", "p.yaml:5: expect.source: 'bot' is not one of user, inject"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { txt: hi }",
-         "p.yaml:5: unknown key 'txt' in an expected output (expected one of text, contains, matches, data, attachments, type, source)"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: { text: hi, data: [1] }", "p.yaml:4: user.data must be a mapping (a JSON object)"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - inject: { attachments: [] }",
-         "p.yaml:4: unknown key 'attachments' in inject (expected one of text, data)"),
+        (
+            "endpoint: demo\nconversation: []",
+            "p.yaml:2: unknown key 'conversation' in the playbook (expected one of name, description, endpoint, userId, conversations)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - name: a\n    steps:\n      - user: hi\n        expcet: x",
+            "p.yaml:6: unknown key 'expcet' in a step (expected one of user, inject, notify, expect, expectNothing, context)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        inject: hi",
+            "p.yaml:5: a step sends one message, but 'user' and 'inject' are both here; make them two steps"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - expect: hi",
+            "p.yaml:4: expect checks the outputs of a message, but no user, inject or notify step comes before it"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { matches: '^[0-9' }",
+            "p.yaml:5: expect.matches: '^[0-9' is not a valid regular expression"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { type: reply }",
+            "p.yaml:5: expect.type: 'reply' is not one of output, notify, error"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { source: bot }",
+            "p.yaml:5: expect.source: 'bot' is not one of user, inject"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { txt: hi }",
+            "p.yaml:5: unknown key 'txt' in an expected output (expected one of text, contains, matches, data, attachments, type, source)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: { text: hi, data: [1] }",
+            "p.yaml:4: user.data must be a mapping (a JSON object)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - inject: { attachments: [] }",
+            "p.yaml:4: unknown key 'attachments' in inject (expected one of text, data)"
+        ),
         ("endpoint: demo\nconversations:\n  - steps:\n      - user: ''", "p.yaml:4: user: needs a non-empty text or data"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expectNothing: false",
-         "p.yaml:5: expectNothing: write 'expectNothing: true', or leave it out"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: x\n        expectNothing: true",
-         "p.yaml:6: 'expect' and 'expectNothing' are both here; a step has one of them"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        context: { 'a..b': 1 }",
-         "p.yaml:5: context: 'a..b' is not a path (names separated by single dots, like survey.rating)"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - {}", "p.yaml:4: a step needs a message (user, inject or notify) or a check (expect, expectNothing, context)"),
-        ("endpoint: demo\nconversations:\n  - continue: true\n    steps: [{ user: hi }]",
-         "p.yaml:3: continue: true carries on the previous conversation's session, but this is the first one"),
-        ("endpoint: demo\nconversations:\n  - steps: [{ user: hi }]\n  - session: s\n    continue: true\n    steps: [{ user: hi }]",
-         "p.yaml:4: a conversation either names its session (session:) or continues the previous one (continue: true), not both"),
-        ("endpoint: demo\nconversations:\n  - name: a\n    steps: [{ user: hi }]\n  - name: a\n    steps: [{ user: hi }]",
-         "p.yaml:5: duplicate conversation name 'a' (first on line 3)"),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expectNothing: false",
+            "p.yaml:5: expectNothing: write 'expectNothing: true', or leave it out"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: x\n        expectNothing: true",
+            "p.yaml:6: 'expect' and 'expectNothing' are both here; a step has one of them"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        context: { 'a..b': 1 }",
+            "p.yaml:5: context: 'a..b' is not a path (names separated by single dots, like survey.rating)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - {}",
+            "p.yaml:4: a step needs a message (user, inject or notify) or a check (expect, expectNothing, context)"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - continue: true\n    steps: [{ user: hi }]",
+            "p.yaml:3: continue: true carries on the previous conversation's session, but this is the first one"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - steps: [{ user: hi }]\n  - session: s\n    continue: true\n    steps: [{ user: hi }]",
+            "p.yaml:4: a conversation either names its session (session:) or continues the previous one (continue: true), not both"
+        ),
+        (
+            "endpoint: demo\nconversations:\n  - name: a\n    steps: [{ user: hi }]\n  - name: a\n    steps: [{ user: hi }]",
+            "p.yaml:5: duplicate conversation name 'a' (first on line 3)"
+        ),
         ("endpoint: demo\nconversations:\n  - name: a\n  - steps: []", "p.yaml:3: conversation 'a' needs 'steps:', a list of steps"),
         ("endpoint: demo\nendpoint: other\nconversations: []", "p.yaml:2: duplicate key 'endpoint'"),
-        ("endpoint: demo\nconversations:\n  - steps:\n      - user: \"hi\n", "p.yaml:5: not valid YAML: found unexpected end of stream while scanning a quoted scalar"),
+        (
+            "endpoint: demo\nconversations:\n  - steps:\n      - user: \"hi\n",
+            "p.yaml:5: not valid YAML: found unexpected end of stream while scanning a quoted scalar"
+        ),
     ])
     func reportsMistakesWithTheirLine(yaml: String, expected: String) {
         let errors = errors(yaml)

@@ -5,7 +5,7 @@ import HeraldTestSupport
 import Testing
 
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 /// What a user reads: the console report of a broken expectation, the summary line, and the
@@ -78,7 +78,10 @@ import FoundationXML
     @Test func junitHasASuitePerPlaybookACasePerConversationAndTheDiffInTheFailure() async throws {
         let broken = try temporaryFile("broken.yaml", "endpoint: steps\nconversations: []\n")
         let good = try temporaryFile("echo.yaml", Self.brokenPlaybook)
-        let missingKey = try temporaryFile("refused.yaml", "endpoint: steps\nconversations:\n  - name: refused\n    steps: [{ user: name }, { user: hi }]\n  - name: other user\n    continue: true\n    userId: someone-else\n    steps: [{ user: hi }]\n")
+        let missingKey = try temporaryFile(
+            "refused.yaml",
+            "endpoint: steps\nconversations:\n  - name: refused\n    steps: [{ user: name }, { user: hi }]\n  - name: other user\n    continue: true\n    userId: someone-else\n    steps: [{ user: hi }]\n"
+        )
         let results = try await InProcessDriver.run(configuration: try PlaybookFixtures.configuration(), logger: TestServices.logger) { driver in
             await PlaybookRunner(driver: driver).run(files: [good, broken, missingKey])
         }

@@ -362,6 +362,30 @@ import Testing
         #expect(ids[0].hasPrefix("playbook-test-1-"))
     }
 
+    @Test func aConversationContinuingAFailedOneSaysSo() async throws {
+        let result = try await PlaybookFixtures.run(
+            """
+            endpoint: steps
+            conversations:
+              - name: setup
+                steps:
+                  - user: name
+                    expect: wrong
+              - name: next
+                continue: true
+                steps:
+                  - user: Ada
+                    expect: nope
+              - name: fresh
+                steps:
+                  - user: Ada
+                    expect: nope
+            """)
+        #expect(result.failure("next")?.diff.last == .note("this conversation continues 'setup', which failed"))
+        #expect(result.failure("next")?.diff.first == .heading("output 1:"))
+        #expect(result.failure("fresh")?.diff.last == .got(#"text: "You said: Ada""#))
+    }
+
     @Test func aNamedSessionIsEndedFirstSoEveryRunStartsTheSame() async throws {
         let playbook = try Playbook.load(
             yaml: """
