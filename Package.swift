@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "herald", targets: ["herald"]),
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldHTTP", targets: ["HeraldHTTP"]),
+        .library(name: "HeraldPlaybook", targets: ["HeraldPlaybook"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -105,12 +106,27 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
+        // Scripted conversation tests (`herald test`): playbooks, their runner against an
+        // in-process or a running Herald, and the console and JUnit reports.
+        .target(
+            name: "HeraldPlaybook",
+            dependencies: [
+                "HeraldCore",
+                "HeraldHTTP",
+                "HeraldWebhook",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The `herald` command: parses arguments, calls into the libraries.
         .executableTarget(
             name: "herald",
             dependencies: [
                 "HeraldCore",
                 "HeraldHTTP",
+                "HeraldPlaybook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -130,6 +146,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/HeraldTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HeraldPlaybookTests",
+            dependencies: ["HeraldCore", "HeraldHTTP", "HeraldPlaybook", "HeraldTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

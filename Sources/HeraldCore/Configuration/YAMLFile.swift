@@ -19,12 +19,16 @@ public struct FileError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Reads a YAML file into Yams nodes, keeping line numbers for every error.
-struct YAMLFile {
-    let path: String
-    let root: Node
+/// Reads a YAML file into Yams nodes, keeping line numbers for every error. Flows, the
+/// configuration and playbooks are read with it, so their errors look alike.
+public struct YAMLFile {
+    /// The file's path, as given; every error names it.
+    public let path: String
+    /// The document's root node.
+    public let root: Node
 
-    init(path: String) throws(FileError) {
+    /// Reads and parses the file at `path`.
+    public init(path: String) throws(FileError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -34,7 +38,8 @@ struct YAMLFile {
         try self.init(path: path, text: text)
     }
 
-    init(path: String, text: String) throws(FileError) {
+    /// Parses `text` as the contents of `path`.
+    public init(path: String, text: String) throws(FileError) {
         self.path = path
         do {
             guard let root = try Yams.compose(yaml: text) else {
@@ -99,12 +104,13 @@ struct YAMLFile {
         return nsError.localizedDescription
     }
 
-    func error(_ node: Node?, _ reason: String) -> FileError {
+    /// An error at `node`'s line.
+    public func error(_ node: Node?, _ reason: String) -> FileError {
         FileError(file: path, line: node?.mark?.line, reason: reason)
     }
 
     /// The ordered pairs of a mapping node, or an error naming `what`.
-    func mapping(_ node: Node, _ what: String) throws(FileError) -> [(key: String, keyNode: Node, value: Node)] {
+    public func mapping(_ node: Node, _ what: String) throws(FileError) -> [(key: String, keyNode: Node, value: Node)] {
         guard case .mapping(let mapping) = node else { throw error(node, "\(what) must be a mapping") }
         var pairs: [(key: String, keyNode: Node, value: Node)] = []
         for (key, value) in mapping {
@@ -114,30 +120,34 @@ struct YAMLFile {
         return pairs
     }
 
-    func sequence(_ node: Node, _ what: String) throws(FileError) -> [Node] {
+    /// The items of a sequence node, or an error naming `what`.
+    public func sequence(_ node: Node, _ what: String) throws(FileError) -> [Node] {
         guard case .sequence(let sequence) = node else { throw error(node, "\(what) must be a list") }
         return Array(sequence)
     }
 
-    func string(_ node: Node, _ what: String) throws(FileError) -> String {
+    /// A scalar's text (not a plain `null`), or an error naming `what`.
+    public func string(_ node: Node, _ what: String) throws(FileError) -> String {
         guard case .scalar(let scalar) = node, node.tag != Tag(.null) || scalar.style != .plain else {
             throw error(node, "\(what) must be a string")
         }
         return scalar.string
     }
 
-    func bool(_ node: Node, _ what: String) throws(FileError) -> Bool {
+    /// A boolean scalar, or an error naming `what`.
+    public func bool(_ node: Node, _ what: String) throws(FileError) -> Bool {
         guard let value = node.bool else { throw error(node, "\(what) must be true or false") }
         return value
     }
 
-    func int(_ node: Node, _ what: String) throws(FileError) -> Int {
+    /// A whole-number scalar, or an error naming `what`.
+    public func int(_ node: Node, _ what: String) throws(FileError) -> Int {
         guard let value = node.int else { throw error(node, "\(what) must be a whole number") }
         return value
     }
 
     /// A literal value: scalars by their resolved YAML type, mappings and lists recursively.
-    func json(_ node: Node) -> JSON {
+    public func json(_ node: Node) -> JSON {
         switch node {
         case .scalar(let scalar):
             // By the resolved tag, so a quoted "5" or an explicit `!!str 5` stays a string.

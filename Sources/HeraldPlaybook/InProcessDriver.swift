@@ -1,0 +1,93 @@
+import HeraldCore
+import HeraldHTTP
+import HeraldWebhook
+import Logging
+import ServiceLifecycle
+
+/// Runs playbooks against a Herald assembled inside the test run (`herald test --config`): the
+/// configuration's endpoints and flows on a memory store, with no HTTP server and no webhook
+/// deliveries. Messages go straight to the ``SessionRegistry``, and a step's outputs are the
+/// ones its receipt lists, so nothing leaves the process.
+public struct InProcessDriver: PlaybookDriver {
+    /// The Herald the playbooks talk to.
+    public let herald: Herald
+
+    /// Starts Herald from `configuration`, with its storage replaced by memory, runs `body`
+    /// with a driver for it, and shuts it down. Only the store writer runs: the delivery
+    /// service and its libcurl client do not, so no webhook is ever called.
+    public static func run<T>(
+        configuration: HeraldConfiguration, logger: Logger, _ body: (InProcessDriver) async throws -> T
+    ) async throws -> T {
+        var configuration = configuration
+        configuration.storage = .memory
+        let herald = try await Herald.start(configuration: configuration, logger: logger)
+        // Made with the rest of Herald, never used here: stop its thread.
+        herald.client.stop()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            let services = ServiceGroup(configuration: .init(services: [herald.writer], logger: logger))
+            group.addTask { try await services.run() }
+            do {
+                try await herald.prepare()
+                let value = try await body(InProcessDriver(herald: herald))
+                await services.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return value
+            } catch {
+                await services.triggerGracefulShutdown()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    public func checkEndpoint(_ urlToken: String) async throws(DriverError) {
+        guard herald.registry.endpoints[urlToken] == nil else { return }
+        let known = herald.registry.endpoints.keys.sorted().joined(separator: ", ")
+        throw DriverError("endpoint '\(urlToken)' is not in \(herald.configuration.file) (its endpoints: \(known))")
+    }
+
+    public func send(_ message: PlaybookMessage, source: InputSource, to session: SessionAddress) async throws(DriverError)
+        -> [ObservedOutput]
+    {
+        let inbound = InboundMessage(
+            urlToken: session.urlToken, sessionId: session.sessionId, userId: session.userId, text: message.text, data: message.data,
+            source: source, createSession: true)
+        return try await outputs { () async throws(HeraldError) in try await herald.registry.receive(inbound) }
+    }
+
+    public func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
+        let notification = Notification(
+            urlToken: session.urlToken, sessionId: session.sessionId, userId: session.userId, text: message.text, data: message.data,
+            attachments: message.attachments, createSession: true)
+        return try await outputs { () async throws(HeraldError) in try await herald.registry.notify(notification) }
+    }
+
+    public func context(of session: SessionAddress) async throws(DriverError) -> JSONObject? {
+        do {
+            return try await herald.registry.session(SessionKey(urlToken: session.urlToken, sessionId: session.sessionId))?.context
+        } catch {
+            throw DriverError(error.message)
+        }
+    }
+
+    public func endSession(_ session: SessionAddress) async throws(DriverError) {
+        do {
+            try await herald.registry.endSession(SessionKey(urlToken: session.urlToken, sessionId: session.sessionId))
+        } catch {
+            throw DriverError(error.message)
+        }
+    }
+
+    private func outputs(_ accept: () async throws(HeraldError) -> Accepted) async throws(DriverError) -> [ObservedOutput] {
+        let accepted: Accepted
+        do {
+            accepted = try await accept()
+        } catch {
+            throw DriverError(error.message)
+        }
+        switch accepted {
+        case .processed(let receipt): return receipt.outputs.map(ObservedOutput.init)
+        case .replayed: throw DriverError("Herald replayed an earlier answer instead of processing the message")
+        }
+    }
+}

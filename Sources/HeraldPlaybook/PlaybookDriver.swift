@@ -1,0 +1,70 @@
+import HeraldCore
+
+/// How the runner talks to a Herald: ``InProcessDriver`` runs one inside `herald test` from a
+/// config file, ``RemoteDriver`` talks to a running `herald serve` over HTTP. The runner and
+/// the checks are the same for both.
+public protocol PlaybookDriver: Sendable {
+    /// Fails when Herald has no endpoint `urlToken`, before any conversation runs.
+    func checkEndpoint(_ urlToken: String) async throws(DriverError)
+
+    /// Sends a user message (`source == .user`) or an inject through the endpoint's flow and
+    /// returns the outputs the flow produced for it, in order. Inject creates the session when
+    /// it does not exist yet.
+    func send(_ message: PlaybookMessage, source: InputSource, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput]
+
+    /// Notifies the session's user and returns the one output that made; creates the session
+    /// when it does not exist yet.
+    func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput]
+
+    /// The session's context, or `nil` when there is no such session.
+    func context(of session: SessionAddress) async throws(DriverError) -> JSONObject?
+
+    /// Ends the session if it exists, so a conversation with a fixed session id starts afresh.
+    func endSession(_ session: SessionAddress) async throws(DriverError)
+}
+
+/// The session a conversation talks in.
+public struct SessionAddress: Sendable, Hashable {
+    public var urlToken: String
+    public var sessionId: String
+    public var userId: String
+
+    public init(urlToken: String, sessionId: String, userId: String) {
+        self.urlToken = urlToken
+        self.sessionId = sessionId
+        self.userId = userId
+    }
+}
+
+/// An output as a step saw it: what the checks look at.
+public struct ObservedOutput: Sendable, Hashable {
+    public var type: OutputType
+    public var text: String?
+    public var data: JSON?
+    public var attachments: [JSON]?
+    /// What ran the flow (`nil` for notify).
+    public var source: InputSource?
+
+    public init(type: OutputType, text: String?, data: JSON?, attachments: [JSON]? = nil, source: InputSource?) {
+        self.type = type
+        self.text = text
+        self.data = data
+        self.attachments = attachments
+        self.source = source
+    }
+
+    /// The output as Herald recorded it.
+    public init(_ output: Output) {
+        self.init(type: output.type, text: output.text, data: output.data, attachments: output.attachments, source: output.source)
+    }
+}
+
+/// A step could not be run: Herald refused the message, could not be reached, or answered
+/// something unexpected. The description says which, in Herald's words.
+public struct DriverError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
