@@ -24,6 +24,9 @@ if [ "$status" -ne 0 ]; then
     exit "$status"
 fi
 
+# The example playbooks, as a user runs them: self-contained, from the example config.
+.build/debug/herald test examples/playbooks/*.yaml --config examples/herald-test.yaml --junit .build/playbooks.xml || exit 1
+
 # The HTTP contract: openapi.yaml validates, schemathesis finds nothing against a live server.
 scripts/contract/run.sh || exit 1
 echo "all tests passed"
