@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -105,6 +106,13 @@ def rss_kib(pid, field="VmRSS"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return None
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_busy(seconds=1.0):
@@ -213,6 +221,7 @@ endpoints:
         ensure_port_free(self.s.sink_port)
         process = self.start("sink", [f"{self.bin}/herald-bench", "sink", "--port", str(self.s.sink_port)])
         wait_for_port(self.s.sink_port, process, "sink")
+        self.sink = process
         return process
 
     def sink_stats(self):
@@ -220,6 +229,14 @@ endpoints:
 
     def sink_reset(self):
         http("POST", f"http://127.0.0.1:{self.s.sink_port}/reset", body={})
+
+    def cpu_snapshot(self, server):
+        """CPU time used so far by `server` and by the sink."""
+        return {"server": (server.pid, cpu_seconds(server.pid)), "sink": (self.sink.pid, cpu_seconds(self.sink.pid))}
+
+    def cpu_per_message(self, snapshot, messages):
+        """CPU µs per message since `snapshot`, of the server and of the sink."""
+        return {name: round((cpu_seconds(pid) - before) * 1e6 / max(1, messages), 1) for name, (pid, before) in snapshot.items()}
 
     # Load
 
@@ -246,11 +263,15 @@ endpoints:
         args += ["--rate", str(rate)] if rate else ["--max"]
         if count is not None:
             args += ["--count", str(count)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = subprocess.run(args, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if result.returncode != 0:
             raise RuntimeError(f"load failed ({result.returncode}): {result.stderr.strip()}")
         report = json.loads(result.stdout.strip().splitlines()[-1])
         report["machineBusyBefore"] = busy
+        load_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        report["loadToolCpuMicrosPerMessage"] = round(load_cpu * 1e6 / max(1, report["sent"]), 1)
         if report["errors"] or report["accepted"] < report["sent"]:
             log(f"load: {report['sent'] - report['accepted']} of {report['sent']} not accepted; first: {report['firstError']}")
         return report
@@ -287,9 +308,11 @@ endpoints:
                 warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
                 self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
             self.sink_reset()
+            cpu = self.cpu_snapshot(herald)
             report = self.load(self.s.herald_port, duration=duration, sessions=sessions, connections=self.s.connections)
             delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
-            return {"load": report, "delivered": delivered, "peakRssKiB": rss_kib(herald.pid, "VmHWM")}
+            return {"load": report, "delivered": delivered, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"]),
+                    "peakRssKiB": rss_kib(herald.pid, "VmHWM")}
         finally:
             self.stop(herald)
 
@@ -298,7 +321,9 @@ endpoints:
         try:
             if self.s.warmup > 0:
                 self.load(self.s.baseline_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
-            return {"load": self.load(self.s.baseline_port, duration=duration, sessions=sessions, connections=self.s.connections)}
+            cpu = self.cpu_snapshot(baseline)
+            report = self.load(self.s.baseline_port, duration=duration, sessions=sessions, connections=self.s.connections)
+            return {"load": report, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"])}
         finally:
             self.stop(baseline)
 
@@ -471,6 +496,13 @@ endpoints:
             herald = ", ".join(f"{r['herald']['load']['acceptedPerSecond']:,.0f}" for r in runs)
             baseline = ", ".join(f"{r['baseline']['load']['acceptedPerSecond']:,.0f}" for r in runs)
             print(f"(a) runs, accepted/s: herald {herald}; baseline {baseline}")
+            cpu = median([r["herald"]["cpuMicrosPerMessage"]["server"] for r in runs])
+            sink = median([r["herald"]["cpuMicrosPerMessage"]["sink"] for r in runs])
+            load = median([r["herald"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
+            base = median([r["baseline"]["cpuMicrosPerMessage"]["server"] for r in runs])
+            base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
+            print(f"(a) CPU per message: herald {cpu:.0f} µs (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
+                  f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
         if "hot" in results:
             print(f"(c) deliveries out of seq order at the sink: {results['hot']['herald']['delivered']['outOfOrder']}")
         for note in self.notes:
