@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Herald's benchmark (issue 6), run by scripts/bench.sh after it has built release binaries.
+
+Scenarios, each against a fresh Herald (empty store in a temp dir, echo flow, webhook to the sink):
+  throughput  closed loop, BENCH_SESSIONS sessions, BENCH_CONNECTIONS in flight; BENCH_RUNS runs,
+              each followed by the baseline under the same load; the table shows medians
+  latency     open loop at BENCH_RATE msgs/s: send→arrival latency at the sink
+  hot         closed loop on one session (every message waits for the previous one)
+  broadcast   creates BENCH_BROADCAST_SESSIONS sessions, measures Herald's RSS with them idle,
+              then one POST /admin/v1/notify and the time until the sink has every notify
+
+Figures are wall-clock on whatever machine runs this; all processes share its cores.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ADMIN_KEY = "bench-admin-key"
+URL_TOKEN = "bench"
+
+
+def env_int(name, default):
+    value = os.environ.get(name, "")
+    return int(value) if value else default
+
+
+def env_float(name, default):
+    value = os.environ.get(name, "")
+    return float(value) if value else default
+
+
+class Settings:
+    def __init__(self):
+        self.runs = env_int("BENCH_RUNS", 3)
+        self.duration = env_float("BENCH_DURATION", 15)
+        self.warmup = env_float("BENCH_WARMUP", 3)
+        self.sessions = env_int("BENCH_SESSIONS", 1000)
+        self.connections = env_int("BENCH_CONNECTIONS", 64)
+        self.rate = env_float("BENCH_RATE", 1000)
+        self.rate_duration = env_float("BENCH_RATE_DURATION", 20)
+        self.hot_duration = env_float("BENCH_HOT_DURATION", 5)
+        self.broadcast_sessions = env_int("BENCH_BROADCAST_SESSIONS", 100_000)
+        self.scenarios = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "throughput,latency,hot,broadcast").split(",") if s.strip()]
+        self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
+        self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
+        self.webhook_concurrency = os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "")
+        self.drain_timeout = env_float("BENCH_DRAIN_TIMEOUT", 180)
+        self.client = os.environ.get("BENCH_CLIENT", "nio")
+        self.quiet_wait = env_float("BENCH_QUIET_WAIT", 120)
+        port_base = env_int("BENCH_PORT_BASE", 19000)
+        self.herald_port = port_base + 80
+        self.sink_port = port_base + 100
+        self.baseline_port = port_base + 200
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench-results", f"bench-{stamp}.json"))
+
+
+def log(message):
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def http(method, url, body=None, headers=None, timeout=600):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def wait_for_port(port, process, name, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {process.returncode} before listening (see its log)")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout}s")
+
+
+def ensure_port_free(port):
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(f"port {port} is already in use; set BENCH_PORT_BASE")
+
+
+def rss_kib(pid, field="VmRSS"):
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def cpu_seconds(pid):
+    """CPU time (user + system) a process has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_busy(seconds=1.0):
+    """The share of all CPUs busy over `seconds` (from /proc/stat)."""
+    def sample():
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return idle, sum(fields)
+    idle0, total0 = sample()
+    time.sleep(seconds)
+    idle1, total1 = sample()
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Bench:
+    def __init__(self, bin_dir, settings):
+        self.bin = bin_dir
+        self.s = settings
+        self.processes = []
+        self.workdir = tempfile.mkdtemp(prefix="herald-bench-")
+        self.logdir = os.path.join(os.path.dirname(self.s.out), "logs")
+        os.makedirs(self.logdir, exist_ok=True)
+        self.herald_extra = []
+        self.notes = []
+
+    # Processes
+
+    def start(self, name, args):
+        log_path = os.path.join(self.logdir, f"{name}.log")
+        log_file = open(log_path, "ab")
+        process = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, cwd=self.workdir)
+        process.bench_name = name
+        self.processes.append(process)
+        return process
+
+    def stop(self, process):
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process in self.processes:
+            self.processes.remove(process)
+
+    def stop_all(self):
+        for process in list(self.processes):
+            self.stop(process)
+
+    # Herald, the baseline, the sink
+
+    def check_herald_flags(self):
+        if not self.s.max_commit_batch:
+            return
+        help_text = subprocess.run([f"{self.bin}/herald", "serve", "--help"], capture_output=True, text=True).stdout
+        if "--max-commit-batch" in help_text:
+            self.herald_extra = ["--max-commit-batch", self.s.max_commit_batch]
+        else:
+            note = "BENCH_MAX_COMMIT_BATCH is set but this herald has no --max-commit-batch flag; ignored"
+            log(note)
+            self.notes.append(note)
+
+    def storage_setting(self, directory):
+        storage = self.s.storage
+        if storage == "sqlite":
+            return f"sqlite:{directory}/herald.sqlite"
+        return storage
+
+    def start_herald(self, label):
+        ensure_port_free(self.s.herald_port)
+        directory = tempfile.mkdtemp(prefix=f"{label}-", dir=self.workdir)
+        shutil.copy(os.path.join(ROOT, "examples", "flows", "echo.yaml"), os.path.join(directory, "echo.yaml"))
+        concurrency = f"\n      concurrency: {self.s.webhook_concurrency}" if self.s.webhook_concurrency else ""
+        config = f"""listen: 127.0.0.1:{self.s.herald_port}
+admin:
+  keys: ["{ADMIN_KEY}"]
+storage: {self.storage_setting(directory)}
+endpoints:
+  - urlToken: {URL_TOKEN}
+    flow: echo.yaml
+    webhook:
+      url: http://127.0.0.1:{self.s.sink_port}/hook{concurrency}
+    sessionTTL: 1d
+"""
+        config_path = os.path.join(directory, "herald.yaml")
+        with open(config_path, "w") as file:
+            file.write(config)
+        process = self.start("herald", [f"{self.bin}/herald", "serve", "--config", config_path, *self.herald_extra])
+        wait_for_port(self.s.herald_port, process, "herald")
+        return process
+
+    def start_baseline(self):
+        ensure_port_free(self.s.baseline_port)
+        process = self.start("baseline", [f"{self.bin}/herald-bench", "baseline", "--port", str(self.s.baseline_port)])
+        wait_for_port(self.s.baseline_port, process, "baseline")
+        return process
+
+    def start_sink(self):
+        ensure_port_free(self.s.sink_port)
+        process = self.start("sink", [f"{self.bin}/herald-bench", "sink", "--port", str(self.s.sink_port)])
+        wait_for_port(self.s.sink_port, process, "sink")
+        self.sink = process
+        return process
+
+    def sink_stats(self):
+        return http("GET", f"http://127.0.0.1:{self.s.sink_port}/stats")[1]
+
+    def sink_reset(self):
+        http("POST", f"http://127.0.0.1:{self.s.sink_port}/reset", body={})
+
+    def cpu_snapshot(self, server):
+        """CPU time used so far by `server` and by the sink."""
+        return {"server": (server.pid, cpu_seconds(server.pid)), "sink": (self.sink.pid, cpu_seconds(self.sink.pid))}
+
+    def cpu_per_message(self, snapshot, messages):
+        """CPU µs per message since `snapshot`, of the server and of the sink."""
+        return {name: round((cpu_seconds(pid) - before) * 1e6 / max(1, messages), 1) for name, (pid, before) in snapshot.items()}
+
+    # Load
+
+    def wait_quiet(self):
+        """Waits (up to BENCH_QUIET_WAIT s) until other processes leave the CPUs nearly idle, so
+        a measurement does not share the machine with, say, a compiler. Returns the busy share
+        seen last; a busy machine is noted in the results."""
+        deadline = time.monotonic() + self.s.quiet_wait
+        busy = cpu_busy()
+        while busy > 0.15 and time.monotonic() < deadline:
+            log(f"the machine is {busy:.0%} busy with other work; waiting for it to settle")
+            busy = cpu_busy(5)
+        if busy > 0.15:
+            note = f"measured while the machine was {busy:.0%} busy with other processes"
+            log(note)
+            if note not in self.notes:
+                self.notes.append(note)
+        return round(busy, 3)
+
+    def load(self, port, *, duration, sessions, connections, rate=None, count=None, warmup=False):
+        busy = None if warmup else self.wait_quiet()
+        args = [f"{self.bin}/herald-bench", "load", "--client", self.s.client, "--url", f"http://127.0.0.1:{port}/{URL_TOKEN}",
+                "--duration", str(duration), "--sessions", str(sessions), "--connections", str(connections)]
+        args += ["--rate", str(rate)] if rate else ["--max"]
+        if count is not None:
+            args += ["--count", str(count)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result = subprocess.run(args, capture_output=True, text=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if result.returncode != 0:
+            raise RuntimeError(f"load failed ({result.returncode}): {result.stderr.strip()}")
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        report["machineBusyBefore"] = busy
+        load_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        report["loadToolCpuMicrosPerMessage"] = round(load_cpu * 1e6 / max(1, report["sent"]), 1)
+        if report["errors"] or report["accepted"] < report["sent"]:
+            log(f"load: {report['sent'] - report['accepted']} of {report['sent']} not accepted; first: {report['firstError']}")
+        return report
+
+    def wait_delivered(self, expected, since_micros):
+        """Polls the sink until it has `expected` deliveries (or stops making progress)."""
+        deadline = time.monotonic() + self.s.drain_timeout
+        last_count, last_progress = -1, time.monotonic()
+        while True:
+            stats = self.sink_stats()
+            if stats["count"] >= expected:
+                break
+            if stats["count"] != last_count:
+                last_count, last_progress = stats["count"], time.monotonic()
+            if time.monotonic() > deadline or time.monotonic() - last_progress > 30:
+                log(f"sink has {stats['count']} of {expected} deliveries; giving up waiting")
+                break
+            time.sleep(0.1)
+        delivered = {"expected": expected, "count": stats["count"], "outOfOrder": stats["outOfOrder"],
+                     "sendToArrivalMs": stats["latencyMs"]}
+        if stats["lastArrivalMicros"]:
+            seconds = (stats["lastArrivalMicros"] - since_micros) / 1e6
+            delivered["seconds"] = round(seconds, 3)
+            delivered["perSecond"] = round(stats["count"] / seconds, 1) if seconds > 0 else None
+        return delivered
+
+    # Scenarios
+
+    def herald_closed_loop(self, label, sessions, duration):
+        """A fresh Herald: warm-up load, drain, then the measured load and its deliveries."""
+        herald = self.start_herald(label)
+        try:
+            if self.s.warmup > 0:
+                warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
+                self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+            self.sink_reset()
+            cpu = self.cpu_snapshot(herald)
+            report = self.load(self.s.herald_port, duration=duration, sessions=sessions, connections=self.s.connections)
+            delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
+            return {"load": report, "delivered": delivered, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"]),
+                    "peakRssKiB": rss_kib(herald.pid, "VmHWM")}
+        finally:
+            self.stop(herald)
+
+    def baseline_closed_loop(self, sessions, duration):
+        baseline = self.start_baseline()
+        try:
+            if self.s.warmup > 0:
+                self.load(self.s.baseline_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
+            cpu = self.cpu_snapshot(baseline)
+            report = self.load(self.s.baseline_port, duration=duration, sessions=sessions, connections=self.s.connections)
+            return {"load": report, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"])}
+        finally:
+            self.stop(baseline)
+
+    def throughput(self):
+        runs = []
+        for index in range(self.s.runs):
+            log(f"throughput run {index + 1}/{self.s.runs}: herald, {self.s.sessions} sessions, {self.s.connections} in flight, {self.s.duration}s")
+            herald = self.herald_closed_loop("throughput", self.s.sessions, self.s.duration)
+            log(f"  herald accepted {herald['load']['acceptedPerSecond']}/s, delivered {herald['delivered'].get('perSecond')}/s")
+            log(f"throughput run {index + 1}/{self.s.runs}: baseline")
+            baseline = self.baseline_closed_loop(self.s.sessions, self.s.duration)
+            log(f"  baseline accepted {baseline['load']['acceptedPerSecond']}/s")
+            runs.append({"herald": herald, "baseline": baseline})
+        return {"runs": runs}
+
+    def latency(self):
+        log(f"latency: herald at {self.s.rate:g} msgs/s for {self.s.rate_duration}s")
+        herald = self.start_herald("latency")
+        try:
+            if self.s.warmup > 0:
+                warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=self.s.sessions, connections=self.s.connections,
+                                 rate=self.s.rate, warmup=True)
+                self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+            self.sink_reset()
+            report = self.load(self.s.herald_port, duration=self.s.rate_duration, sessions=self.s.sessions,
+                               connections=self.s.connections, rate=self.s.rate)
+            result = {"herald": {"load": report, "delivered": self.wait_delivered(report["accepted"], report["startedAtMicros"])}}
+        finally:
+            self.stop(herald)
+        log("latency: baseline")
+        baseline = self.start_baseline()
+        try:
+            report = self.load(self.s.baseline_port, duration=self.s.rate_duration, sessions=self.s.sessions,
+                               connections=self.s.connections, rate=self.s.rate)
+            result["baseline"] = {"load": report}
+        finally:
+            self.stop(baseline)
+        return result
+
+    def hot(self):
+        log(f"hot session: herald, 1 session, {self.s.connections} in flight, {self.s.hot_duration}s")
+        herald = self.herald_closed_loop("hot", 1, self.s.hot_duration)
+        log(f"  herald accepted {herald['load']['acceptedPerSecond']}/s")
+        log("hot session: baseline")
+        return {"herald": herald, "baseline": self.baseline_closed_loop(1, self.s.hot_duration)}
+
+    def broadcast(self):
+        count = self.s.broadcast_sessions
+        log(f"broadcast: creating {count} sessions")
+        herald = self.start_herald("broadcast")
+        try:
+            rss_empty = rss_kib(herald.pid)
+            self.sink_reset()
+            created = self.load(self.s.herald_port, duration=3600, sessions=count, connections=self.s.connections, count=count)
+            creation = self.wait_delivered(created["accepted"], created["startedAtMicros"])
+            time.sleep(2)
+            rss_idle = rss_kib(herald.pid)
+            log(f"  {created['accepted']} sessions at {created['acceptedPerSecond']}/s; RSS {rss_idle / 1024:.0f} MiB idle")
+            self.sink_reset()
+            self.wait_quiet()
+            started = int(time.time() * 1e6)
+            began = time.monotonic()
+            status, answer = http("POST", f"http://127.0.0.1:{self.s.herald_port}/admin/v1/notify",
+                                  body={"urlToken": URL_TOKEN, "text": "broadcast", "data": {"sentAt": started}},
+                                  headers={"X-API-Key": ADMIN_KEY})
+            answered = time.monotonic() - began
+            notified = int(answer.get("notified", 0))
+            delivered = self.wait_delivered(notified, started)
+            log(f"  notified {notified} in {answered:.2f}s (response); all delivered after {delivered.get('seconds')}s")
+            return {
+                "sessions": count, "creation": {"load": created, "delivered": creation},
+                "notified": notified, "responseSeconds": round(answered, 3), "delivered": delivered,
+                "memory": {"rssEmptyKiB": rss_empty, "rssIdleSessionsKiB": rss_idle, "rssAfterBroadcastKiB": rss_kib(herald.pid),
+                           "peakRssKiB": rss_kib(herald.pid, "VmHWM")},
+            }
+        finally:
+            self.stop(herald)
+
+    # Report
+
+    def table(self, results):
+        rows = []
+
+        def fmt(value, digits=0):
+            if value is None:
+                return "-"
+            return f"{value:,.{digits}f}"
+
+        if "throughput" in results:
+            runs = results["throughput"]["runs"]
+            accepted = median([r["herald"]["load"]["acceptedPerSecond"] for r in runs])
+            base = median([r["baseline"]["load"]["acceptedPerSecond"] for r in runs])
+            rows.append([f"(a) max throughput, {self.s.sessions} sessions (median of {len(runs)})",
+                         fmt(accepted), fmt(median([r["herald"]["delivered"].get("perSecond") for r in runs])),
+                         fmt(median([r["herald"]["delivered"]["sendToArrivalMs"]["p50"] for r in runs]), 1),
+                         fmt(median([r["herald"]["delivered"]["sendToArrivalMs"]["p99"] for r in runs]), 1),
+                         fmt(median([r["herald"]["load"]["latencyMs"]["p99"] for r in runs]), 1),
+                         fmt(base), fmt(median([r["baseline"]["load"]["latencyMs"]["p99"] for r in runs]), 1),
+                         f"{accepted / base:.2f}x" if accepted and base else "-"])
+        if "latency" in results:
+            herald, baseline = results["latency"]["herald"], results["latency"]["baseline"]
+            rows.append([f"(b) fixed {self.s.rate:g} msgs/s", fmt(herald["load"]["acceptedPerSecond"]),
+                         fmt(herald["delivered"].get("perSecond")), fmt(herald["delivered"]["sendToArrivalMs"]["p50"], 2),
+                         fmt(herald["delivered"]["sendToArrivalMs"]["p99"], 2), fmt(herald["load"]["latencyMs"]["p99"], 2),
+                         fmt(baseline["load"]["acceptedPerSecond"]), fmt(baseline["load"]["latencyMs"]["p99"], 2), "-"])
+        if "hot" in results:
+            herald, baseline = results["hot"]["herald"], results["hot"]["baseline"]
+            accepted, base = herald["load"]["acceptedPerSecond"], baseline["load"]["acceptedPerSecond"]
+            rows.append(["(c) one hot session", fmt(accepted), fmt(herald["delivered"].get("perSecond")),
+                         fmt(herald["delivered"]["sendToArrivalMs"]["p50"], 1), fmt(herald["delivered"]["sendToArrivalMs"]["p99"], 1),
+                         fmt(herald["load"]["latencyMs"]["p99"], 1), fmt(base), fmt(baseline["load"]["latencyMs"]["p99"], 1),
+                         f"{accepted / base:.2f}x" if base else "-"])
+        if "broadcast" in results:
+            b = results["broadcast"]
+            rows.append([f"(d) broadcast notify to {b['notified']:,} sessions", f"POST {b['responseSeconds']:.2f}s",
+                         fmt(b["delivered"].get("perSecond")), fmt(b["delivered"]["sendToArrivalMs"]["p50"], 0),
+                         fmt(b["delivered"]["sendToArrivalMs"]["p99"], 0), f"all in {b['delivered'].get('seconds', 0):.2f}s",
+                         "-", "-", "-"])
+            memory = b["memory"]
+            rows.append([f"(e) RSS with {b['sessions']:,} idle sessions", f"{memory['rssIdleSessionsKiB'] / 1024:,.0f} MiB",
+                         f"empty {memory['rssEmptyKiB'] / 1024:,.0f} MiB", "-", "-", f"peak {memory['peakRssKiB'] / 1024:,.0f} MiB",
+                         "-", "-", "-"])
+        header = ["scenario", "herald acc/s", "deliv/s", "s→a p50 ms", "s→a p99 ms", "req p99 ms", "baseline acc/s",
+                  "base req p99", "ratio"]
+        widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+        lines = [" | ".join(str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i]) for i, cell in enumerate(row))
+                 for row in [header] + rows]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        return "\n".join(lines), {"header": header, "rows": rows}
+
+    def machine(self):
+        cpu = ""
+        try:
+            with open("/proc/cpuinfo") as info:
+                cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "")
+        except OSError:
+            pass
+        swift = subprocess.run(["swift", "--version"], capture_output=True, text=True).stdout.strip().splitlines()
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
+        return {"cpus": os.cpu_count(), "cpu": cpu, "kernel": platform.release(), "memoryGiB": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+                "swift": swift[0] if swift else "", "commit": commit}
+
+    def run(self):
+        self.check_herald_flags()
+        self.start_sink()
+        results = {}
+        for scenario in self.s.scenarios:
+            method = getattr(self, scenario, None)
+            if method is None:
+                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast)")
+            results[scenario] = method()
+        text, table = self.table(results)
+        settings = {k: v for k, v in vars(self.s).items() if k != "out"}
+        document = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": self.machine(),
+                    "settings": settings, "herald": {"storage": self.s.storage, "extraArgs": self.herald_extra}, "notes": self.notes,
+                    "table": table, "results": results}
+        os.makedirs(os.path.dirname(self.s.out), exist_ok=True)
+        with open(self.s.out, "w") as file:
+            json.dump(document, file, indent=2)
+        machine = document["machine"]
+        print()
+        print(f"Herald benchmark, {document['date']}, {machine['cpus']} cores ({machine['cpu']}), commit {machine['commit']}, "
+              f"storage {self.s.storage}{' ' + ' '.join(self.herald_extra) if self.herald_extra else ''}, echo flow, loopback")
+        print("acc/s: accepted (2xx) per second; deliv/s: deliveries at the sink per second from the load's start to the last arrival;")
+        print("s→a: send→arrival at the sink; req: request latency at the load tool; ratio: Herald accepted/s ÷ baseline's, same run")
+        print()
+        print(text)
+        if "throughput" in results:
+            runs = results["throughput"]["runs"]
+            herald = ", ".join(f"{r['herald']['load']['acceptedPerSecond']:,.0f}" for r in runs)
+            baseline = ", ".join(f"{r['baseline']['load']['acceptedPerSecond']:,.0f}" for r in runs)
+            print(f"(a) runs, accepted/s: herald {herald}; baseline {baseline}")
+            cpu = median([r["herald"]["cpuMicrosPerMessage"]["server"] for r in runs])
+            sink = median([r["herald"]["cpuMicrosPerMessage"]["sink"] for r in runs])
+            load = median([r["herald"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
+            base = median([r["baseline"]["cpuMicrosPerMessage"]["server"] for r in runs])
+            base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
+            print(f"(a) CPU per message: herald {cpu:.0f} µs (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
+                  f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
+        if "hot" in results:
+            print(f"(c) deliveries out of seq order at the sink: {results['hot']['herald']['delivered']['outOfOrder']}")
+        for note in self.notes:
+            print(f"note: {note}")
+        print()
+        print(f"written to {os.path.relpath(self.s.out, ROOT)}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="directory of the release binaries herald and herald-bench")
+    args = parser.parse_args()
+    for name in ("herald", "herald-bench"):
+        if not os.access(os.path.join(args.bin, name), os.X_OK):
+            sys.exit(f"bench: {args.bin}/{name} is missing; build it with swift build -c release --product {name}")
+    bench = Bench(args.bin, Settings())
+    try:
+        bench.run()
+    except (RuntimeError, urllib.error.URLError) as error:
+        log(f"failed: {error} (logs in {bench.logdir})")
+        sys.exit(1)
+    finally:
+        bench.stop_all()
+        shutil.rmtree(bench.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make bench`: builds release binaries and runs Herald's benchmark on loopback (issue 6).
+#
+# One run starts a webhook sink (`herald-bench sink`) and, per scenario, a fresh Herald
+# (`herald serve`: SQLite store in a temp dir, echo flow, webhook → the sink), drives it with
+# `herald-bench load`, and runs the bare Hummingbird baseline (`herald-bench baseline`) under
+# the same load. It prints one table (Herald, baseline, ratio) and writes it as JSON to
+# bench-results/. Orchestration is in scripts/bench.py (Python 3, standard library only).
+#
+# Settings (environment):
+#   BENCH_RUNS=3                  runs of the max-throughput scenario (the table shows the median)
+#   BENCH_DURATION=15             seconds of load per max-throughput run
+#   BENCH_WARMUP=3                seconds of load before each measured run (not counted)
+#   BENCH_SESSIONS=1000           sessions of the max-throughput scenario
+#   BENCH_CONNECTIONS=64          requests in flight (closed loop)
+#   BENCH_RATE=1000               messages/s of the fixed-rate scenario
+#   BENCH_RATE_DURATION=20        seconds of the fixed-rate scenario
+#   BENCH_HOT_DURATION=5          seconds of the one-hot-session scenario
+#   BENCH_BROADCAST_SESSIONS=100000   sessions created, then notified in one broadcast
+#   BENCH_SCENARIOS=throughput,latency,hot,broadcast   which to run
+#   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
+#   BENCH_MAX_COMMIT_BATCH=       e.g. 1: passes --max-commit-batch N to `herald serve` (if it has it)
+#   BENCH_WEBHOOK_CONCURRENCY=    the endpoint's webhook.concurrency (Herald's default when unset)
+#   BENCH_DRAIN_TIMEOUT=180       seconds to wait for all deliveries after the load stops
+#   BENCH_PORT_BASE=19000         Herald on +80, admin on the same listener, sink +100, baseline +200
+#   BENCH_SKIP_BUILD=1            use the binaries already built
+#   BENCH_OUT=bench-results/bench-<time>.json
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "bench: python3 is required (apt-get install python3)" >&2
+    exit 1
+fi
+
+if [ "${BENCH_SKIP_BUILD:-}" != "1" ]; then
+    echo "bench: building release binaries (swift build -c release)"
+    swift build -c release --product herald
+    swift build -c release --product herald-bench
+fi
+BIN="$(swift build -c release --show-bin-path)"
+
+exec python3 scripts/bench.py --bin "$BIN"
