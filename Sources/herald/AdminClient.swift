@@ -63,6 +63,12 @@ func escaped(_ value: String) -> String {
     value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
 }
 
+/// A query string (`?a=1&b=2`) of the items that have a value, each percent-encoded.
+func query(_ items: KeyValuePairs<String, String?>) -> String {
+    let pairs = items.compactMap { name, value in value.map { "\(name)=\(escaped($0))" } }
+    return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
+}
+
 /// Runs an admin call and prints its result; failures print `herald: …` and exit 1.
 func runAdmin(_ body: () async throws -> Void) async throws {
     do {

@@ -24,12 +24,9 @@ struct Sessions: AsyncParsableCommand {
 
         func run() async throws {
             let client = try admin.client()
-            var query = ["limit=\(limit)"]
-            if let token { query.append("urlToken=\(escaped(token))") }
-            if let user { query.append("userId=\(escaped(user))") }
-            if let cursor { query.append("cursor=\(escaped(cursor))") }
+            let filters = query(["limit": String(limit), "urlToken": token, "userId": user, "cursor": cursor])
             try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/sessions?" + query.joined(separator: "&"))
+                let (_, json) = try await client.call("GET", "/admin/v1/sessions" + filters)
                 if admin.json { return printLine(json.prettyPrinted()) }
                 let sessions = json["sessions"]?.arrayValue ?? []
                 if sessions.isEmpty { printLine("no sessions") }
@@ -123,12 +120,9 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let client = try admin.client()
-            var query = ["limit=\(limit)"]
-            if let status { query.append("status=\(escaped(status))") }
-            if let token { query.append("urlToken=\(escaped(token))") }
-            if let session { query.append("sessionId=\(escaped(session))") }
+            let filters = query(["limit": String(limit), "status": status, "urlToken": token, "sessionId": session])
             try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/deliveries?" + query.joined(separator: "&"))
+                let (_, json) = try await client.call("GET", "/admin/v1/deliveries" + filters)
                 if admin.json { return printLine(json.prettyPrinted()) }
                 let deliveries = json["deliveries"]?.arrayValue ?? []
                 if deliveries.isEmpty { printLine("no deliveries") }

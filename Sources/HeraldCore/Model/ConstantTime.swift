@@ -9,3 +9,12 @@ public func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
     }
     return difference == 0
 }
+
+/// Whether `given` is one of `keys`, comparing with every key in constant time (no early exit,
+/// so the time taken does not reveal which key came close).
+public func matchesAnyKey(_ given: String, _ keys: [[UInt8]]) -> Bool {
+    let bytes = Array(given.utf8)
+    var matched = false
+    for key in keys where constantTimeEqual(bytes, key) { matched = true }
+    return matched
+}

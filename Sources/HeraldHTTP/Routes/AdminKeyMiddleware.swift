@@ -15,10 +15,7 @@ struct AdminKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let given = request.headers[.apiKey] else {
             throw APIError(.unauthorized, "X-API-Key: header is required for admin routes")
         }
-        let bytes = Array(given.utf8)
-        var matched = false
-        for key in keys where constantTimeEqual(bytes, key) { matched = true }
-        guard matched else { throw APIError(.unauthorized, "X-API-Key: not a valid admin key") }
+        guard matchesAnyKey(given, keys) else { throw APIError(.unauthorized, "X-API-Key: not a valid admin key") }
         return try await next(request, context)
     }
 }

@@ -45,10 +45,7 @@ struct MetricsRoutes<Context: RequestContext> {
             given = String(authorization.dropFirst(7))
         }
         guard let given else { return false }
-        let bytes = Array(given.utf8)
-        var matched = false
-        for key in keys where constantTimeEqual(bytes, key) { matched = true }
-        return matched
+        return matchesAnyKey(given, keys)
     }
 
     /// Gauges read at scrape time: the outbox backlog and active sessions per endpoint.
