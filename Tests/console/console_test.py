@@ -31,7 +31,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -91,7 +91,9 @@ class Receiver:
         deadline = time.time() + timeout
         while time.time() < deadline:
             with self.lock:
-                found = [d for d in self.deliveries if predicate(d)]
+                deliveries = list(self.deliveries)
+            # The predicate runs outside the lock: it may look at the receiver itself.
+            found = [d for d in deliveries if predicate(d)]
             if found:
                 return found
             time.sleep(0.05)
@@ -213,8 +215,11 @@ class Page:
         self.driver = driver
 
     def wait(self, condition, what, timeout=10):
+        # The console re-renders a view when its data changes; an element found a moment ago may
+        # be gone, so a stale element means "not yet" and the condition is tried again.
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(lambda d: condition())
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.05,
+                                 ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition())
         except TimeoutException:
             raise AssertionError(f"browser: {what} within {timeout}s (page text: {self.text()[:1500]!r})")
 
@@ -237,8 +242,13 @@ class Page:
         element.send_keys(value)
 
     def click(self, css):
-        self.wait(lambda: self.visible(css) and self.visible(css).is_enabled(), f"{css} clickable")
-        self.find(css).click()
+        def clicked():
+            element = self.visible(css)
+            if element is None or not element.is_enabled():
+                return False
+            element.click()
+            return True
+        self.wait(clicked, f"{css} clickable")
 
     def go(self, hash):
         self.driver.execute_script("location.hash = arguments[0]", hash)
@@ -359,7 +369,7 @@ def run_single_listener(binary, workdir, screenshots):
         print("console test: sessions filter and paging work")
 
         # A session: open it, notify through the form, see it in the transcript and at the receiver.
-        page.find("#sessions-rows .session-link").click()
+        page.click("#sessions-rows .session-link")
         page.wait(lambda: page.visible("#view-session") and len(transcript_items(page)) == 2, "conv-7's transcript shows input and output")
         assert "#session/demo/conv-7" in driver.current_url and ADMIN_KEY not in driver.current_url
         page.wait(lambda: "delivered" in transcript_items(page)[1]["meta"], "the echo output shows delivered")
@@ -388,7 +398,7 @@ def run_single_listener(binary, workdir, screenshots):
 
         # Attempts of the notify: expand, see the 200.
         notify_item = '#transcript li.notify'
-        page.find(notify_item + " button.link").click()
+        page.click(notify_item + " button.link")
         page.wait(lambda: page.all(notify_item + " table.attempts td") and "200" in page.text(notify_item + " table.attempts"), "the notify's attempt log shows 200")
         page.screenshot(screenshots, "console.png")
         print("console test: inject, live polling and the attempt log work")
@@ -482,6 +492,11 @@ def main():
     parser.add_argument("--herald", required=True, help="the herald binary")
     parser.add_argument("--screenshots", help="save screenshots in this folder")
     arguments = parser.parse_args()
+    # herald runs in a temporary folder: a relative path must not depend on it.
+    arguments.herald = os.path.abspath(arguments.herald)
+    if not os.access(arguments.herald, os.X_OK):
+        print(f"console test FAILED: no herald binary at {arguments.herald} (run `swift build` first)", file=sys.stderr)
+        return 1
     started = time.time()
     workdir = tempfile.mkdtemp(prefix="herald-console-")
     passed, failed = 0, 0

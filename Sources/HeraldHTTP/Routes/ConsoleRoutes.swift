@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import HeraldCore
@@ -12,9 +13,11 @@ import NIOCore
 /// the admin routes, so with `admin.listen` set it is only on the admin listener.
 struct ConsoleRoutes<Context: RequestContext> {
     func addRoutes(to router: Router<Context>) {
-        router.get("console") { _, _ in try ConsoleAssets.response(for: "index.html") }
-        router.get("console/:asset") { _, context in
-            try ConsoleAssets.response(for: try context.parameters.require("asset"))
+        router.get("console") { request, _ in
+            try ConsoleAssets.response(for: "index.html", ifNoneMatch: request.headers[.ifNoneMatch])
+        }
+        router.get("console/:asset") { request, context in
+            try ConsoleAssets.response(for: try context.parameters.require("asset"), ifNoneMatch: request.headers[.ifNoneMatch])
         }
     }
 }
@@ -25,6 +28,8 @@ enum ConsoleAssets {
     struct Asset: Sendable {
         var contentType: String
         var bytes: ByteBuffer
+        /// A strong validator: the first 16 bytes of the file's SHA-256, in hex.
+        var eTag: String
     }
 
     static let assets: [String: Asset] = {
@@ -36,7 +41,8 @@ enum ConsoleAssets {
             guard let contentType = contentType(of: name),
                 let data = try? Data(contentsOf: folder.appendingPathComponent(name))
             else { continue }
-            assets[name] = Asset(contentType: contentType, bytes: ByteBuffer(bytes: data))
+            let digest = SHA256.hash(data: data).prefix(16).map { String(format: "%02x", $0) }.joined()
+            assets[name] = Asset(contentType: contentType, bytes: ByteBuffer(bytes: data), eTag: "\"\(digest)\"")
         }
         return assets
     }()
@@ -50,7 +56,11 @@ enum ConsoleAssets {
         "require-trusted-types-for 'script'", "trusted-types 'none'",
     ].joined(separator: "; ")
 
-    static func response(for name: String) throws(APIError) -> Response {
+    /// The file `name`, or 304 when `ifNoneMatch` names its current ETag.
+    ///
+    /// `no-cache` makes the browser ask again each time (so a new Herald's console is used at
+    /// once after an upgrade); the ETag keeps that question cheap.
+    static func response(for name: String, ifNoneMatch: String? = nil) throws(APIError) -> Response {
         guard let asset = assets[name] else { throw APIError(.notFound, "console: no file '\(name)'") }
         let headers: HTTPFields = [
             .contentType: asset.contentType,
@@ -59,7 +69,11 @@ enum ConsoleAssets {
             frameOptions: "DENY",
             referrerPolicy: "no-referrer",
             .cacheControl: "no-cache",
+            .eTag: asset.eTag,
         ]
+        if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == asset.eTag }) {
+            return Response(status: .notModified, headers: headers)
+        }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.bytes))
     }
 

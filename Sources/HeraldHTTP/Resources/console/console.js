@@ -69,6 +69,17 @@ function json(value) {
   return JSON.stringify(value, null, 2);
 }
 
+// Whether a view's data differs from what it last rendered. Views re-render only on change, so
+// a poll does not replace the button under the operator's pointer (or a selected text) for nothing.
+const rendered = new Map();
+
+function changed(view, ...data) {
+  const fingerprint = JSON.stringify(data);
+  if (rendered.get(view) === fingerprint) return false;
+  rendered.set(view, fingerprint);
+  return true;
+}
+
 function countText(list) {
   return list.length >= COUNT_LIMIT ? COUNT_LIMIT + '+' : String(list.length);
 }
@@ -185,6 +196,11 @@ function signOut(message) {
   sessionStorage.removeItem(KEY_STORAGE);
   state.session.attempts.clear();
   state.session.open.clear();
+  // Nothing seen with the key stays in the page.
+  rendered.clear();
+  for (const id of ['endpoints-rows', 'sessions-rows', 'dead-rows', 'transcript', 'session-facts']) $(id).replaceChildren();
+  $('session-context').textContent = '';
+  state.session.last = null;
   showView('sign-in');
   $('nav').hidden = true;
   $('sign-out').hidden = true;
@@ -303,6 +319,7 @@ async function loadEndpoints(generation) {
   }));
   if (generation !== state.generation) return;
   setEndpoints(answer.endpoints);
+  if (!changed('endpoints', answer, counts)) return;
   const rows = answer.endpoints.map((endpoint, index) => {
     const { failed, dead } = counts[index];
     const delivery = endpoint.paused
@@ -390,6 +407,7 @@ async function loadSessions(generation) {
   const cursor = filter.cursors[filter.cursors.length - 1];
   const answer = await api('GET', '/admin/v1/sessions' + query({ urlToken: filter.urlToken, userId: filter.userId, limit: PAGE_SIZE, cursor }));
   if (generation !== state.generation) return;
+  if (!changed('sessions', answer, filter.urlToken, filter.userId, filter.cursors)) return;
   const rows = answer.sessions.map((session) => el('tr', {},
     el('td', {}, session.urlToken),
     el('td', {}, el('a', { href: sessionHref(session.urlToken, session.sessionId), className: 'session-link' }, session.sessionId)),
@@ -575,6 +593,7 @@ async function loadDead(generation) {
   const answer = await api('GET', '/admin/v1/deliveries' + query({ status: 'dead', urlToken: state.dead.urlToken, limit: 200 }));
   if (generation !== state.generation) return;
   $('dead-endpoint').value = state.dead.urlToken;
+  if (!changed('dead', answer)) return;
   const rows = answer.deliveries.map((delivery) => el('tr', { 'data-id': delivery.outputId },
     el('td', {}, delivery.urlToken),
     el('td', {}, el('a', { href: sessionHref(delivery.urlToken, delivery.sessionId) }, delivery.sessionId),
