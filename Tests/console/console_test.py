@@ -48,10 +48,11 @@ XSS_TEXT = '<script>window.__xss = "script"; alert(1)</script><img src=x onerror
 
 class Receiver:
     """`/hook` answers 200 (basic auth checked), `/dead` 400 (dead at once), `/gone` 410 (pauses
-    the endpoint)."""
+    the endpoint) until the test sets `answers["/gone"]` to something else."""
 
     def __init__(self):
         self.deliveries = []
+        self.answers = {"/hook": 200, "/dead": 400, "/gone": 410}
         self.lock = threading.Lock()
         receiver = self
 
@@ -65,7 +66,7 @@ class Receiver:
                     body = raw.decode("utf-8", "replace")
                 with receiver.lock:
                     receiver.deliveries.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = {"/hook": 200, "/dead": 400, "/gone": 410}.get(self.path, 404)
+                status = receiver.answers.get(self.path, 404)
                 expected = "Basic " + base64.b64encode(f"{HOOK_USER}:{HOOK_PASSWORD}".encode()).decode()
                 if self.path == "/hook" and self.headers.get("Authorization") != expected:
                     status = 401
@@ -338,6 +339,9 @@ def run_single_listener(binary, workdir, screenshots):
         page.click("#sign-in-button")
         page.wait(lambda: "not accepted" in page.text("#sign-in-error"), "a wrong key shows an error")
         assert driver.execute_script("return sessionStorage.length") == 0, "a wrong key was stored"
+        # The refused request is the only thing in the browser log so far (reading it empties it).
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert all(e["source"] == "network" and "401" in e["message"] for e in errors), f"browser console errors: {errors}"
         assert page.visible("#view-endpoints") is None
         page.type("#sign-in-key", ADMIN_KEY)
         page.click("#sign-in-button")
@@ -432,10 +436,17 @@ def run_single_listener(binary, workdir, screenshots):
         page.screenshot(screenshots, "console-dead-letters.png")
         print("console test: a dead letter was retried from the page")
 
-        # Resume the paused endpoint; broadcast to demo's sessions.
+        # Resume the paused endpoint once its webhook is fixed: the held output goes out.
         page.go("#endpoints")
+        page.wait(lambda: page.visible('button[data-resume="legacy"]'), "legacy still paused")
+        receiver.answers["/gone"] = 200
         page.click('button[data-resume="legacy"]')
-        page.wait(lambda: "delivering" in page.text('tr[data-endpoint="legacy"]'), "legacy delivers again after Resume")
+        page.wait(lambda: "resumed" in page.text("#banner"), "the resume is confirmed")
+        receiver.wait_for(lambda d: d["path"] == "/gone" and d["body"].get("sessionId") == "old-1" and receiver.answers["/gone"] == 200
+                          and len(receiver.bodies("/gone")) >= 2, "of legacy's held output after Resume")
+        page.wait(lambda: "delivering" in page.text('tr[data-endpoint="legacy"]') and not page.visible('button[data-resume="legacy"]'),
+                  "legacy delivers again after Resume")
+        # Broadcast to demo's sessions of one user.
         Select(page.find("#broadcast-endpoint")).select_by_value("demo")
         page.type("#broadcast-user", "user-42")
         page.type("#broadcast-text", "Maintenance tonight at 22:00")
