@@ -201,7 +201,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     "--window-size=1360,860", "--force-device-scale-factor=1", "--lang=en-GB",
+                     "--window-size=1360,1200", "--force-device-scale-factor=1", "--lang=en-GB",
                      "--disable-extensions", "--no-first-run", "--disable-background-networking"]:
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -418,6 +418,22 @@ def run_single_listener(binary, workdir, screenshots):
         time.sleep(0.5)
         page.no_alert()
         assert driver.execute_script("return window.__xss === undefined"), "injected code ran"
+        # Belt and braces: were escaping ever to fail, the page's policy stops the markup. Under
+        # Trusted Types a string assigned to innerHTML (or to a script's text) is an error, and an
+        # inline script never runs under script-src 'self'.
+        sinks = driver.execute_script("""
+            const result = {};
+            try { document.createElement('div').innerHTML = '<img src=x onerror="window.__xss = 1">'; result.innerHTML = 'allowed'; }
+            catch (error) { result.innerHTML = error.name; }
+            try { const s = document.createElement('script'); s.textContent = 'window.__xss = 2'; document.body.append(s); result.script = 'appended'; }
+            catch (error) { result.script = error.name; }
+            return result;""")
+        assert sinks == {"innerHTML": "TypeError", "script": "TypeError"}, f"the page's policy let markup through: {sinks}"
+        time.sleep(0.2)
+        assert driver.execute_script("return window.__xss === undefined"), "injected code ran"
+        # Those refusals are in the browser log by design; anything else there is a fault.
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE" and "Trusted" not in e["message"]]
+        assert not errors, f"browser console errors: {errors}"
         # The operator can send markup too: it reaches the user as text, and shows as text.
         page.type("#message-text", "<b>bold?</b><img src=y onerror=alert(3)>")
         page.click("#notify-button")
