@@ -354,7 +354,12 @@ def run_single_listener(binary, workdir, screenshots):
         # Endpoint health: backlog, dead letters, the paused endpoint with its Resume button.
         page.wait(lambda: len(page.all("#endpoints-rows tr")) == 3, "three endpoints listed")
         page.wait(lambda: "paused" in page.text('tr[data-endpoint="legacy"]'), "legacy shows paused")
-        page.wait(lambda: page.text('tr[data-endpoint="billing"] td:nth-child(6)').strip() == "1", "billing shows one dead letter")
+        page.wait(lambda: page.text('tr[data-endpoint="billing"] td:nth-child(7)').strip() == "1", "billing shows one dead letter")
+        # Failure rate of delivery attempts (from /metrics): billing's one attempt got a 400,
+        # legacy's a 410, demo's all succeeded.
+        page.wait(lambda: page.text('tr[data-endpoint="billing"] td:nth-child(6)').strip() == "100%", "billing's failure rate is 100%")
+        assert page.text('tr[data-endpoint="legacy"] td:nth-child(6)').strip() == "100%"
+        assert page.text('tr[data-endpoint="demo"] td:nth-child(6)').strip() == "0%"
         assert "delivering" in page.text('tr[data-endpoint="demo"]')
         assert page.visible('button[data-resume="legacy"]') is not None
         page.screenshot(screenshots, "console-endpoints.png")

@@ -113,8 +113,8 @@ class APIError extends Error {
   }
 }
 
-async function request(method, path, body, key = state.key) {
-  const headers = { 'X-API-Key': key, 'Accept': 'application/json' };
+async function request(method, path, body, key = state.key, as = 'json') {
+  const headers = { 'X-API-Key': key, 'Accept': as === 'json' ? 'application/json' : 'text/plain' };
   const options = { method, headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
   if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -127,8 +127,12 @@ async function request(method, path, body, key = state.key) {
     throw new APIError(0, 'Herald did not answer (is it running?)');
   }
   let answer = null;
-  if (response.status !== 204) {
-    try { answer = await response.json(); } catch (error) { answer = null; }
+  if (!response.ok || as === 'json') {
+    if (response.status !== 204) {
+      try { answer = await response.json(); } catch (error) { answer = null; }
+    }
+  } else {
+    answer = await response.text();
   }
   if (!response.ok) {
     const message = answer && answer.error && answer.error.message ? answer.error.message : 'HTTP ' + response.status;
@@ -138,9 +142,9 @@ async function request(method, path, body, key = state.key) {
 }
 
 // A call from a signed-in view: a 401 means the key stopped working, so sign out.
-async function api(method, path, body) {
+async function api(method, path, body, as = 'json') {
   try {
-    return await request(method, path, body);
+    return await request(method, path, body, state.key, as);
   } catch (error) {
     if (error.status === 401) {
       signOut('The admin key is no longer accepted. Sign in again.');
@@ -310,8 +314,36 @@ function setEndpoints(endpoints) {
   }
 }
 
+// Delivery attempts per endpoint and result since Herald started, from the Prometheus text of
+// /metrics (which takes the same key): {urlToken: {delivered, retry, dead, paused}}.
+function deliveryAttempts(metrics) {
+  const attempts = {};
+  for (const line of metrics.split('\n')) {
+    const sample = /^herald_delivery_attempts_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!sample) continue;
+    const labels = {};
+    for (const [, name, value] of sample[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name] = value;
+    if (!labels.url_token || !labels.result) continue;
+    const counts = attempts[labels.url_token] || (attempts[labels.url_token] = {});
+    counts[labels.result] = (counts[labels.result] || 0) + Number(sample[2]);
+  }
+  return attempts;
+}
+
+function failureRate(counts) {
+  const total = Object.values(counts || {}).reduce((sum, n) => sum + n, 0);
+  if (!total) return { text: '—', title: 'No delivery attempt yet', failing: false };
+  const failed = total - ((counts && counts.delivered) || 0);
+  return {
+    text: Math.round((100 * failed) / total) + '%',
+    title: failed + ' of ' + total + ' delivery attempts failed since Herald started',
+    failing: failed > 0,
+  };
+}
+
 async function loadEndpoints(generation) {
-  const answer = await api('GET', '/admin/v1/endpoints');
+  const [answer, metrics] = await Promise.all([api('GET', '/admin/v1/endpoints'), api('GET', '/metrics', undefined, 'text')]);
+  const attempts = deliveryAttempts(metrics);
   const counts = await Promise.all(answer.endpoints.map(async (endpoint) => {
     const [failed, dead] = await Promise.all(['failed', 'dead'].map((status) =>
       api('GET', '/admin/v1/deliveries' + query({ status, urlToken: endpoint.urlToken, limit: COUNT_LIMIT }))));
@@ -319,9 +351,10 @@ async function loadEndpoints(generation) {
   }));
   if (generation !== state.generation) return;
   setEndpoints(answer.endpoints);
-  if (!changed('endpoints', answer, counts)) return;
+  if (!changed('endpoints', answer, counts, attempts)) return;
   const rows = answer.endpoints.map((endpoint, index) => {
     const { failed, dead } = counts[index];
+    const rate = failureRate(attempts[endpoint.urlToken]);
     const delivery = endpoint.paused
       ? [pill('paused', 'dead'), ' ', el('span', { className: 'hint' }, 'after 410 Gone')]
       : pill('delivering', 'delivered');
@@ -334,6 +367,7 @@ async function loadEndpoints(generation) {
       el('td', { className: 'mono' }, endpoint.webhook.url, el('div', { className: 'hint' }, endpoint.webhook.format + ' · timeout ' + endpoint.webhook.timeout)),
       el('td', { className: 'num' }, String(endpoint.backlog)),
       el('td', { className: 'num' + (failed.length ? ' warn' : '') }, countText(failed)),
+      el('td', { className: 'num' + (rate.failing ? ' warn' : ''), title: rate.title }, rate.text),
       el('td', { className: 'num' }, dead.length ? el('a', { href: '#dead', onclick: () => { state.dead.urlToken = endpoint.urlToken; } }, countText(dead)) : '0'),
       el('td', {}, delivery),
       el('td', {}, resume));
