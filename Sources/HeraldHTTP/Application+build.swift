@@ -56,6 +56,7 @@ public func buildApplication(
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
     InjectNotifyRoutes(herald: herald).addRoutes(to: router)
     router.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
+    ConsoleRoutes().addRoutes(to: router)
 }
 
 /// Herald's HTTP listeners: `listen`, and `admin.listen` when it is set.

@@ -1,0 +1,694 @@
+// Herald's operator console: plain JavaScript over the admin API, no build step.
+//
+// Safety rules this file keeps:
+// - Everything that came from Herald (message texts, data, ids, errors) reaches the page as
+//   text nodes (el() / textContent), never as markup. The page's Content-Security-Policy
+//   enforces Trusted Types, so an innerHTML assignment would throw anyway.
+// - The admin key lives in sessionStorage (this tab only), is sent only as the X-API-Key
+//   header, and never goes into a URL, the DOM or the browser console.
+'use strict';
+
+const KEY_STORAGE = 'herald.adminKey';
+const POLL_MS = 2000;
+const PAGE_SIZE = 25;
+const COUNT_LIMIT = 100;
+
+const state = {
+  key: sessionStorage.getItem(KEY_STORAGE),
+  endpoints: [],
+  view: null,
+  pollTimer: null,
+  generation: 0,
+  sessions: { urlToken: '', userId: '', cursors: [null] },
+  session: { urlToken: null, sessionId: null, userId: null, last: null, attempts: new Map(), open: new Set() },
+  dead: { urlToken: '' },
+};
+
+// ---------------------------------------------------------------------------------------------
+// DOM helpers: every string becomes a text node.
+
+function $(id) {
+  return document.getElementById(id);
+}
+
+function el(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === 'onclick') node.addEventListener('click', value);
+    else if (name === 'className') node.className = value;
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function sessionHref(urlToken, sessionId) {
+  return '#session/' + encodeURIComponent(urlToken) + '/' + encodeURIComponent(sessionId);
+}
+
+function shortTime(iso) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return date.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+function timeElement(iso) {
+  return iso ? el('time', { datetime: iso, title: iso }, shortTime(iso)) : '';
+}
+
+function pill(text, kind) {
+  return el('span', { className: 'pill ' + (kind || text) }, text);
+}
+
+function json(value) {
+  return JSON.stringify(value, null, 2);
+}
+
+// Whether a view's data differs from what it last rendered. Views re-render only on change, so
+// a poll does not replace the button under the operator's pointer (or a selected text) for nothing.
+const rendered = new Map();
+
+function changed(view, ...data) {
+  const fingerprint = JSON.stringify(data);
+  if (rendered.get(view) === fingerprint) return false;
+  rendered.set(view, fingerprint);
+  return true;
+}
+
+function countText(list) {
+  return list.length >= COUNT_LIMIT ? COUNT_LIMIT + '+' : String(list.length);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Banner: one line of feedback, errors stay until the next action.
+
+let bannerTimer = null;
+
+function notice(message, kind) {
+  const banner = $('banner');
+  banner.textContent = message;
+  banner.className = 'banner ' + (kind || 'ok');
+  banner.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+  banner.hidden = false;
+  clearTimeout(bannerTimer);
+  if (kind !== 'error') bannerTimer = setTimeout(() => { banner.hidden = true; }, 5000);
+}
+
+function clearNotice() {
+  $('banner').hidden = true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin API.
+
+class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function request(method, path, body, key = state.key, as = 'json') {
+  const headers = { 'X-API-Key': key, 'Accept': as === 'json' ? 'application/json' : 'text/plain' };
+  const options = { method, headers, cache: 'no-store', credentials: 'omit', referrerPolicy: 'no-referrer' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    options.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (error) {
+    throw new APIError(0, 'Herald did not answer (is it running?)');
+  }
+  let answer = null;
+  if (!response.ok || as === 'json') {
+    if (response.status !== 204) {
+      try { answer = await response.json(); } catch (error) { answer = null; }
+    }
+  } else {
+    answer = await response.text();
+  }
+  if (!response.ok) {
+    const message = answer && answer.error && answer.error.message ? answer.error.message : 'HTTP ' + response.status;
+    throw new APIError(response.status, message);
+  }
+  return answer;
+}
+
+// A call from a signed-in view: a 401 means the key stopped working, so sign out.
+async function api(method, path, body, as = 'json') {
+  try {
+    return await request(method, path, body, state.key, as);
+  } catch (error) {
+    if (error.status === 401) {
+      signOut('The admin key is no longer accepted. Sign in again.');
+    }
+    throw error;
+  }
+}
+
+function query(parameters) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(parameters)) {
+    if (value !== null && value !== undefined && value !== '') search.set(name, value);
+  }
+  const text = search.toString();
+  return text ? '?' + text : '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign in and out.
+
+async function signIn(event) {
+  event.preventDefault();
+  const input = $('sign-in-key');
+  const key = input.value.trim();
+  const error = $('sign-in-error');
+  error.textContent = '';
+  if (!key) {
+    error.textContent = 'Enter an admin key.';
+    return;
+  }
+  $('sign-in-button').disabled = true;
+  try {
+    const answer = await request('GET', '/admin/v1/endpoints', undefined, key);
+    state.key = key;
+    sessionStorage.setItem(KEY_STORAGE, key);
+    input.value = '';
+    setEndpoints(answer.endpoints);
+    showSignedIn();
+    if (!location.hash || location.hash === '#sign-in') location.hash = '#endpoints';
+    else route();
+  } catch (failure) {
+    error.textContent = failure.status === 401
+      ? 'That key was not accepted (401). Use one of the keys in admin.keys.'
+      : 'Could not sign in: ' + failure.message;
+  } finally {
+    $('sign-in-button').disabled = false;
+  }
+}
+
+function signOut(message) {
+  stopPolling();
+  state.key = null;
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.session.attempts.clear();
+  state.session.open.clear();
+  // Nothing seen with the key stays in the page.
+  rendered.clear();
+  for (const id of ['endpoints-rows', 'sessions-rows', 'dead-rows', 'transcript', 'session-facts']) $(id).replaceChildren();
+  $('session-context').textContent = '';
+  state.session.last = null;
+  showView('sign-in');
+  $('nav').hidden = true;
+  $('sign-out').hidden = true;
+  $('live').hidden = true;
+  clearNotice();
+  $('sign-in-error').textContent = message || '';
+  $('sign-in-key').focus();
+}
+
+function showSignedIn() {
+  $('nav').hidden = false;
+  $('sign-out').hidden = false;
+  $('sign-in-error').textContent = '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views and polling. Each view has a load function; the current one runs every POLL_MS while
+// the tab is visible. A generation number drops answers that arrive after the view changed.
+
+const views = {
+  endpoints: loadEndpoints,
+  sessions: loadSessions,
+  session: loadSession,
+  dead: loadDead,
+};
+
+function showView(name) {
+  for (const section of document.querySelectorAll('.view')) section.hidden = section.id !== 'view-' + name;
+  for (const link of document.querySelectorAll('#nav a')) {
+    const current = link.dataset.view === name || (name === 'session' && link.dataset.view === 'sessions');
+    if (current) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+function route() {
+  if (!state.key) {
+    signOut();
+    return;
+  }
+  const hash = location.hash.replace(/^#/, '');
+  const parts = hash.split('/');
+  let name = parts[0] || 'endpoints';
+  if (name === 'session' && parts.length === 3) {
+    const urlToken = decodeURIComponent(parts[1]);
+    const sessionId = decodeURIComponent(parts[2]);
+    if (state.session.urlToken !== urlToken || state.session.sessionId !== sessionId) {
+      state.session = { urlToken, sessionId, userId: null, last: null, attempts: new Map(), open: new Set() };
+      $('transcript').replaceChildren();
+      $('session-facts').replaceChildren();
+      $('session-context').textContent = '';
+      $('session-gone').hidden = true;
+      $('message-form').hidden = false;
+      $('end-session').hidden = false;
+    }
+    $('session-title').textContent = sessionId;
+    $('session-crumb').textContent = urlToken + ' / ' + sessionId;
+  } else if (!views[name]) {
+    name = 'endpoints';
+  }
+  state.view = name;
+  showView(name);
+  startPolling();
+}
+
+function startPolling() {
+  stopPolling();
+  const generation = ++state.generation;
+  $('live').hidden = false;
+  const tick = async () => {
+    if (generation !== state.generation) return;
+    if (!document.hidden) {
+      try {
+        await views[state.view](generation);
+      } catch (error) {
+        if (generation === state.generation && error.status !== 401) notice(error.message, 'error');
+      }
+    }
+    if (generation === state.generation && state.key) state.pollTimer = setTimeout(tick, POLL_MS);
+  };
+  tick();
+}
+
+function stopPolling() {
+  state.generation++;
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+}
+
+// Loads the view again now (after an action), keeping the polling rhythm.
+function refresh() {
+  if (state.view) startPolling();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints.
+
+function setEndpoints(endpoints) {
+  state.endpoints = endpoints;
+  for (const select of document.querySelectorAll('.endpoint-select')) {
+    const chosen = select.value;
+    const options = [];
+    if (select.dataset.any) options.push(el('option', { value: '' }, select.dataset.any));
+    for (const endpoint of endpoints) options.push(el('option', { value: endpoint.urlToken }, endpoint.urlToken));
+    select.replaceChildren(...options);
+    if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+  }
+}
+
+// Delivery attempts per endpoint and result since Herald started, from the Prometheus text of
+// /metrics (which takes the same key): {urlToken: {delivered, retry, dead, paused}}.
+function deliveryAttempts(metrics) {
+  const attempts = {};
+  for (const line of metrics.split('\n')) {
+    const sample = /^herald_delivery_attempts_total\{([^}]*)\}\s+(\S+)/.exec(line);
+    if (!sample) continue;
+    const labels = {};
+    for (const [, name, value] of sample[1].matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[name] = value;
+    if (!labels.url_token || !labels.result) continue;
+    const counts = attempts[labels.url_token] || (attempts[labels.url_token] = {});
+    counts[labels.result] = (counts[labels.result] || 0) + Number(sample[2]);
+  }
+  return attempts;
+}
+
+function failureRate(counts) {
+  const total = Object.values(counts || {}).reduce((sum, n) => sum + n, 0);
+  if (!total) return { text: '—', title: 'No delivery attempt yet', failing: false };
+  const failed = total - ((counts && counts.delivered) || 0);
+  return {
+    text: Math.round((100 * failed) / total) + '%',
+    title: failed + ' of ' + total + ' delivery attempts failed since Herald started',
+    failing: failed > 0,
+  };
+}
+
+async function loadEndpoints(generation) {
+  const [answer, metrics] = await Promise.all([api('GET', '/admin/v1/endpoints'), api('GET', '/metrics', undefined, 'text')]);
+  const attempts = deliveryAttempts(metrics);
+  const counts = await Promise.all(answer.endpoints.map(async (endpoint) => {
+    const [failed, dead] = await Promise.all(['failed', 'dead'].map((status) =>
+      api('GET', '/admin/v1/deliveries' + query({ status, urlToken: endpoint.urlToken, limit: COUNT_LIMIT }))));
+    return { failed: failed.deliveries, dead: dead.deliveries };
+  }));
+  if (generation !== state.generation) return;
+  setEndpoints(answer.endpoints);
+  if (!changed('endpoints', answer, counts, attempts)) return;
+  const rows = answer.endpoints.map((endpoint, index) => {
+    const { failed, dead } = counts[index];
+    const rate = failureRate(attempts[endpoint.urlToken]);
+    const delivery = endpoint.paused
+      ? [pill('paused', 'dead'), ' ', el('span', { className: 'hint' }, 'after 410 Gone')]
+      : pill('delivering', 'delivered');
+    const resume = endpoint.paused
+      ? el('button', { type: 'button', className: 'small', 'data-resume': endpoint.urlToken, onclick: () => resumeEndpoint(endpoint.urlToken) }, 'Resume')
+      : '';
+    return el('tr', { 'data-endpoint': endpoint.urlToken },
+      el('td', {}, el('a', { href: '#sessions', onclick: () => filterSessions(endpoint.urlToken) }, el('b', {}, endpoint.urlToken))),
+      el('td', {}, endpoint.flow.name, el('div', { className: 'hint' }, endpoint.flow.file)),
+      el('td', { className: 'mono' }, endpoint.webhook.url, el('div', { className: 'hint' }, endpoint.webhook.format + ' · timeout ' + endpoint.webhook.timeout)),
+      el('td', { className: 'num' }, String(endpoint.backlog)),
+      el('td', { className: 'num' + (failed.length ? ' warn' : '') }, countText(failed)),
+      el('td', { className: 'num' + (rate.failing ? ' warn' : ''), title: rate.title }, rate.text),
+      el('td', { className: 'num' }, dead.length ? el('a', { href: '#dead', onclick: () => { state.dead.urlToken = endpoint.urlToken; } }, countText(dead)) : '0'),
+      el('td', {}, delivery),
+      el('td', {}, resume));
+  });
+  $('endpoints-rows').replaceChildren(...rows);
+}
+
+async function resumeEndpoint(urlToken) {
+  try {
+    await api('POST', '/admin/v1/endpoints/' + encodeURIComponent(urlToken) + '/resume');
+    notice('Delivery to ' + urlToken + ' resumed.');
+    refresh();
+  } catch (error) {
+    notice('Resume failed: ' + error.message, 'error');
+  }
+}
+
+// Reads an optional JSON object from a textarea; throws a readable error otherwise.
+function readData(textarea) {
+  const text = textarea.value.trim();
+  if (!text) return undefined;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error('Data is not valid JSON: ' + error.message);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('Data must be a JSON object, like {"key": "value"}.');
+  return value;
+}
+
+async function broadcast(event) {
+  event.preventDefault();
+  const body = { urlToken: $('broadcast-endpoint').value };
+  try {
+    const userId = $('broadcast-user').value.trim();
+    const text = $('broadcast-text').value;
+    const data = readData($('broadcast-data'));
+    if (userId) body.userId = userId;
+    if (text) body.text = text;
+    if (data) body.data = data;
+    if (!text && !data) throw new Error('Write a text or a data object.');
+  } catch (error) {
+    notice(error.message, 'error');
+    return;
+  }
+  $('broadcast-button').disabled = true;
+  try {
+    const answer = await api('POST', '/admin/v1/notify', body);
+    notice('Notified ' + answer.notified + (answer.notified === 1 ? ' session' : ' sessions') + ' of ' + answer.urlToken + '.');
+    $('broadcast-text').value = '';
+    $('broadcast-data').value = '';
+  } catch (error) {
+    notice('Broadcast failed: ' + error.message, 'error');
+  } finally {
+    $('broadcast-button').disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sessions.
+
+function filterSessions(urlToken) {
+  state.sessions = { urlToken, userId: '', cursors: [null] };
+  $('sessions-endpoint').value = urlToken;
+  $('sessions-user').value = '';
+}
+
+async function loadSessions(generation) {
+  const filter = state.sessions;
+  const cursor = filter.cursors[filter.cursors.length - 1];
+  const answer = await api('GET', '/admin/v1/sessions' + query({ urlToken: filter.urlToken, userId: filter.userId, limit: PAGE_SIZE, cursor }));
+  if (generation !== state.generation) return;
+  if (!changed('sessions', answer, filter.urlToken, filter.userId, filter.cursors)) return;
+  const rows = answer.sessions.map((session) => el('tr', {},
+    el('td', {}, session.urlToken),
+    el('td', {}, el('a', { href: sessionHref(session.urlToken, session.sessionId), className: 'session-link' }, session.sessionId)),
+    el('td', {}, session.userId),
+    el('td', {}, timeElement(session.createdAt)),
+    el('td', {}, timeElement(session.updatedAt)),
+    el('td', {}, session.waitingAt || ''),
+    el('td', { className: 'num' }, String(session.outputs))));
+  $('sessions-rows').replaceChildren(...rows);
+  $('sessions-empty').hidden = rows.length > 0;
+  state.sessions.nextCursor = answer.nextCursor;
+  $('sessions-next').disabled = !answer.nextCursor;
+  $('sessions-previous').disabled = filter.cursors.length <= 1;
+  $('sessions-page').textContent = 'Page ' + filter.cursors.length;
+}
+
+function applySessionFilter(event) {
+  event.preventDefault();
+  state.sessions = { urlToken: $('sessions-endpoint').value, userId: $('sessions-user').value.trim(), cursors: [null] };
+  refresh();
+}
+
+// ---------------------------------------------------------------------------------------------
+// One session.
+
+async function loadSession(generation) {
+  const current = state.session;
+  const path = '/admin/v1/sessions/' + encodeURIComponent(current.urlToken) + '/' + encodeURIComponent(current.sessionId);
+  let session;
+  try {
+    session = await api('GET', path);
+  } catch (error) {
+    if (error.status === 404 && generation === state.generation) {
+      const gone = $('session-gone');
+      gone.textContent = 'This session is not active (it ended, expired, or never existed): ' + error.message;
+      gone.hidden = false;
+      $('message-form').hidden = true;
+      $('end-session').hidden = true;
+      return;
+    }
+    throw error;
+  }
+  // Attempt logs of the outputs shown open, fetched again when their attempt count changed.
+  const outputs = session.messages.filter((message) => message.kind === 'output');
+  await Promise.all(outputs.filter((output) => current.open.has(output.outputId)).map(async (output) => {
+    const known = current.attempts.get(output.outputId);
+    if (!known || known.attempts !== output.attempts || known.status !== output.status) {
+      current.attempts.set(output.outputId, await api('GET', '/admin/v1/deliveries/' + encodeURIComponent(output.outputId)));
+    }
+  }));
+  if (generation !== state.generation || current !== state.session) return;
+  current.userId = session.userId;
+  const fingerprint = JSON.stringify(session) + '|' + [...current.open].join(',');
+  if (fingerprint === current.last) return;
+  current.last = fingerprint;
+  renderSession(session);
+}
+
+function renderSession(session) {
+  $('session-gone').hidden = true;
+  $('session-facts').replaceChildren(
+    el('dt', {}, 'Endpoint'), el('dd', {}, session.urlToken),
+    el('dt', {}, 'User'), el('dd', {}, session.userId),
+    el('dt', {}, 'Started'), el('dd', {}, timeElement(session.createdAt)),
+    el('dt', {}, 'Last activity'), el('dd', {}, timeElement(session.updatedAt)),
+    el('dt', {}, 'Waiting at'), el('dd', {}, session.waitingAt || '—'),
+    el('dt', {}, 'Next seq'), el('dd', {}, String(session.nextSeq)));
+  $('session-context').textContent = json(session.context);
+
+  const list = $('transcript');
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren(...session.messages.map(renderMessage));
+  $('transcript-empty').hidden = session.messages.length > 0;
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function renderMessage(message) {
+  if (message.kind === 'input') {
+    return el('li', { className: 'message input ' + message.source, 'data-id': message.id },
+      el('div', { className: 'meta' }, pill(message.source), ' ', timeElement(message.at)),
+      message.text ? el('div', { className: 'text' }, message.text) : null,
+      message.data ? el('pre', { className: 'json' }, json(message.data)) : null);
+  }
+  const open = state.session.open.has(message.outputId);
+  const actions = [
+    el('button', { type: 'button', className: 'link', 'aria-expanded': open ? 'true' : 'false', onclick: () => toggleAttempts(message.outputId) },
+      (open ? 'Hide attempts' : 'Attempts') + ' (' + message.attempts + ')'),
+  ];
+  if (message.status === 'dead' || message.status === 'failed') {
+    actions.push(' ', el('button', { type: 'button', className: 'small', onclick: () => retry(message.outputId) }, 'Retry'));
+  }
+  return el('li', { className: 'message output ' + message.type, 'data-id': message.outputId },
+    el('div', { className: 'meta' },
+      pill(message.type), ' ', el('span', { className: 'seq' }, '#' + message.seq), ' ', timeElement(message.at), ' ',
+      pill(message.status), message.source ? el('span', { className: 'hint' }, ' for ' + message.source + ' input') : null),
+    message.text ? el('div', { className: 'text' }, message.text) : null,
+    message.data ? el('pre', { className: 'json' }, json(message.data)) : null,
+    message.attachments ? el('pre', { className: 'json' }, 'attachments: ' + json(message.attachments)) : null,
+    message.lastError && message.status !== 'delivered' ? el('div', { className: 'error' }, message.lastError) : null,
+    el('div', { className: 'actions' }, actions),
+    open ? renderAttempts(state.session.attempts.get(message.outputId)) : null);
+}
+
+function renderAttempts(delivery) {
+  if (!delivery) return el('p', { className: 'hint' }, 'Loading attempts…');
+  const log = delivery.attemptLog || [];
+  if (log.length === 0) return el('p', { className: 'hint attempts' }, 'Not attempted yet.');
+  return el('table', { className: 'attempts' },
+    el('thead', {}, el('tr', {}, el('th', {}, '#'), el('th', {}, 'At'), el('th', { className: 'num' }, 'ms'), el('th', {}, 'Status'), el('th', {}, 'Error / answer'))),
+    el('tbody', {}, log.map((attempt) => el('tr', {},
+      el('td', {}, String(attempt.number)),
+      el('td', {}, timeElement(attempt.at)),
+      el('td', { className: 'num' }, String(attempt.durationMs)),
+      el('td', {}, attempt.statusCode === null ? '—' : String(attempt.statusCode)),
+      el('td', { className: 'mono' }, [attempt.error, attempt.responseBody].filter(Boolean).join(' · '))))));
+}
+
+function toggleAttempts(outputId) {
+  const open = state.session.open;
+  if (open.has(outputId)) open.delete(outputId);
+  else open.add(outputId);
+  state.session.attempts.delete(outputId);
+  refresh();
+}
+
+async function retry(outputId) {
+  try {
+    await api('POST', '/admin/v1/deliveries/' + encodeURIComponent(outputId) + '/retry');
+    notice('Retrying ' + outputId + '.');
+    refresh();
+  } catch (error) {
+    notice('Retry failed: ' + error.message, 'error');
+  }
+}
+
+async function sendToSession(event) {
+  event.preventDefault();
+  const kind = event.submitter && event.submitter.value === 'inject' ? 'inject' : 'notify';
+  const current = state.session;
+  const body = { userId: current.userId, sessionId: current.sessionId };
+  try {
+    const text = $('message-text').value;
+    const data = readData($('message-data'));
+    if (text) body.text = text;
+    if (data) body.data = data;
+    if (!text && !data) throw new Error('Write a text or a data object.');
+    if (!current.userId) throw new Error('The session has not loaded yet.');
+  } catch (error) {
+    notice(error.message, 'error');
+    return;
+  }
+  const buttons = [$('notify-button'), $('inject-button')];
+  for (const button of buttons) button.disabled = true;
+  try {
+    await api('POST', '/' + kind + '/' + encodeURIComponent(current.urlToken), body);
+    notice(kind === 'notify' ? 'Notify sent.' : 'Injected into the flow.');
+    $('message-text').value = '';
+    $('message-data').value = '';
+    refresh();
+  } catch (error) {
+    notice((kind === 'notify' ? 'Notify' : 'Inject') + ' failed: ' + error.message, 'error');
+  } finally {
+    for (const button of buttons) button.disabled = false;
+  }
+}
+
+async function endSession() {
+  const current = state.session;
+  if (!confirm('End session ' + current.sessionId + '? Its undelivered outputs still go out.')) return;
+  try {
+    await api('DELETE', '/admin/v1/sessions/' + encodeURIComponent(current.urlToken) + '/' + encodeURIComponent(current.sessionId));
+    notice('Session ' + current.sessionId + ' ended.');
+    location.hash = '#sessions';
+  } catch (error) {
+    notice('Ending the session failed: ' + error.message, 'error');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead letters.
+
+async function loadDead(generation) {
+  const answer = await api('GET', '/admin/v1/deliveries' + query({ status: 'dead', urlToken: state.dead.urlToken, limit: 200 }));
+  if (generation !== state.generation) return;
+  $('dead-endpoint').value = state.dead.urlToken;
+  if (!changed('dead', answer)) return;
+  const rows = answer.deliveries.map((delivery) => el('tr', { 'data-id': delivery.outputId },
+    el('td', {}, delivery.urlToken),
+    el('td', {}, el('a', { href: sessionHref(delivery.urlToken, delivery.sessionId) }, delivery.sessionId),
+      el('div', { className: 'hint' }, delivery.userId)),
+    el('td', { className: 'num' }, String(delivery.seq)),
+    el('td', {}, pill(delivery.type)),
+    el('td', { className: 'clip' }, delivery.text || (delivery.data ? JSON.stringify(delivery.data) : '')),
+    el('td', { className: 'num' }, String(delivery.attempts)),
+    el('td', { className: 'error' }, delivery.lastError || ''),
+    el('td', {}, timeElement(delivery.at)),
+    el('td', {}, el('button', { type: 'button', className: 'small', onclick: () => retryDead(delivery.outputId) }, 'Retry'))));
+  $('dead-rows').replaceChildren(...rows);
+  $('dead-empty').hidden = rows.length > 0;
+}
+
+async function retryDead(outputId) {
+  try {
+    await api('POST', '/admin/v1/deliveries/' + encodeURIComponent(outputId) + '/retry');
+    notice('Retrying ' + outputId + '.');
+    refresh();
+  } catch (error) {
+    notice('Retry failed: ' + error.message, 'error');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring.
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', () => { signOut(); history.replaceState(null, '', location.pathname); });
+  $('broadcast-form').addEventListener('submit', broadcast);
+  $('sessions-filter').addEventListener('submit', applySessionFilter);
+  $('sessions-clear').addEventListener('click', () => {
+    filterSessions('');
+    refresh();
+  });
+  $('sessions-next').addEventListener('click', () => {
+    if (!state.sessions.nextCursor) return;
+    state.sessions.cursors.push(state.sessions.nextCursor);
+    refresh();
+  });
+  $('sessions-previous').addEventListener('click', () => {
+    if (state.sessions.cursors.length > 1) state.sessions.cursors.pop();
+    refresh();
+  });
+  $('dead-endpoint').addEventListener('change', (event) => {
+    state.dead.urlToken = event.target.value;
+    refresh();
+  });
+  $('dead-filter').addEventListener('submit', (event) => event.preventDefault());
+  $('message-form').addEventListener('submit', sendToSession);
+  $('end-session').addEventListener('click', endSession);
+  window.addEventListener('hashchange', route);
+  document.addEventListener('visibilitychange', () => { if (!document.hidden && state.key) refresh(); });
+
+  if (state.key) {
+    showSignedIn();
+    api('GET', '/admin/v1/endpoints').then((answer) => setEndpoints(answer.endpoints)).catch(() => {});
+    route();
+  } else {
+    signOut();
+  }
+});
