@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, starts a throwaway PostgreSQL
-# server, runs every test target, then the HTTP contract tests (openapi + schemathesis).
+# server, runs every test target, the example playbooks, the console in headless Chromium,
+# then the HTTP contract tests (openapi + schemathesis).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,9 @@ fi
 
 # The example playbooks, as a user runs them: self-contained, from the example config.
 .build/debug/herald test examples/playbooks/*.yaml --config examples/herald-test.yaml --junit .build/playbooks.xml || exit 1
+
+# The operator console in headless Chromium: sign in, a session's transcript, notify, XSS.
+scripts/console-test.sh || exit 1
 
 # The HTTP contract: openapi.yaml validates, schemathesis finds nothing against a live server.
 scripts/contract/run.sh || exit 1

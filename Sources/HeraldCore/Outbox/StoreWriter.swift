@@ -41,7 +41,12 @@ public final class StoreWriter: Service, Sendable {
     private let maxBatch: Int
     private let state = Mutex(State())
     private let failureEpoch = Atomic<Int>(0)
-    private let committedHandler = Mutex<(@Sendable ([Output]) -> Void)?>(nil)
+    /// In a struct: a bare closure in a `Mutex` is re-thunked on every `withLock { $0 }`, and
+    /// the thunks pile up, one per read (seen in a profile as ever deeper reabstraction thunks).
+    private struct CommittedHandler: Sendable {
+        var call: @Sendable ([Output]) -> Void
+    }
+    private let committedHandler = Mutex<CommittedHandler?>(nil)
 
     public init(store: any HeraldStore, maxBatch: Int = 2000, logger: Logger) {
         self.store = store
@@ -51,7 +56,7 @@ public final class StoreWriter: Service, Sendable {
 
     /// Called after each durable batch with its outputs, in commit order.
     public func onCommitted(_ handler: @escaping @Sendable ([Output]) -> Void) {
-        committedHandler.withLock { $0 = handler }
+        committedHandler.withLock { $0 = CommittedHandler(call: handler) }
     }
 
     /// Increases every time a batch fails. Session state read from a cache is only valid with
@@ -181,7 +186,7 @@ public final class StoreWriter: Service, Sendable {
             if case .session(let commit) = pending.change { outputs += commit.outputs }
         }
         if !outputs.isEmpty, let handler = committedHandler.withLock({ $0 }) {
-            handler(outputs)
+            handler.call(outputs)
         }
         for pending in accepted { pending.ticket?.complete(.success(())) }
     }
