@@ -50,7 +50,7 @@ class Settings:
         self.duration = env_float("BENCH_DURATION", 15)
         self.warmup = env_float("BENCH_WARMUP", 3)
         self.sessions = env_int("BENCH_SESSIONS", 1000)
-        self.connections = env_int("BENCH_CONNECTIONS", 64)
+        self.connections = env_int("BENCH_CONNECTIONS", 256)
         self.rate = env_float("BENCH_RATE", 1000)
         self.rate_duration = env_float("BENCH_RATE_DURATION", 20)
         self.hot_duration = env_float("BENCH_HOT_DURATION", 5)

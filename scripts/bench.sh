@@ -12,7 +12,7 @@
 #   BENCH_DURATION=15             seconds of load per max-throughput run
 #   BENCH_WARMUP=3                seconds of load before each measured run (not counted)
 #   BENCH_SESSIONS=1000           sessions of the max-throughput scenario
-#   BENCH_CONNECTIONS=64          requests in flight (closed loop)
+#   BENCH_CONNECTIONS=256         requests in flight (closed loop)
 #   BENCH_RATE=1000               messages/s of the fixed-rate scenario
 #   BENCH_RATE_DURATION=20        seconds of the fixed-rate scenario
 #   BENCH_HOT_DURATION=5          seconds of the one-hot-session scenario

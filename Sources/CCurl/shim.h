@@ -42,6 +42,10 @@ static inline CURLcode herald_easy_getinfo_pointer(CURL *handle, CURLINFO info, 
     return curl_easy_getinfo(handle, info, value);
 }
 
+static inline CURLMcode herald_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
+    return curl_multi_setopt(handle, option, value);
+}
+
 /// The easy handle and result of a finished transfer, read out of CURLMsg's union.
 static inline CURLcode herald_msg_result(CURLMsg *msg) {
     return msg->data.result;

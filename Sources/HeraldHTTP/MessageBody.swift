@@ -92,7 +92,7 @@ struct MessageBody: Sendable {
 extension Request {
     /// The body, at most `limit` bytes (413 beyond), after checking it is declared as JSON.
     func messageBytes(limit: Int) async throws(APIError) -> ByteBuffer {
-        if let contentType = headers[.contentType] {
+        if let contentType = headers[.contentType], contentType != "application/json" {
             let mediaType = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
             guard mediaType == "application/json" || mediaType.hasSuffix("+json") else {
                 throw APIError(.unsupportedMediaType, "Content-Type: must be application/json, not \(contentType)")

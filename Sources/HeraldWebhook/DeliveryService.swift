@@ -51,12 +51,12 @@ public final class DeliveryService: Service, Sendable {
 
     /// Sleeps until the outbox changes or the next retry falls due.
     private func waitForWork(until wake: Timestamp?) async {
+        // No retry scheduled (the usual case under load): no timer task to start and cancel.
+        guard let wake else { return await outbox.waitForChange() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.outbox.waitForChange() }
-            if let wake {
-                let delay = max(0, wake.milliseconds - Timestamp.now().milliseconds)
-                group.addTask { try? await Task.sleep(for: .milliseconds(delay)) }
-            }
+            let delay = max(0, wake.milliseconds - Timestamp.now().milliseconds)
+            group.addTask { try? await Task.sleep(for: .milliseconds(delay)) }
             await group.next()
             group.cancelAll()
         }

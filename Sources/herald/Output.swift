@@ -18,11 +18,7 @@ func printError(_ line: String) {
 /// Logs go to stderr as text lines, at `level`.
 func bootstrapLogging(level: String) -> Logger {
     let logLevel = Logger.Level(rawValue: level) ?? .info
-    LoggingSystem.bootstrap { label in
-        var handler = StreamLogHandler.standardError(label: label)
-        handler.logLevel = logLevel
-        return handler
-    }
+    LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: logLevel) }
     var logger = Logger(label: "herald")
     logger.logLevel = logLevel
     return logger

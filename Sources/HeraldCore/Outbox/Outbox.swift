@@ -242,20 +242,14 @@ struct OutboxState {
             progress = false
             for offset in 0..<endpointOrder.count {
                 let urlToken = endpointOrder[(nextEndpoint + offset) % endpointOrder.count]
-                guard var state = endpoints[urlToken], !state.paused, state.inFlight < state.limit,
-                    let key = state.ready.popFirst()
-                else { continue }
-                guard var queue = sessions[key], !queue.busy, let head = queue.entries.first else {
-                    endpoints[urlToken] = state
-                    progress = true
-                    continue
-                }
-                queue.busy = true
-                sessions[key] = queue
-                state.inFlight += 1
-                endpoints[urlToken] = state
-                jobs.append(DeliveryJob(entry: head))
+                // Queues change in place: a copy held across a change would copy the whole
+                // queue (copy-on-write), once per job.
+                guard canStart(urlToken), let key = endpoints[urlToken]!.ready.popFirst() else { continue }
                 progress = true
+                guard sessions[key]?.busy == false, let head = sessions[key]!.entries.first else { continue }
+                sessions[key]!.busy = true
+                endpoints[urlToken]!.inFlight += 1
+                jobs.append(DeliveryJob(entry: head))
                 if jobs.count >= max { break }
             }
             if !endpointOrder.isEmpty { nextEndpoint = (nextEndpoint + 1) % endpointOrder.count }
@@ -263,27 +257,28 @@ struct OutboxState {
         return (jobs, timers.min?.time)
     }
 
+    private func canStart(_ urlToken: String) -> Bool {
+        guard let state = endpoints[urlToken] else { return false }
+        return !state.paused && state.inFlight < state.limit && !state.ready.isEmpty
+    }
+
     mutating func finish(_ job: DeliveryJob, _ outcome: DeliveryOutcome, now: Timestamp) {
         let key = job.output.session
         self[endpoint: key.urlToken].inFlight -= 1
-        guard var queue = sessions[key], queue.entries.first?.output.id == job.output.id else { return }
+        guard sessions[key]?.entries.first?.output.id == job.output.id else { return }
+        // In place, as in `take`: a hot session's queue is long.
+        sessions[key]!.busy = false
         switch outcome {
         case .delivered, .dead:
-            queue.entries.removeFirst()
-            queue.busy = false
-            sessions[key] = queue
+            sessions[key]!.entries.removeFirst()
             self[endpoint: key.urlToken].backlog -= 1
             schedule(key, now: now)
         case .retry(let time):
-            queue.entries[0].attempts += 1
-            queue.entries[0].notBefore = time
-            queue.busy = false
-            sessions[key] = queue
+            sessions[key]!.entries[0].attempts += 1
+            sessions[key]!.entries[0].notBefore = time
             schedule(key, now: now)
         case .pauseEndpoint:
-            queue.entries[0].attempts += 1
-            queue.busy = false
-            sessions[key] = queue
+            sessions[key]!.entries[0].attempts += 1
             self[endpoint: key.urlToken].paused = true
             self[endpoint: key.urlToken].ready.append(key)
         }

@@ -210,6 +210,10 @@ private let curlReadHeader: curl_write_callback = { pointer, size, count, userda
     let length = size * count
     guard let pointer, let userdata else { return length }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    // Most lines are neither a status line nor Retry-After: skip them without making a String.
+    guard length > 0 else { return length }
+    let first = UInt8(bitPattern: pointer[0]) | 0x20
+    guard first == UInt8(ascii: "h") || first == UInt8(ascii: "r") else { return length }
     let line = String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     if line.hasPrefix("HTTP/") {
         transfer.retryAfter = nil  // a new response (after a 100 Continue, say) starts

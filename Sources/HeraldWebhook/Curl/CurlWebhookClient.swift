@@ -126,8 +126,14 @@ final class CurlMultiHandle: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
     private let closed = Mutex(false)
 
+    /// Connections kept open for reuse. libcurl's default is four per easy handle currently
+    /// added, which shrinks whenever transfers finish, so under a steady load it kept closing
+    /// connections and opening new ones (hundreds a second, seen as TIME_WAIT sockets).
+    static let connectionCacheSize = 1024
+
     init() {
         self.handle = curl_multi_init()
+        herald_multi_setopt_long(handle, CURLMOPT_MAXCONNECTS, Self.connectionCacheSize)
     }
 
     func wakeup() {
