@@ -57,6 +57,7 @@ class Settings:
         self.broadcast_sessions = env_int("BENCH_BROADCAST_SESSIONS", 100_000)
         self.scenarios = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "throughput,latency,hot,broadcast").split(",") if s.strip()]
         self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
+        self.instances = env_int("BENCH_INSTANCES", 1)
         self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
         self.webhook_concurrency = os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "")
         self.drain_timeout = env_float("BENCH_DRAIN_TIMEOUT", 180)
@@ -188,12 +189,13 @@ class Bench:
             return f"sqlite:{directory}/herald.sqlite"
         return storage
 
-    def start_herald(self, label):
-        ensure_port_free(self.s.herald_port)
+    def start_herald(self, label, index=0):
+        port = self.s.herald_port + index
+        ensure_port_free(port)
         directory = tempfile.mkdtemp(prefix=f"{label}-", dir=self.workdir)
         shutil.copy(os.path.join(ROOT, "examples", "flows", "echo.yaml"), os.path.join(directory, "echo.yaml"))
         concurrency = f"\n      concurrency: {self.s.webhook_concurrency}" if self.s.webhook_concurrency else ""
-        config = f"""listen: 127.0.0.1:{self.s.herald_port}
+        config = f"""listen: 127.0.0.1:{port}
 admin:
   keys: ["{ADMIN_KEY}"]
 storage: {self.storage_setting(directory)}
@@ -207,8 +209,8 @@ endpoints:
         config_path = os.path.join(directory, "herald.yaml")
         with open(config_path, "w") as file:
             file.write(config)
-        process = self.start("herald", [f"{self.bin}/herald", "serve", "--config", config_path, *self.herald_extra])
-        wait_for_port(self.s.herald_port, process, "herald")
+        process = self.start(f"herald{index or ''}", [f"{self.bin}/herald", "serve", "--config", config_path, *self.herald_extra])
+        wait_for_port(port, process, "herald")
         return process
 
     def start_baseline(self):
@@ -300,8 +302,45 @@ endpoints:
 
     # Scenarios
 
+    def load_instances(self, ports, *, duration, sessions, connections, warmup=False):
+        """Closed-loop load on several Herald instances at once, over the same sessions (so one
+        session's messages reach different instances); the reports summed."""
+        if len(ports) == 1:
+            return self.load(ports[0], duration=duration, sessions=sessions, connections=connections, warmup=warmup)
+        from concurrent.futures import ThreadPoolExecutor
+        share = max(1, connections // len(ports))
+        with ThreadPoolExecutor(len(ports)) as pool:
+            reports = list(pool.map(lambda port: self.load(port, duration=duration, sessions=sessions, connections=share, warmup=True), ports))
+        total = dict(reports[0])
+        for field in ("sent", "accepted", "errors", "acceptedPerSecond"):
+            total[field] = sum(r[field] for r in reports)
+        total["startedAtMicros"] = min(r["startedAtMicros"] for r in reports)
+        total["latencyMs"] = {k: max(r["latencyMs"][k] for r in reports) for k in reports[0]["latencyMs"]}
+        total["instances"] = reports
+        return total
+
     def herald_closed_loop(self, label, sessions, duration):
-        """A fresh Herald: warm-up load, drain, then the measured load and its deliveries."""
+        """A fresh Herald: warm-up load, drain, then the measured load and its deliveries. With
+        BENCH_INSTANCES > 1 (PostgreSQL), that many instances share the store and the load."""
+        if self.s.instances > 1:
+            if self.s.storage in ("sqlite", "memory"):
+                raise RuntimeError("BENCH_INSTANCES > 1 needs BENCH_STORAGE=postgres://... (one store shared by the instances)")
+            heralds = [self.start_herald(f"{label}{i}", index=i) for i in range(self.s.instances)]
+            ports = [self.s.herald_port + i for i in range(self.s.instances)]
+            try:
+                if self.s.warmup > 0:
+                    warm = self.load_instances(ports, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
+                    self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+                self.sink_reset()
+                before = {h.pid: cpu_seconds(h.pid) for h in heralds}
+                report = self.load_instances(ports, duration=duration, sessions=sessions, connections=self.s.connections)
+                delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
+                server = sum(cpu_seconds(pid) - cpu for pid, cpu in before.items())
+                return {"load": report, "delivered": delivered, "instances": self.s.instances,
+                        "cpuMicrosPerMessage": {"server": round(server * 1e6 / max(1, report["accepted"]), 1)}}
+            finally:
+                for herald in heralds:
+                    self.stop(herald)
         herald = self.start_herald(label)
         try:
             if self.s.warmup > 0:

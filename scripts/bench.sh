@@ -19,6 +19,7 @@
 #   BENCH_BROADCAST_SESSIONS=100000   sessions created, then notified in one broadcast
 #   BENCH_SCENARIOS=throughput,latency,hot,broadcast   which to run
 #   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
+#   BENCH_INSTANCES=1             with postgres: that many Herald instances share the store and the load
 #   BENCH_MAX_COMMIT_BATCH=       e.g. 1: passes --max-commit-batch N to `herald serve` (if it has it)
 #   BENCH_WEBHOOK_CONCURRENCY=    the endpoint's webhook.concurrency (Herald's default when unset)
 #   BENCH_DRAIN_TIMEOUT=180       seconds to wait for all deliveries after the load stops
