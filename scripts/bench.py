@@ -333,11 +333,13 @@ endpoints:
                     self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
                 self.sink_reset()
                 before = {h.pid: cpu_seconds(h.pid) for h in heralds}
+                sink = self.cpu_snapshot(heralds[0])["sink"]
                 report = self.load_instances(ports, duration=duration, sessions=sessions, connections=self.s.connections)
                 delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
                 server = sum(cpu_seconds(pid) - cpu for pid, cpu in before.items())
-                return {"load": report, "delivered": delivered, "instances": self.s.instances,
-                        "cpuMicrosPerMessage": {"server": round(server * 1e6 / max(1, report["accepted"]), 1)}}
+                cpu = {"server": round(server * 1e6 / max(1, report["accepted"]), 1),
+                       "sink": round((cpu_seconds(sink[0]) - sink[1]) * 1e6 / max(1, report["accepted"]), 1)}
+                return {"load": report, "delivered": delivered, "instances": self.s.instances, "cpuMicrosPerMessage": cpu}
             finally:
                 for herald in heralds:
                     self.stop(herald)
