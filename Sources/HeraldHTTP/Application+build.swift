@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 /// Builds the Herald application from a configuration: starts its parts (``Herald/start``)
 /// and serves the routes. `herald serve` runs it; tests build the same one.
-public func buildApplication(configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger) async throws -> some ApplicationProtocol {
+public func buildApplication(
+    configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger
+) async throws -> some ApplicationProtocol {
     let herald = try await Herald.start(configuration: configuration, maxCommitBatch: maxCommitBatch, logger: logger)
     return buildApplication(herald: herald)
 }

@@ -31,7 +31,9 @@ struct MessageBody: Sendable {
             throw APIError(.badRequest, "body: not valid JSON (\(error))")
         }
         guard case .object(let object) = json else {
-            throw APIError(.badRequest, "body: must be a JSON object, not \(json.isNull ? "null" : "a" + (json.typeName == "array" ? "n " : " ") + json.typeName)")
+            throw APIError(
+                .badRequest,
+                "body: must be a JSON object, not \(json.isNull ? "null" : "a" + (json.typeName == "array" ? "n " : " ") + json.typeName)")
         }
         let userId = try identifier(object, "userId", required: rules.userIdRequired)
         let sessionId = try identifier(object, "sessionId", required: true)!

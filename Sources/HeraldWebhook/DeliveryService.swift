@@ -136,7 +136,8 @@ public final class DeliveryService: Service, Sendable {
                 "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(endpoint.urlToken)", "error": "\(attempt.error ?? "")"])
         }
         metrics.record(urlToken: endpoint.urlToken, status: status, duration: now.milliseconds - started.milliseconds)
-        writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)))
+        writer.submit(
+            .delivery(DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)))
         outbox.finish(job, outcome, now: now)
     }
 

@@ -130,7 +130,8 @@ struct DeliveriesCommand: AsyncParsableCommand {
                     let error = delivery["lastError"]?.stringValue.map { "  last error: \($0)" } ?? ""
                     printLine(
                         "\(delivery["outputId"]?.text ?? "")  \(delivery["status"]?.text ?? "")  \(delivery["urlToken"]?.text ?? "")/"
-                            + "\(delivery["sessionId"]?.text ?? "") #\(delivery["seq"]?.text ?? "")  attempts \(delivery["attempts"]?.text ?? "0")\(error)")
+                            + "\(delivery["sessionId"]?.text ?? "") #\(delivery["seq"]?.text ?? "")  attempts \(delivery["attempts"]?.text ?? "0")\(error)"
+                    )
                 }
             }
         }

@@ -43,7 +43,9 @@ struct EndpointRoutes<Context: RequestContext> {
         guard let given = request.headers[.webhookKey] else {
             throw APIError(.unauthorized, "X-Webhook-Key: header is required for this endpoint")
         }
-        guard matchesAnyKey(given, endpoint.apiKeys.map { Array($0.value.utf8) }) else { throw APIError(.unauthorized, "X-Webhook-Key: not a valid key for this endpoint") }
+        guard matchesAnyKey(given, endpoint.apiKeys.map { Array($0.value.utf8) }) else {
+            throw APIError(.unauthorized, "X-Webhook-Key: not a valid key for this endpoint")
+        }
     }
 
     /// Runs an accepting request (message, inject, notify) with its `Idempotency-Key` and
