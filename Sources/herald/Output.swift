@@ -1,4 +1,6 @@
+import ArgumentParser
 import Foundation
+import HeraldCore
 import Logging
 import Synchronization
 
@@ -22,4 +24,15 @@ func bootstrapLogging(level: String) -> Logger {
     var logger = Logger(label: "herald")
     logger.logLevel = logLevel
     return logger
+}
+
+/// Loads a configuration file; on an error prints it (file, line, reason) and exits with
+/// `failure`.
+func loadConfiguration(_ path: String, failure: ExitCode) throws -> HeraldConfiguration {
+    do {
+        return try HeraldConfiguration.load(path: path)
+    } catch {
+        printError("herald: \(error)")
+        throw failure
+    }
 }

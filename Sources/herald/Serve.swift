@@ -18,13 +18,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let logger = bootstrapLogging(level: logLevel)
-        let configuration: HeraldConfiguration
-        do {
-            configuration = try HeraldConfiguration.load(path: config)
-        } catch {
-            printError("herald: \(error)")
-            throw ExitCode(2)
-        }
+        let configuration = try loadConfiguration(config, failure: ExitCode(2))
         for endpoint in configuration.endpoints {
             for warning in endpoint.flow.warnings { logger.warning("\(warning)") }
         }

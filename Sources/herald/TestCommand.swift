@@ -56,13 +56,7 @@ struct TestCommand: AsyncParsableCommand {
         let results: [PlaybookResult]
         if let config {
             let logger = bootstrapLogging(level: logLevel)
-            let configuration: HeraldConfiguration
-            do {
-                configuration = try HeraldConfiguration.load(path: config)
-            } catch {
-                printError("herald: \(error)")
-                throw ExitCode(1)
-            }
+            let configuration = try loadConfiguration(config, failure: ExitCode(1))
             results = try await InProcessDriver.run(configuration: configuration, logger: logger) { driver in
                 await PlaybookRunner(driver: driver).run(files: playbooks, report: report)
             }

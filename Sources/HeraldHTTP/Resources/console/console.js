@@ -375,14 +375,20 @@ async function loadEndpoints(generation) {
   $('endpoints-rows').replaceChildren(...rows);
 }
 
-async function resumeEndpoint(urlToken) {
+// One admin POST behind a button: a notice saying how it went, then a refresh.
+async function adminAction(path, done, failed) {
   try {
-    await api('POST', '/admin/v1/endpoints/' + encodeURIComponent(urlToken) + '/resume');
-    notice('Delivery to ' + urlToken + ' resumed.');
+    await api('POST', path);
+    notice(done);
     refresh();
   } catch (error) {
-    notice('Resume failed: ' + error.message, 'error');
+    notice(failed + ': ' + error.message, 'error');
   }
+}
+
+function resumeEndpoint(urlToken) {
+  return adminAction('/admin/v1/endpoints/' + encodeURIComponent(urlToken) + '/resume',
+    'Delivery to ' + urlToken + ' resumed.', 'Resume failed');
 }
 
 // Reads an optional JSON object from a textarea; throws a readable error otherwise.
@@ -567,14 +573,9 @@ function toggleAttempts(outputId) {
   refresh();
 }
 
-async function retry(outputId) {
-  try {
-    await api('POST', '/admin/v1/deliveries/' + encodeURIComponent(outputId) + '/retry');
-    notice('Retrying ' + outputId + '.');
-    refresh();
-  } catch (error) {
-    notice('Retry failed: ' + error.message, 'error');
-  }
+function retry(outputId) {
+  return adminAction('/admin/v1/deliveries/' + encodeURIComponent(outputId) + '/retry',
+    'Retrying ' + outputId + '.', 'Retry failed');
 }
 
 async function sendToSession(event) {
