@@ -31,11 +31,7 @@ public enum DeliveryOutcome: Sendable, Hashable {
 /// ``take(now:)``, POSTs them, and reports back with ``finish(_:_:now:)``.
 public final class Outbox: Sendable {
     private let state: Mutex<OutboxState>
-    /// In a struct, as in ``StoreWriter``: a bare closure in a `Mutex` gathers a thunk per read.
-    private struct DrainedHandler: Sendable {
-        var call: @Sendable ([SessionKey]) -> Void
-    }
-    private let drainedHandler = Mutex<DrainedHandler?>(nil)
+    private let drainedHandler = Mutex<Callback<[SessionKey]>?>(nil)
 
     /// - Parameter limits: per endpoint, how many POSTs may be in flight at once.
     public init(limits: [String: Int], defaultLimit: Int = 64) {
@@ -76,7 +72,7 @@ public final class Outbox: Sendable {
     /// Called with sessions whose last queued output was delivered or given up (used by the
     /// PostgreSQL outbox leases to hand a session back).
     public func onDrained(_ handler: @escaping @Sendable ([SessionKey]) -> Void) {
-        drainedHandler.withLock { $0 = DrainedHandler(call: handler) }
+        drainedHandler.withLock { $0 = Callback(call: handler) }
     }
 
     /// Whether outputs of this session are queued here.

@@ -41,12 +41,7 @@ public final class StoreWriter: Service, Sendable {
     private let maxBatch: Int
     private let state = Mutex(State())
     private let failureEpoch = Atomic<Int>(0)
-    /// In a struct: a bare closure in a `Mutex` is re-thunked on every `withLock { $0 }`, and
-    /// the thunks pile up, one per read (seen in a profile as ever deeper reabstraction thunks).
-    private struct CommittedHandler: Sendable {
-        var call: @Sendable ([Output]) -> Void
-    }
-    private let committedHandler = Mutex<CommittedHandler?>(nil)
+    private let committedHandler = Mutex<Callback<[Output]>?>(nil)
 
     public init(store: any HeraldStore, maxBatch: Int = 2000, logger: Logger) {
         self.store = store
@@ -56,7 +51,7 @@ public final class StoreWriter: Service, Sendable {
 
     /// Called after each durable batch with its outputs, in commit order.
     public func onCommitted(_ handler: @escaping @Sendable ([Output]) -> Void) {
-        committedHandler.withLock { $0 = CommittedHandler(call: handler) }
+        committedHandler.withLock { $0 = Callback(call: handler) }
     }
 
     /// Increases every time a batch fails. Session state read from a cache is only valid with
@@ -226,4 +221,11 @@ public final class CommitTicket: Sendable {
         }
         waiter?.resume(with: result)
     }
+}
+
+/// A callback kept in a `Mutex`. Wrapped in a struct because a bare closure stored in a `Mutex`
+/// is re-thunked on every `withLock { $0 }` and the thunks pile up, one per read: a profile
+/// showed calls through ever deeper chains of reabstraction thunks, growing with uptime.
+struct Callback<Argument>: Sendable {
+    var call: @Sendable (Argument) -> Void
 }
