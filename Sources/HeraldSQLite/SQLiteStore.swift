@@ -26,6 +26,8 @@ public final class SQLiteStore: HeraldStore {
 
     public var isSingleWriter: Bool { true }
 
+    static let walCheckpointPages = 250
+
     public init(path: String, synchronous: Synchronous = .full, logger: Logger) throws {
         self.path = path
         self.logger = logger
@@ -35,6 +37,12 @@ public final class SQLiteStore: HeraldStore {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+            // Checkpoint every 250 WAL pages instead of SQLite's 1000: the commit that crosses
+            // the limit copies the WAL into the database and fsyncs it while its batch waits,
+            // and smaller checkpoints are shorter waits. At 1,000 messages/s this took the p99
+            // from send to webhook arrival from 21–26 ms to 11–13 ms, at the same throughput
+            // (docs/performance.md).
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)")
         }
         do {
             self.pool = try DatabasePool(path: path, configuration: configuration)
