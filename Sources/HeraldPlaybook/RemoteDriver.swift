@@ -126,7 +126,7 @@ public struct RemoteDriver: PlaybookDriver {
         } catch {
             throw DriverError("cannot reach Herald at \(url): \(error)")
         }
-        let json = response.body.isEmpty ? JSON.null : (try? JSON.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self))
+        let json = response.json
         guard (200..<300).contains(response.status) || allowed.contains(response.status) else {
             let path = URL(string: url).map { $0.path + ($0.query.map { "?" + $0 } ?? "") } ?? url
             let request = what ?? "\(method) \(path)"

@@ -41,6 +41,13 @@ public struct WebhookResponse: Sendable {
     /// At most the first `maxResponseBytes` (4 KiB) of the body.
     public var body: [UInt8]
     public var duration: Duration
+
+    /// The body as JSON: `null` when empty, the text as a JSON string when it is not JSON (an
+    /// answer from a proxy, say), so a caller can always show what came back.
+    public var json: JSON {
+        if body.isEmpty { return .null }
+        return (try? JSON.parse(body)) ?? .string(String(decoding: body, as: UTF8.self))
+    }
 }
 
 /// Why a webhook POST got no HTTP response. A struct around a private code, like

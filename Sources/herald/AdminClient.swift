@@ -49,7 +49,7 @@ struct AdminClient {
         } catch {
             throw Failure(description: "cannot reach \(baseURL): \(error)")
         }
-        let json = response.body.isEmpty ? JSON.null : ((try? JSON.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
+        let json = response.json
         guard (200..<300).contains(response.status) else {
             let message = json["error"]?["message"]?.stringValue ?? json.text
             throw Failure(description: "\(response.status): \(message)")
