@@ -3,6 +3,8 @@
 # on 127.0.0.1, trust auth. Prints shell exports; `stop DIR` tears it down.
 #   eval "$(scripts/postgres.sh start)"   → HERALD_TEST_POSTGRES_URL, HERALD_TEST_POSTGRES_DIR
 #   scripts/postgres.sh stop "$HERALD_TEST_POSTGRES_DIR"
+#   scripts/postgres.sh down DIR / up DIR   stop the server and start it again on the same port
+#                                           (outage tests), keeping its data
 set -euo pipefail
 
 BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
@@ -23,6 +25,7 @@ start)
     PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')"
     as_owner "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >"$DIR/initdb.log" 2>&1 \
         || { echo "postgres: initdb failed, see $DIR/initdb.log" >&2; cat "$DIR/initdb.log" >&2; exit 1; }
+    echo "$PORT" >"$DIR/port"
     as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
         -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
         || { echo "postgres: pg_ctl start failed, see $DIR/server.log" >&2; cat "$DIR/server.log" >&2; exit 1; }
@@ -31,13 +34,23 @@ start)
     echo "export HERALD_TEST_POSTGRES_DIR='$DIR'"
     echo "export HERALD_TEST_POSTGRES_BIN='$BIN'"
     ;;
+down)
+    DIR="${2:?usage: postgres.sh down DIR}"
+    as_owner "$BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null
+    ;;
+up)
+    DIR="${2:?usage: postgres.sh up DIR}"
+    PORT="$(cat "$DIR/port")"
+    as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
+        -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
+    ;;
 stop)
     DIR="${2:?usage: postgres.sh stop DIR}"
     as_owner "$BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
     rm -rf "$DIR"
     ;;
 *)
-    echo "usage: scripts/postgres.sh start | stop DIR" >&2
+    echo "usage: scripts/postgres.sh start | stop DIR | down DIR | up DIR" >&2
     exit 2
     ;;
 esac

@@ -49,7 +49,7 @@ public struct Herald: Sendable {
         let outbox = Outbox(limits: Dictionary(uniqueKeysWithValues: configuration.endpoints.map { ($0.urlToken, $0.webhook.concurrency) }))
         var leases: OutboxLeases?
         if let postgres = store as? PostgresStore {
-            leases = OutboxLeases(store: postgres, outbox: outbox, leaseDuration: configuration.outboxLease, logger: logger)
+            leases = OutboxLeases(store: postgres, outbox: outbox, writer: writer, leaseDuration: configuration.outboxLease, logger: logger)
         } else {
             writer.onCommitted { outputs in outbox.add(outputs) }
         }
@@ -70,7 +70,7 @@ public struct Herald: Sendable {
         try await store.prepare()
         for urlToken in try await store.pausedEndpoints() { outbox.pause(urlToken) }
         // With PostgreSQL, the lease scan picks up undelivered outputs session by session.
-        guard leases == nil else { return }
+        if let leases { return try await leases.start() }
         let backlog = try await store.undeliveredOutputs()
         outbox.add(backlog)
         if !backlog.isEmpty { logger.info("resuming undelivered outputs", metadata: ["count": "\(backlog.count)"]) }

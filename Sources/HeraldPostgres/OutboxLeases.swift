@@ -1,67 +1,147 @@
 import Foundation
 import HeraldCore
 import Logging
+import NIOCore
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
 /// Which instance delivers which session, when several share one PostgreSQL store.
 ///
-/// Per-session order needs one deliverer per session, so sessions are leased: an instance
-/// claims a session with undelivered outputs (`outbox_leases`), loads them into its local
-/// ``Outbox`` and delivers them in order, renewing the lease while it has work, and hands the
-/// session back once its queue runs empty. New outputs announce themselves with
-/// `NOTIFY herald_outbox` (sent by the committing transaction): the lease holder loads them,
-/// or, if nobody holds the session, the first instance to claim it does. A lease not renewed
-/// within `leaseDuration` (the instance died) is claimed by another instance's periodic scan,
-/// which then delivers what is left, from the first undelivered output on.
+/// Per-session order needs one deliverer per session, so sessions are leased
+/// (`outbox_leases`). A lease is live while its owner's heartbeat (`outbox_owners`) is; an
+/// instance that dies stops beating, and after `leaseDuration` its sessions are free.
+///
+/// - The batch that commits a session's outputs claims its lease for this instance (unless a
+///   live instance holds it) and hands the outputs straight to the local ``Outbox``: in the
+///   usual case no query is spent on delivery at all.
+/// - When another live instance holds the lease, the batch tells it with
+///   `NOTIFY herald_outbox` (`owner urlToken hex(sessionId)`), and the holder loads the new
+///   outputs.
+/// - A session whose queue ran empty is handed back only after the results of its deliveries
+///   are recorded (``StoreWriter/flush()``), and only if no output of it is pending:
+///   otherwise the next holder would load an output already delivered as pending, and POST it
+///   again (the cause of duplicate deliveries without any fault before this design).
+/// - Every `leaseDuration / 3` the heartbeat is renewed and sessions with undelivered outputs
+///   and no live lease (their instance died) are claimed, from the first undelivered output.
+///
+/// Lease rows change only while their session's advisory lock is held, as in the batches, so
+/// claims, hand-backs and batches never deadlock.
 public final class OutboxLeases: Service, Sendable {
+    private struct Work {
+        var announced: Set<SessionKey> = []
+        /// Sessions to hand back now.
+        var drained: Set<SessionKey> = []
+        /// Sessions whose queue ran empty since the last hand-back round.
+        var idle: Set<SessionKey> = []
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
     private let store: PostgresStore
     private let outbox: Outbox
+    private let writer: StoreWriter
     private let owner: String
     private let leaseDuration: Duration
     private let logger: Logger
-    /// Sessions this instance holds, with the last outbox position loaded.
+    /// Sessions this instance holds, with the last outbox position queued here.
     private let held = Mutex<[SessionKey: Int64]>([:])
-    private let turns = Mutex<[SessionKey: [CheckedContinuation<Void, Never>]]>([:])
+    private let work = Mutex(Work())
+    /// Hand-backs refused because outputs were pending though none loaded: after three, the
+    /// session's pending outputs are loaded from the start (their recorded result was lost).
+    private let refusals = Mutex<[SessionKey: Int]>([:])
 
-    public init(store: PostgresStore, outbox: Outbox, leaseDuration: Duration, logger: Logger) {
+    public init(store: PostgresStore, outbox: Outbox, writer: StoreWriter, leaseDuration: Duration, logger: Logger) {
         self.store = store
         self.outbox = outbox
-        self.owner = "herald-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))"
+        self.writer = writer
+        self.owner = store.owner
         self.leaseDuration = leaseDuration
         self.logger = logger
-        outbox.onDrained { [weak self] keys in
-            self?.drained(keys)
-        }
+        store.onClaimedOutputs { [weak self] claimed in self?.claimed(claimed) }
+        outbox.onDrained { [weak self] keys in self?.work.withLock { $0.idle.formUnion(keys) } }
     }
 
-    private let pendingRelease = Mutex<Set<SessionKey>>([])
+    /// Records the first heartbeat: before it, the leases this instance's batches claim would
+    /// look abandoned to the others. Herald calls it after the schema is migrated.
+    public func start() async throws {
+        try await beat()
+    }
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.listen() }
-                group.addTask { await self.scanAndRenew() }
+                group.addTask { await self.heartbeatAndScan() }
+                group.addTask { await self.serve() }
+                group.addTask { await self.handBackRounds() }
             }
         }
-        // Hand back every session held, so another instance takes them over at once.
-        try? await store.client.query("DELETE FROM outbox_leases WHERE owner = \(owner)", logger: logger)
+        // Delivery has stopped (it stops first). Once its results are recorded, hand back every
+        // session held, so other instances take them over at their next scan.
+        do {
+            try await writer.flush()
+            try await store.client.query("DELETE FROM outbox_leases WHERE owner = \(owner)", logger: logger)
+            try await store.client.query("DELETE FROM outbox_owners WHERE owner = \(owner)", logger: logger)
+        } catch {
+            logger.warning("could not hand back outbox leases; they expire in \(leaseDuration)", metadata: ["error": "\(error)"])
+        }
     }
 
-    /// Reacts to `NOTIFY herald_outbox` (payload `urlToken/sessionId`) until cancelled,
-    /// reconnecting if the listening connection drops.
+    // MARK: Announcements
+
+    /// Outputs a batch of this instance committed, for sessions whose lease it claimed.
+    private func claimed(_ sessions: [ClaimedOutputs]) {
+        held.withLock { held in
+            for session in sessions { queue(session.key, session.outputs, &held) }
+        }
+    }
+
+    /// Queues the outputs of `key` past the position already queued, in order. Loads and
+    /// claims race (a NOTIFY and this instance's own commit); the position makes each output
+    /// queued once.
+    private func queue(_ key: SessionKey, _ outputs: [(position: Int64, entry: OutboxEntry)], _ held: inout [SessionKey: Int64]) {
+        var last = held[key] ?? 0
+        var entries: [OutboxEntry] = []
+        for (position, entry) in outputs where position > last {
+            entries.append(entry)
+            last = position
+        }
+        held[key] = last
+        if !entries.isEmpty { outbox.add(entries) }
+    }
+
+    /// An operator retried a dead output: queue it here if this instance holds its session,
+    /// else let whoever claims the session next load it with the rest.
+    public func requeue(_ entry: OutboxEntry) async {
+        let key = entry.output.session
+        let isHeld = held.withLock { held in
+            guard held[key] != nil else { return false }
+            outbox.add([entry])
+            return true
+        }
+        if !isHeld { signal { $0.announced.insert(key) } }
+    }
+
+    private func signal(_ change: (inout Work) -> Void) {
+        let waiter = work.withLock { work in
+            change(&work)
+            defer { work.waiter = nil }
+            return work.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Reacts to `NOTIFY herald_outbox` until cancelled, reconnecting if the connection drops.
     private func listen() async {
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
                     let notifications = try await connection.listen("herald_outbox")
                     for try await notification in notifications {
-                        guard let slash = notification.payload.firstIndex(of: "/") else { continue }
-                        let key = SessionKey(
-                            urlToken: String(notification.payload[..<slash]),
-                            sessionId: String(notification.payload[notification.payload.index(after: slash)...]))
-                        await self.announce(key)
+                        let parts = notification.payload.split(separator: " ", omittingEmptySubsequences: false)
+                        guard parts.count == 3, parts[0].isEmpty || parts[0] == self.owner, let sessionId = Self.fromHex(parts[2]) else { continue }
+                        let key = SessionKey(urlToken: String(parts[1]), sessionId: sessionId)
+                        self.signal { $0.announced.insert(key) }
                     }
                 }
             } catch {
@@ -72,150 +152,217 @@ public final class OutboxLeases: Service, Sendable {
         }
     }
 
-    /// Every `leaseDuration / 3`: renew what is held, retry handing back drained sessions,
-    /// and claim sessions with work whose lease is free or expired.
-    private func scanAndRenew() async {
+    private static func fromHex(_ hex: Substring) -> String? {
+        guard hex.utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.utf8.count / 2)
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    // MARK: Heartbeat and scan
+
+    private func beat() async throws {
+        let until = Timestamp.now().adding(leaseDuration).milliseconds
+        try await store.client.query(
+            """
+            INSERT INTO outbox_owners (owner, alive_until) VALUES (\(owner), \(until))
+            ON CONFLICT (owner) DO UPDATE SET alive_until = excluded.alive_until
+            """, logger: logger)
+    }
+
+    /// Every `leaseDuration / 3`: the heartbeat, and a claim on sessions with work whose lease
+    /// is free or whose holder stopped beating.
+    private func heartbeatAndScan() async {
         let period = max(Duration.milliseconds(200), leaseDuration / 3)
         while !Task.isCancelled {
             do {
-                let until = Timestamp.now().adding(leaseDuration).milliseconds
-                try await store.client.query("UPDATE outbox_leases SET lease_until = \(until) WHERE owner = \(owner)", logger: logger)
-                let toRelease = pendingRelease.withLock { pending in
-                    defer { pending.removeAll() }
-                    return pending
-                }
-                for key in toRelease where !outbox.holds(key) { await release(key) }
+                try await beat()
                 let now = Timestamp.now().milliseconds
                 var orphans: [SessionKey] = []
                 for try await (urlToken, sessionId) in try await store.client.query(
                     """
                     SELECT DISTINCT o.url_token, o.session_id FROM outputs o
                     WHERE o.status IN ('pending', 'failed') AND NOT EXISTS (
-                      SELECT 1 FROM outbox_leases l WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND l.lease_until >= \(now))
+                      SELECT 1 FROM outbox_leases l JOIN outbox_owners w ON w.owner = l.owner
+                      WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND w.alive_until >= \(now))
                     LIMIT 1000
                     """, logger: logger
-                ).decode((String, String).self) {
-                    orphans.append(SessionKey(urlToken: urlToken, sessionId: sessionId))
+                ).decode((String, ByteBuffer).self) {
+                    orphans.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
                 }
-                for key in orphans { await announce(key) }
+                if !orphans.isEmpty { signal { $0.announced.formUnion(orphans) } }
+                try await store.client.query("DELETE FROM outbox_owners WHERE alive_until < \(now - 86_400_000)", logger: logger)
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("outbox lease scan failed", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("outbox heartbeat failed", metadata: ["error": "\(String(reflecting: error))"])
             }
             try? await Task.sleep(for: period)
         }
     }
 
-    /// A session has new outputs: load them if this instance holds it, else try to claim it.
-    func announce(_ key: SessionKey) async {
-        await withTurn(key) {
-            do {
-                if let position = held.withLock({ $0[key] }) {
-                    try await load(key, after: position)
-                    return
-                }
-                let until = Timestamp.now().adding(leaseDuration).milliseconds
-                let now = Timestamp.now().milliseconds
-                var claimed = false
-                for try await _ in try await store.client.query(
-                    """
-                    INSERT INTO outbox_leases (url_token, session_id, owner, lease_until) VALUES (\(key.urlToken), \(key.sessionId), \(owner), \(until))
-                    ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
-                      WHERE outbox_leases.lease_until < \(now) OR outbox_leases.owner = excluded.owner
-                    RETURNING 1
-                    """, logger: logger)
-                {
-                    claimed = true
-                }
-                guard claimed else { return }
-                held.withLock { $0[key] = 0 }
-                try await load(key, after: 0)
-            } catch {
-                logger.warning("outbox claim failed", metadata: ["session": "\(key)", "error": "\(String(reflecting: error))"])
+    // MARK: Claims, loads, hand-backs
+
+    /// Serves announcements and hand-backs, one batch at a time, until cancelled.
+    private func serve() async {
+        while !Task.isCancelled {
+            let (announced, drained) = await nextWork()
+            if !announced.isEmpty { await acquire(announced) }
+            if !drained.isEmpty { await handBack(drained) }
+        }
+    }
+
+    /// Once a second, the sessions that went idle are handed back: a session keeps its holder
+    /// through a short pause, so a conversation's next burst needs no new claim.
+    private func handBackRounds() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            signal { work in
+                work.drained.formUnion(work.idle)
+                work.idle.removeAll()
             }
         }
     }
 
-    /// An operator retried a dead output: queue it here if this instance holds its session,
-    /// else let whoever claims the session next load it with the rest.
-    public func requeue(_ entry: OutboxEntry) async {
-        let key = entry.output.session
-        if held.withLock({ $0[key] != nil }) {
-            outbox.add([entry])
-        } else {
-            await announce(key)
-        }
-    }
-
-    private func load(_ key: SessionKey, after position: Int64) async throws {
-        let (entries, last) = try await store.undeliveredOutputs(of: key, after: position)
-        held.withLock { $0[key] = last }
-        if !entries.isEmpty { outbox.add(entries) }
-    }
-
-    private func drained(_ keys: [SessionKey]) {
-        pendingRelease.withLock { $0.formUnion(keys) }
-    }
-
-    /// Hands a drained session back, unless outputs arrived meanwhile (then they are loaded).
-    private func release(_ key: SessionKey) async {
-        await withTurn(key) {
-            guard let position = held.withLock({ $0[key] }), !outbox.holds(key) else { return }
-            do {
-                var released = false
-                for try await _ in try await store.client.query(
-                    """
-                    DELETE FROM outbox_leases WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId) AND owner = \(owner)
-                      AND NOT EXISTS (SELECT 1 FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)
-                        AND status IN ('pending', 'failed') AND position > \(position))
-                    RETURNING 1
-                    """, logger: logger)
-                {
-                    released = true
+    private func nextWork() async -> (announced: Set<SessionKey>, drained: Set<SessionKey>) {
+        while true {
+            let ready = work.withLock { work -> (Set<SessionKey>, Set<SessionKey>)? in
+                guard !work.announced.isEmpty || !work.drained.isEmpty else { return nil }
+                defer {
+                    work.announced.removeAll()
+                    work.drained.removeAll()
                 }
-                if released {
-                    held.withLock { $0[key] = nil }
-                } else {
-                    try await load(key, after: position)
-                }
-            } catch {
-                logger.warning("outbox lease release failed", metadata: ["session": "\(key)", "error": "\(String(reflecting: error))"])
+                return (work.announced, work.drained)
             }
-        }
-    }
-
-    /// One claim/load/release at a time per session.
-    private func withTurn(_ key: SessionKey, _ body: () async -> Void) async {
-        let mine = turns.withLock { turns -> Bool in
-            if turns[key] == nil {
-                turns[key] = []
-                return true
-            }
-            return false
-        }
-        if !mine {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let free = turns.withLock { turns -> Bool in
-                    if turns[key] == nil {
-                        turns[key] = []
-                        return true
+            if let ready { return ready }
+            if Task.isCancelled { return ([], []) }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let now = work.withLock { work -> Bool in
+                        if !work.announced.isEmpty || !work.drained.isEmpty || Task.isCancelled { return true }
+                        work.waiter = continuation
+                        return false
                     }
-                    turns[key]!.append(continuation)
-                    return false
+                    if now { continuation.resume() }
                 }
-                if free { continuation.resume() }
+            } onCancel: {
+                self.signal { _ in }
             }
         }
-        await body()
-        let next = turns.withLock { turns -> CheckedContinuation<Void, Never>? in
-            if var waiting = turns[key], !waiting.isEmpty {
-                let next = waiting.removeFirst()
-                turns[key] = waiting
-                return next
+    }
+
+    /// Sessions with new outputs: loads them where this instance holds the lease, claims the
+    /// others (free or abandoned) and loads those it got.
+    private func acquire(_ keys: Set<SessionKey>) async {
+        let unheld = held.withLock { held in keys.filter { held[$0] == nil } }
+        do {
+            if !unheld.isEmpty {
+                let now = Timestamp.now().milliseconds
+                let got = try await store.transaction { connection in
+                    try await PostgresBatch.lock(unheld, connection, logger)
+                    var got: [SessionKey] = []
+                    for try await (urlToken, sessionId) in try await connection.query(
+                        """
+                        INSERT INTO outbox_leases (url_token, session_id, owner)
+                        SELECT *, \(owner) FROM unnest(\(unheld.map(\.urlToken))::text[], \(unheld.map(\.sessionId.bytea))::bytea[])
+                        ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
+                          WHERE outbox_leases.owner = excluded.owner
+                            OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
+                        RETURNING url_token, session_id
+                        """, logger: logger
+                    ).decode((String, ByteBuffer).self) {
+                        got.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
+                    }
+                    return got
+                }
+                held.withLock { held in
+                    for key in got where held[key] == nil { held[key] = 0 }
+                }
             }
-            turns[key] = nil
-            return nil
+            try await load(keys)
+        } catch {
+            logger.warning("outbox claim failed; the next scan tries again", metadata: ["error": "\(String(reflecting: error))"])
         }
-        next?.resume()
+    }
+
+    /// Queues the undelivered outputs of held sessions past what is queued here.
+    private func load(_ keys: some Collection<SessionKey>) async throws {
+        let from = held.withLock { held in keys.compactMap { key in held[key].map { (key: key, after: $0) } } }
+        guard !from.isEmpty else { return }
+        let rows = try await store.undeliveredOutputs(of: from)
+        var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
+        for row in rows { bySession[row.entry.output.session, default: []].append(row) }
+        held.withLock { held in
+            for (key, outputs) in bySession where held[key] != nil { queue(key, outputs, &held) }
+        }
+    }
+
+    /// Hands back sessions whose queue ran empty, once their delivery results are recorded.
+    private func handBack(_ keys: Set<SessionKey>) async {
+        let candidates = held.withLock { held in
+            keys.compactMap { key in held[key].flatMap { outbox.holds(key) ? nil : (key: key, position: $0) } }
+        }
+        guard !candidates.isEmpty else { return }
+        do {
+            try await writer.flush()
+            let released = try await store.transaction { connection in
+                try await PostgresBatch.lock(candidates.map(\.key), connection, logger)
+                var released: Set<SessionKey> = []
+                for try await (urlToken, sessionId) in try await connection.query(
+                    """
+                    DELETE FROM outbox_leases l
+                    USING unnest(\(candidates.map(\.key.urlToken))::text[], \(candidates.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+                    WHERE l.url_token = u.url_token AND l.session_id = u.session_id AND l.owner = \(owner)
+                      AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = u.url_token AND o.session_id = u.session_id
+                        AND o.status IN ('pending', 'failed'))
+                    RETURNING l.url_token, l.session_id
+                    """, logger: logger
+                ).decode((String, ByteBuffer).self) {
+                    released.insert(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
+                }
+                return released
+            }
+            // A session that got new outputs meanwhile (its position moved) stays held.
+            held.withLock { held in
+                for candidate in candidates where released.contains(candidate.key) {
+                    if held[candidate.key] == candidate.position, !outbox.holds(candidate.key) { held[candidate.key] = nil }
+                }
+            }
+            let refused = candidates.filter { !released.contains($0.key) }.map(\.key)
+            if !refused.isEmpty { try await loadRefused(refused) }
+        } catch {
+            logger.warning("outbox hand-back failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
+            work.withLock { $0.idle.formUnion(candidates.map(\.key)) }
+        }
+    }
+
+    /// Sessions not handed back because outputs of them are pending: usually new ones another
+    /// instance committed (its NOTIFY may still be on its way), which are loaded now. If none
+    /// is new three times running, a delivery result was lost (the store failed to record it):
+    /// the session's pending outputs are loaded again from the start.
+    private func loadRefused(_ keys: [SessionKey]) async throws {
+        try await load(keys)
+        var again: [SessionKey] = []
+        for key in keys where !outbox.holds(key) {
+            let count = refusals.withLock { refusals in
+                refusals[key, default: 0] += 1
+                return refusals[key]!
+            }
+            if count >= 3 { again.append(key) } else { work.withLock { _ = $0.idle.insert(key) } }
+        }
+        for key in keys where outbox.holds(key) { refusals.withLock { $0[key] = nil } }
+        guard !again.isEmpty else { return }
+        logger.warning("reloading sessions whose delivery results were not recorded", metadata: ["count": "\(again.count)"])
+        held.withLock { held in
+            for key in again where !outbox.holds(key) { held[key] = 0 }
+        }
+        refusals.withLock { refusals in for key in again { refusals[key] = nil } }
+        try await load(again)
     }
 }

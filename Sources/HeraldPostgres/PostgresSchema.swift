@@ -98,7 +98,32 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX outbox_leases_by_owner ON outbox_leases (owner)",
             ]
-        )
+        ),
+        (
+            2,
+            [
+                // Ids, user ids and texts as UTF-8 bytes: `text` cannot hold U+0000, which any
+                // JSON string may contain and the other stores keep.
+                """
+                ALTER TABLE sessions ALTER COLUMN session_id TYPE BYTEA USING convert_to(session_id, 'UTF8'),
+                  ALTER COLUMN user_id TYPE BYTEA USING convert_to(user_id, 'UTF8')
+                """,
+                """
+                ALTER TABLE inputs ALTER COLUMN session_id TYPE BYTEA USING convert_to(session_id, 'UTF8'),
+                  ALTER COLUMN user_id TYPE BYTEA USING convert_to(user_id, 'UTF8'),
+                  ALTER COLUMN text TYPE BYTEA USING convert_to(text, 'UTF8')
+                """,
+                """
+                ALTER TABLE outputs ALTER COLUMN session_id TYPE BYTEA USING convert_to(session_id, 'UTF8'),
+                  ALTER COLUMN user_id TYPE BYTEA USING convert_to(user_id, 'UTF8'),
+                  ALTER COLUMN text TYPE BYTEA USING convert_to(text, 'UTF8')
+                """,
+                // A lease is live while its owner's heartbeat is: one row renewed per instance,
+                // instead of every lease row, which also kept renewals out of the batches' way.
+                "ALTER TABLE outbox_leases ALTER COLUMN session_id TYPE BYTEA USING convert_to(session_id, 'UTF8'), DROP COLUMN lease_until",
+                "CREATE TABLE outbox_owners (owner TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -4,19 +4,27 @@ import Logging
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The store several Herald instances share: PostgreSQL through postgres-nio.
 ///
-/// - Each input runs in one transaction holding `pg_advisory_xact_lock` on its session
-///   (``withSessionLock(_:_:)``): instances take turns on a session, `seq` stays gap-free.
-/// - Outputs are the outbox table; their commit sends `NOTIFY herald_outbox` with the session,
-///   and ``OutboxLeases`` decides which instance delivers which session.
-/// - Delivery results and other changes arrive in batches from the `StoreWriter` (``apply(_:)``).
-public final class PostgresStore: SharedStore, Service {
+/// - Writes arrive in batches from the `StoreWriter` (``apply(_:)``), one transaction each
+///   (group commit): the batch takes the advisory lock of every session it touches, in one
+///   order on every instance, reads them, runs the requests' ``SessionTurn``s on them, and
+///   writes everything with a few array statements (``PostgresBatch``).
+/// - Outputs are the outbox table. The committing transaction also claims the delivery lease of
+///   each session it added outputs to, unless another live instance holds it, which it then
+///   tells with `NOTIFY herald_outbox` (``OutboxLeases``).
+/// - Ids, user ids and texts are `bytea` (UTF-8): PostgreSQL's `text` cannot hold U+0000, and
+///   Herald accepts any JSON string, as the other stores do.
+public final class PostgresStore: HeraldStore, Service {
     let client: PostgresClient
     let logger: Logger
     /// Shown in messages; the password is not in it.
     public let location: String
+    /// This instance's name in `outbox_leases` and `outbox_owners`.
+    let owner: String
+    private let committedHandler = Mutex<ClaimedOutputsHandler?>(nil)
 
     public var isSingleWriter: Bool { false }
 
@@ -40,9 +48,12 @@ public final class PostgresStore: SharedStore, Service {
             database: database.isEmpty ? nil : database, tls: tls)
         configuration.options.maximumConnections = 40
         configuration.options.minimumConnections = 2
+        // A server that is down is found out quickly: requests answer 503 instead of waiting.
+        configuration.options.connectTimeout = .seconds(3)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.location = "postgres://\(host):\(components.port ?? 5432)/\(database)"
+        self.owner = "herald-\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UUID().uuidString.prefix(8))"
     }
 
     /// Runs the connection pool; it must run before the store is used (Herald starts it first).
@@ -55,7 +66,24 @@ public final class PostgresStore: SharedStore, Service {
     }
 
     public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
+        _ = try await bounded { try await self.client.query("SELECT 1", logger: self.logger) }
+    }
+
+    /// How long a request waits for PostgreSQL: while the server is down, postgres-nio keeps a
+    /// query waiting for a connection, and a request should get its 503 instead.
+    static let answerTimeout: Duration = .seconds(5)
+
+    /// Runs `body`, or throws once ``answerTimeout`` has passed (and cancels it).
+    func bounded<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: Self.answerTimeout)
+                throw PostgresStoreError("PostgreSQL did not answer within \(Self.answerTimeout)")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
     }
 
     public func close() async throws {}
@@ -64,29 +92,13 @@ public final class PostgresStore: SharedStore, Service {
 
     public func session(_ key: SessionKey) async throws -> Session? {
         let rows = try await client.query(
-            "SELECT * FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)", logger: logger)
+            "SELECT * FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea)", logger: logger)
         for try await row in rows { return try Self.session(from: Reader(row)) }
         return nil
     }
 
-    public func withSessionLock<T: Sendable>(
-        _ key: SessionKey, _ body: @Sendable (Session?) throws -> (SessionCommit, T)
-    ) async throws -> T {
-        try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key.urlToken + "/" + key.sessionId), 0))", logger: logger)
-            var stored: Session?
-            let rows = try await connection.query(
-                "SELECT * FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)", logger: logger)
-            for try await row in rows { stored = try Self.session(from: Reader(row)) }
-            let (commit, result) = try body(stored)
-            guard commit.expectedVersion == (stored?.version ?? 0) else { throw StoreConflict(session: key) }
-            try await Self.write(commit, connection, logger)
-            return result
-        }
-    }
-
     /// A transaction whose errors are the closure's own (postgres-nio wraps them).
-    private func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         do {
             return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
         } catch let error as PostgresTransactionError {
@@ -95,113 +107,38 @@ public final class PostgresStore: SharedStore, Service {
         }
     }
 
+    /// Called after each committed batch with the sessions whose delivery lease the batch
+    /// claimed for this instance, and their new outputs (set by ``OutboxLeases``). Without
+    /// a handler the store claims no lease and announces every new output.
+    func onClaimedOutputs(_ handler: @escaping @Sendable ([ClaimedOutputs]) -> Void) {
+        committedHandler.withLock { $0 = ClaimedOutputsHandler(call: handler) }
+    }
+
     public func apply(_ changes: [StoreChange]) async throws {
         guard !changes.isEmpty else { return }
-        try await transaction { connection in
-            for change in changes {
-                switch change {
-                case .session(let commit):
-                    let key = commit.session.key
-                    try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(key.urlToken + "/" + key.sessionId), 0))", logger: logger)
-                    var stored: Int64 = 0
-                    for try await version in try await connection.query(
-                        "SELECT version FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)", logger: logger
-                    ).decode(Int64.self) { stored = version }
-                    guard stored == commit.expectedVersion else { throw StoreConflict(session: key) }
-                    try await Self.write(commit, connection, logger)
-                case .deleteSession(let key):
-                    try await connection.query("DELETE FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)", logger: logger)
-                    try await connection.query("DELETE FROM inputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)", logger: logger)
-                    try await connection.query(
-                        """
-                        DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE url_token = \(key.urlToken)
-                          AND session_id = \(key.sessionId) AND status IN ('delivered', 'dead'))
-                        """, logger: logger)
-                    try await connection.query(
-                        """
-                        DELETE FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)
-                          AND status IN ('delivered', 'dead')
-                        """, logger: logger)
-                case .delivery(let update):
-                    try await Self.write(update, connection, logger)
-                case .endpointPaused(let urlToken, let paused):
-                    if paused {
-                        try await connection.query("INSERT INTO paused_endpoints (url_token) VALUES (\(urlToken)) ON CONFLICT DO NOTHING", logger: logger)
-                    } else {
-                        try await connection.query("DELETE FROM paused_endpoints WHERE url_token = \(urlToken)", logger: logger)
+        let handler = committedHandler.withLock { $0 }
+        // Turns whose Idempotency-Key another instance recorded first: the batch is written
+        // again without them (rare: the same key sent to two instances at once).
+        var excluded = Set<ObjectIdentifier>()
+        while true {
+            do {
+                let owner = handler == nil ? nil : self.owner
+                let skip = excluded
+                let claimed = try await bounded {
+                    try await self.transaction { connection in
+                        var batch = PostgresBatch(claimsFor: owner, excluding: skip, logger: self.logger)
+                        try await batch.write(changes, connection)
+                        return batch.claimed
                     }
                 }
+                if let handler, !claimed.isEmpty { handler.call(claimed) }
+                return
+            } catch let conflict as PostgresBatch.IdempotencyConflicts {
+                for (turn, error) in conflict.turns {
+                    turn.reject(error)
+                    excluded.insert(ObjectIdentifier(turn))
+                }
             }
-        }
-    }
-
-    private static func write(_ commit: SessionCommit, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        let session = commit.session
-        let key = session.key
-        if let response = commit.idempotency {
-            var inserted = false
-            for try await _ in try await connection.query(
-                """
-                INSERT INTO idempotency (url_token, key, status, body, created_at)
-                VALUES (\(response.urlToken), \(response.key), \(response.status), \(String(decoding: response.body, as: UTF8.self)), \(response.createdAt.milliseconds))
-                ON CONFLICT (url_token, key) DO NOTHING RETURNING 1
-                """, logger: logger)
-            {
-                inserted = true
-            }
-            guard inserted else { throw IdempotencyConflict(urlToken: response.urlToken, key: response.key) }
-        }
-        try await connection.query(
-            """
-            INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version)
-            VALUES (\(key.urlToken), \(key.sessionId), \(session.userId), \(JSON.object(session.context).jsonString), \(session.waiting?.nodeId),
-              \(session.waiting?.retries ?? 0), \(session.nextSeq), \(session.createdAt.milliseconds), \(session.updatedAt.milliseconds), \(session.version))
-            ON CONFLICT (url_token, session_id) DO UPDATE SET
-              user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
-              waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-              updated_at = excluded.updated_at, version = excluded.version
-            """, logger: logger)
-        if let input = commit.input {
-            try await connection.query(
-                """
-                INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
-                VALUES (\(input.id), \(key.urlToken), \(key.sessionId), \(input.userId), \(input.text), \(input.data?.jsonString),
-                  \(input.source.rawValue), \(input.receivedAt.milliseconds))
-                """, logger: logger)
-        }
-        for output in commit.outputs {
-            try await connection.query(
-                """
-                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
-                VALUES (\(output.id), \(key.urlToken), \(key.sessionId), \(output.userId), \(output.seq), \(output.type.rawValue), \(output.text),
-                  \(output.data?.jsonString), \(output.attachments.map { JSON.array($0).jsonString }), \(output.inputId), \(output.source?.rawValue),
-                  \(output.timestamp.milliseconds), 'pending', 0)
-                """, logger: logger)
-        }
-        if !commit.outputs.isEmpty {
-            // Delivered to every listening instance when the transaction commits.
-            try await connection.query("SELECT pg_notify('herald_outbox', \(key.urlToken + "/" + key.sessionId))", logger: logger)
-        }
-    }
-
-    private static func write(_ update: DeliveryUpdate, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        let deliveredAt = update.status == .delivered ? update.attempt.map { $0.startedAt.milliseconds + $0.durationMilliseconds } : nil
-        try await connection.query(
-            """
-            UPDATE outputs SET status = \(update.status.rawValue), attempts = \(update.attempts), next_attempt_at = \(update.nextAttemptAt?.milliseconds),
-              last_error = COALESCE(\(update.attempt?.error), CASE WHEN \(update.status.rawValue) = 'delivered' THEN NULL ELSE last_error END),
-              delivered_at = COALESCE(\(deliveredAt), delivered_at)
-            WHERE id = \(update.outputId)
-            """, logger: logger)
-        if let attempt = update.attempt {
-            try await connection.query(
-                """
-                INSERT INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
-                VALUES (\(attempt.outputId), \(attempt.number), \(attempt.startedAt.milliseconds), \(attempt.durationMilliseconds),
-                  \(attempt.statusCode), \(attempt.error), \(attempt.responseBody))
-                ON CONFLICT (output_id, number) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
-                  status_code = excluded.status_code, error = excluded.error, response_body = excluded.response_body
-                """, logger: logger)
         }
     }
 
@@ -211,21 +148,21 @@ public final class PostgresStore: SharedStore, Service {
         try await entries(try await client.query("SELECT * FROM outputs WHERE status IN ('pending', 'failed') ORDER BY position", logger: logger))
     }
 
-    /// A session's undelivered outputs after `position`, in order, with the last position seen.
-    func undeliveredOutputs(of key: SessionKey, after position: Int64) async throws -> (entries: [OutboxEntry], last: Int64) {
+    /// The undelivered outputs of these sessions after each one's position, in position order.
+    func undeliveredOutputs(of sessions: [(key: SessionKey, after: Int64)]) async throws -> [(position: Int64, entry: OutboxEntry)] {
         let rows = try await client.query(
             """
-            SELECT * FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId)
-              AND status IN ('pending', 'failed') AND position > \(position) ORDER BY position
+            SELECT o.* FROM outputs o
+            JOIN unnest(\(sessions.map(\.key.urlToken))::text[], \(sessions.map(\.key.sessionId.bytea))::bytea[], \(sessions.map(\.after))::int8[])
+              AS u(url_token, session_id, after) ON o.url_token = u.url_token AND o.session_id = u.session_id AND o.position > u.after
+            WHERE o.status IN ('pending', 'failed') ORDER BY o.position
             """, logger: logger)
-        var entries: [OutboxEntry] = []
-        var last = position
+        var entries: [(position: Int64, entry: OutboxEntry)] = []
         for try await row in rows {
             let reader = Reader(row)
-            last = max(last, try reader("position"))
-            entries.append(try Self.entry(from: reader))
+            entries.append((try reader("position"), try Self.entry(from: reader)))
         }
-        return (entries, last)
+        return entries
     }
 
     private func entries(_ rows: PostgresRowSequence) async throws -> [OutboxEntry] {
@@ -251,9 +188,9 @@ public final class PostgresStore: SharedStore, Service {
             """
             SELECT * FROM sessions
             WHERE (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
-              AND (\(query.userId)::text IS NULL OR user_id = \(query.userId))
+              AND (\(query.userId?.bytea)::bytea IS NULL OR user_id = \(query.userId?.bytea))
               AND (\(query.activeSince?.milliseconds)::bigint IS NULL OR updated_at >= \(query.activeSince?.milliseconds))
-              AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession)))
+              AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession?.bytea)))
             ORDER BY url_token, session_id LIMIT \(query.limit)
             """, logger: logger)
         var sessions: [SessionSummary] = []
@@ -265,14 +202,14 @@ public final class PostgresStore: SharedStore, Service {
         var entries: [TranscriptEntry] = []
         for try await row in try await client.query(
             """
-            SELECT * FROM inputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId) ORDER BY received_at DESC LIMIT \(limit)
+            SELECT * FROM inputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY received_at DESC LIMIT \(limit)
             """, logger: logger)
         {
             entries.append(.input(try Self.input(from: Reader(row))))
         }
         for try await row in try await client.query(
             """
-            SELECT * FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId) ORDER BY position DESC LIMIT \(limit)
+            SELECT * FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY position DESC LIMIT \(limit)
             """, logger: logger)
         {
             entries.append(.output(try Self.delivery(from: Reader(row))))
@@ -286,7 +223,7 @@ public final class PostgresStore: SharedStore, Service {
             SELECT * FROM outputs
             WHERE (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
               AND (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
-              AND (\(query.sessionId)::text IS NULL OR session_id = \(query.sessionId))
+              AND (\(query.sessionId?.bytea)::bytea IS NULL OR session_id = \(query.sessionId?.bytea))
             ORDER BY position LIMIT \(query.limit)
             """, logger: logger)
         var records: [DeliveryRecord] = []
@@ -328,8 +265,8 @@ public final class PostgresStore: SharedStore, Service {
         var keys: [SessionKey] = []
         for try await sessionId in try await client.query(
             "SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND updated_at < \(cutoff.milliseconds) LIMIT \(limit)", logger: logger
-        ).decode(String.self) {
-            keys.append(SessionKey(urlToken: urlToken, sessionId: sessionId))
+        ).decode(ByteBuffer.self) {
+            keys.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
         }
         return keys
     }
@@ -372,6 +309,15 @@ public final class PostgresStore: SharedStore, Service {
         func callAsFunction<T: PostgresDecodable>(_ column: String) throws -> T {
             try row[column].decode(T.self)
         }
+
+        /// A `bytea` column that holds UTF-8 text.
+        func text(_ column: String) throws -> String {
+            String(buffer: try row[column].decode(ByteBuffer.self))
+        }
+
+        func optionalText(_ column: String) throws -> String? {
+            try row[column].decode(ByteBuffer?.self).map { String(buffer: $0) }
+        }
     }
 
     private static func json(_ text: String?) throws -> JSON? {
@@ -380,8 +326,8 @@ public final class PostgresStore: SharedStore, Service {
     }
 
     static func session(from row: Reader) throws -> Session {
-        let key = SessionKey(urlToken: try row("url_token"), sessionId: try row("session_id"))
-        var session = Session(key: key, userId: try row("user_id"), now: Timestamp(milliseconds: try row("created_at")))
+        let key = SessionKey(urlToken: try row("url_token"), sessionId: try row.text("session_id"))
+        var session = Session(key: key, userId: try row.text("user_id"), now: Timestamp(milliseconds: try row("created_at")))
         session.context = try json(try row("context"))?.objectValue ?? JSONObject()
         if let node: String = try row("waiting_node") { session.waiting = FlowWait(nodeId: node, retries: Int(try row("waiting_retries") as Int64)) }
         session.nextSeq = try row("next_seq")
@@ -392,16 +338,17 @@ public final class PostgresStore: SharedStore, Service {
 
     static func input(from row: Reader) throws -> Input {
         Input(
-            id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row("session_id")), userId: try row("user_id"),
-            text: try row("text"), data: try json(try row("data")), source: InputSource(rawValue: try row("source")) ?? .user,
+            id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row.text("session_id")),
+            userId: try row.text("user_id"), text: try row.optionalText("text"), data: try json(try row("data")), source: InputSource(rawValue: try row("source")) ?? .user,
             receivedAt: Timestamp(milliseconds: try row("received_at")))
     }
 
     static func output(from row: Reader) throws -> Output {
         let source: String? = try row("source")
         return Output(
-            id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row("session_id")), userId: try row("user_id"),
-            seq: try row("seq"), type: OutputType(rawValue: try row("type")) ?? .output, text: try row("text"), data: try json(try row("data")),
+            id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row.text("session_id")),
+            userId: try row.text("user_id"), seq: try row("seq"), type: OutputType(rawValue: try row("type")) ?? .output,
+            text: try row.optionalText("text"), data: try json(try row("data")),
             attachments: try json(try row("attachments"))?.arrayValue, inputId: try row("input_id"), source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: try row("created_at")))
     }

@@ -82,6 +82,12 @@ public final class SQLiteStore: HeraldStore {
                 switch change {
                 case .session(let commit):
                     try Self.write(commit, db, &versions)
+                case .turn(let turn):
+                    let stored = try Row.fetchOne(
+                        db.cachedStatement(sql: "SELECT * FROM sessions WHERE url_token = ? AND session_id = ?"),
+                        arguments: [turn.key.urlToken, turn.key.sessionId]
+                    ).map(Self.session(from:))
+                    if let commit = turn.run(on: stored) { try Self.write(commit, db, &versions) }
                 case .deleteSession(let key):
                     try Self.delete(key, db)
                     versions[key] = 0

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Foundation
 import HeraldCore
 import HeraldHTTP
 import Hummingbird
@@ -15,6 +17,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Most changes one store transaction takes (group commit); 1 turns it off (for benchmarks).")
     var maxCommitBatch: Int = 2000
+
+    @Option(help: "Seconds a graceful stop (SIGTERM, SIGINT) may take before the process exits anyway.")
+    var shutdownTimeout: Int = 30
 
     func run() async throws {
         let logger = bootstrapLogging(level: logLevel)
@@ -35,6 +40,36 @@ struct Serve: AsyncParsableCommand {
                 "listen": "\(configuration.listen)", "admin": "\(configuration.adminListen.map(\.description) ?? "same listener")",
                 "storage": "\(configuration.storage)", "endpoints": "\(configuration.endpoints.map(\.urlToken).joined(separator: ","))",
             ])
+        let watchdog = ShutdownWatchdog(seconds: max(1, shutdownTimeout), logger: logger)
         try await app.runService()
+        watchdog.cancel()
+    }
+}
+
+/// Bounds a graceful stop. SIGTERM or SIGINT lets the service group stop in order (HTTP
+/// server, delivery, leases, the writer's last batch, the store); if that has not finished
+/// after `seconds` — a store that does not answer can hold a last commit forever — the
+/// process exits with status 1. Whatever was not recorded is redelivered after the restart,
+/// as after any crash.
+final class ShutdownWatchdog {
+    private let sources: [any DispatchSourceSignal]
+
+    init(seconds: Int, logger: Logger) {
+        // ServiceLifecycle handles the signals too; a dispatch source only observes them.
+        sources = [SIGTERM, SIGINT].map { signal in
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                    logger.error("herald did not stop within \(seconds) s; exiting without finishing the stop")
+                    exit(1)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
     }
 }

@@ -123,4 +123,5 @@ public final class TestReceiver: Sendable {
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }

@@ -23,10 +23,13 @@ public final class StoreWriter: Service, Sendable {
     }
 
     private struct Pending {
-        var change: StoreChange
+        /// `nil` for a barrier (``flush()``): it only waits for what was queued before it.
+        var change: StoreChange?
         var epoch: Int
         /// `nil` for fire-and-forget changes.
         var ticket: CommitTicket?
+        /// Failed batches this fire-and-forget change was part of.
+        var failures = 0
     }
 
     private struct State {
@@ -34,6 +37,9 @@ public final class StoreWriter: Service, Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
         var stopped = false
+        /// Consecutive failed batches: the next batch waits a little longer each time, so a
+        /// store that is down is not hammered.
+        var failedBatches = 0
     }
 
     private let store: any HeraldStore
@@ -73,10 +79,23 @@ public final class StoreWriter: Service, Sendable {
         return ticket
     }
 
-    /// Queues `change` without waiting for it.
+    /// Queues `change` without waiting for it. If its batch fails, it is queued again (up to
+    /// ``maxResubmits`` times), so a short store outage loses no delivery result.
     public func submit(_ change: StoreChange) {
         enqueue(Pending(change: change, epoch: epoch, ticket: nil))
     }
+
+    /// Returns once everything queued before the call is durable (or throws why not).
+    /// Used by the PostgreSQL outbox leases: a session is handed back only after the results
+    /// of its deliveries are recorded, or the next holder would load them as pending again.
+    public func flush() async throws {
+        let ticket = CommitTicket()
+        enqueue(Pending(change: nil, epoch: epoch, ticket: ticket))
+        try await ticket.wait()
+    }
+
+    /// How often a fire-and-forget change is queued again after its batch failed.
+    public static let maxResubmits = 30
 
     private func enqueue(_ pending: Pending) {
         let rejected: Pending? = state.withLock { state in
@@ -167,23 +186,58 @@ public final class StoreWriter: Service, Sendable {
         }
         guard !accepted.isEmpty else { return }
         do {
-            try await store.apply(accepted.map(\.change))
+            try await store.apply(accepted.compactMap(\.change))
         } catch {
-            failureEpoch.add(1, ordering: .releasing)
-            logger.error("store write failed; \(accepted.count) changes not recorded", metadata: ["error": "\(error)"])
-            for pending in accepted {
-                pending.ticket?.complete(.failure(error is StoreConflict ? error : CommitFailed(underlying: error)))
-            }
+            await failed(accepted, error)
             return
         }
+        state.withLock { $0.failedBatches = 0 }
         var outputs: [Output] = []
         for pending in accepted {
-            if case .session(let commit) = pending.change { outputs += commit.outputs }
+            switch pending.change {
+            case .session(let commit): outputs += commit.outputs
+            case .turn(let turn): outputs += turn.commit?.outputs ?? []
+            default: break
+            }
         }
         if !outputs.isEmpty, let handler = committedHandler.withLock({ $0 }) {
             handler.call(outputs)
         }
-        for pending in accepted { pending.ticket?.complete(.success(())) }
+        for pending in accepted {
+            if case .turn(let turn) = pending.change, case .rejected(let error) = turn.outcome {
+                pending.ticket?.complete(.failure(error))
+            } else {
+                pending.ticket?.complete(.success(()))
+            }
+        }
+    }
+
+    /// A batch failed: waiting callers learn why; fire-and-forget changes (delivery results)
+    /// go back to the front of the queue, in order, unless Herald is stopping.
+    private func failed(_ accepted: [Pending], _ error: any Error) async {
+        failureEpoch.add(1, ordering: .releasing)
+        logger.error("store write failed; \(accepted.count) changes not recorded", metadata: ["error": "\(error)"])
+        var again: [Pending] = []
+        for var pending in accepted {
+            if let ticket = pending.ticket {
+                ticket.complete(.failure(error is StoreConflict ? error : CommitFailed(underlying: error)))
+            } else if pending.change != nil {
+                pending.failures += 1
+                if pending.failures <= Self.maxResubmits {
+                    again.append(pending)
+                } else {
+                    logger.error("a delivery result could not be recorded; the output will be delivered again after a restart")
+                }
+            }
+        }
+        let failures = state.withLock { state in
+            if !state.stopping { state.queue.insert(contentsOf: again, at: 0) }
+            state.failedBatches += 1
+            return state.failedBatches
+        }
+        // 50 ms, 100 ms, … at most 2 s between failed batches.
+        let pause = min(2000, 50 << min(failures - 1, 6))
+        try? await Task.sleep(for: .milliseconds(pause))
     }
 
     private struct StaleState: Error, CustomStringConvertible {

@@ -100,8 +100,8 @@ public final class SessionRegistry: Sendable {
     private let logger: Logger
     /// With a store only this process writes (memory, SQLite), session state is carried in
     /// memory from one input to the next, and an input does not wait for the previous input's
-    /// commit before running. With a shared store (PostgreSQL) each input reads the session
-    /// afresh and commits before the next one runs.
+    /// commit before running. With a shared store (PostgreSQL) each input is a ``SessionTurn``
+    /// that the store runs on the session as stored, inside the batch's transaction.
     private let cachesSessions: Bool
     private let cache = Mutex<[SessionKey: CachedSession]>([:])
     private let cacheLimit: Int
@@ -301,7 +301,7 @@ public final class SessionRegistry: Sendable {
     /// when the session does not exist or expired), records it, and returns the receipt.
     private func change(
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
-        _ decide: @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
+        _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
         do {
             if cachesSessions {
@@ -323,34 +323,17 @@ public final class SessionRegistry: Sendable {
                 metrics.record(commit)
                 return receipt
             }
-            if let shared = store as? any SharedStore {
-                // Several instances share the store: the session's lock is held in the
-                // database for the whole read–run–write, across instances.
-                let receipt = try await mailbox.withTurn(key) {
-                    try await shared.withSessionLock(key) { stored in
-                        let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
-                        return (commit, CommittedReceipt(receipt: receipt, commit: commit))
-                    }
-                }
-                metrics.record(receipt.commit)
-                return receipt.receipt
-            }
-            var attempt = 0
-            while true {
-                attempt += 1
-                do {
-                    return try await mailbox.withTurn(key) {
-                        let stored = try await self.store.session(key)
-                        let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
-                        try await self.writer.commit(.session(commit))
-                        self.metrics.record(commit)
-                        return receipt
-                    }
-                } catch is StoreConflict where attempt < 8 {
-                    // Another instance processed an input of this session first: run again on its result.
-                    continue
-                }
-            }
+            // A store several instances share (PostgreSQL): the turn is decided inside the
+            // writer's transaction, on the session as stored, while the store holds the
+            // session's lock across instances. Queued while holding the turn, so this
+            // instance's inputs of a session run in arrival order; many sessions' turns share
+            // one transaction (group commit).
+            let turn = SessionTurn(key) { stored in try self.makeCommit(key, stored, endpoint, idempotency, decide).0 }
+            let ticket = await mailbox.withTurn(key) { self.writer.enqueue(.turn(turn)) }
+            try await ticket.wait()
+            guard let commit = turn.commit else { throw HeraldError.unavailable("the store did not run the message; retry the request") }
+            metrics.record(commit)
+            return Receipt(sessionId: key.sessionId, inputId: commit.input?.id, outputs: commit.outputs)
         } catch let error as HeraldError {
             throw error
         } catch is IdempotencyConflict {
@@ -360,11 +343,6 @@ public final class SessionRegistry: Sendable {
         } catch {
             throw .unavailable("the store could not record the message, nothing was processed; retry the request (\(error))")
         }
-    }
-
-    private struct CommittedReceipt: Sendable {
-        var receipt: Receipt
-        var commit: SessionCommit
     }
 
     private func makeCommit(

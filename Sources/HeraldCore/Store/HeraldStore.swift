@@ -20,7 +20,9 @@ public protocol HeraldStore: Sendable {
 
     /// Applies all changes in one transaction: all are recorded, or none and it throws.
     /// A ``SessionCommit`` whose `expectedVersion` does not match the stored session's version
-    /// fails the batch with ``StoreConflict``.
+    /// fails the batch with ``StoreConflict``. A ``SessionTurn`` is run on its session's
+    /// current state inside the transaction (in queue order) and its commit written; a turn
+    /// that rejects changes nothing and does not fail the batch.
     func apply(_ changes: [StoreChange]) async throws
 
     /// Outputs not yet delivered nor dead, ordered by session and `seq`: the work to resume on
@@ -51,20 +53,6 @@ public protocol HeraldStore: Sendable {
     func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws
 }
 
-/// A store several Herald instances share (PostgreSQL). An input is processed inside one
-/// transaction that holds the session's lock across all instances: the session is read, the
-/// flow runs (`body`), and its change is written and committed, so two instances never run
-/// one session's flow at once and `seq` stays gap-free.
-public protocol SharedStore: HeraldStore {
-    /// Runs `body` with the session's current state (`nil` when there is none) while holding
-    /// its lock, records the ``SessionCommit`` it returns, and commits. When the commit
-    /// carries an idempotency record whose key another instance recorded first, nothing is
-    /// written and ``IdempotencyConflict`` is thrown.
-    func withSessionLock<T: Sendable>(
-        _ key: SessionKey, _ body: @Sendable (Session?) throws -> (SessionCommit, T)
-    ) async throws -> T
-}
-
 /// The `Idempotency-Key` was recorded by another instance between the check and the commit.
 public struct IdempotencyConflict: Error, Sendable {
     public var urlToken: String
@@ -86,8 +74,11 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
 
 /// One change for ``HeraldStore/apply(_:)``.
 public enum StoreChange: Sendable {
-    /// An input (or a notify) and everything it produced.
+    /// An input (or a notify) and everything it produced, computed from cached state.
     case session(SessionCommit)
+    /// An input (or a notify) to compute from the stored state inside the transaction
+    /// (stores several instances share).
+    case turn(SessionTurn)
     case deleteSession(SessionKey)
     /// The result of a delivery attempt, or an operator's retry.
     case delivery(DeliveryUpdate)

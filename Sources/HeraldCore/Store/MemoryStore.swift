@@ -64,17 +64,9 @@ public final class MemoryStore: HeraldStore {
             for change in changes {
                 switch change {
                 case .session(let commit):
-                    let key = commit.session.key
-                    state.sessions[key] = commit.session
-                    if let input = commit.input { state.inputs[key, default: []].append(input) }
-                    for output in commit.outputs {
-                        state.nextPosition += 1
-                        state.outputs[output.id] = OutputState(position: state.nextPosition, output: output, status: .pending, attempts: 0)
-                        state.outputsBySession[key, default: []].append(output.id)
-                    }
-                    if let response = commit.idempotency {
-                        state.idempotency[response.urlToken + "\u{0}" + response.key] = response
-                    }
+                    Self.write(commit, into: &state)
+                case .turn(let turn):
+                    if let commit = turn.run(on: state.sessions[turn.key]) { Self.write(commit, into: &state) }
                 case .deleteSession(let key):
                     state.sessions[key] = nil
                     state.inputs[key] = nil
@@ -99,6 +91,20 @@ public final class MemoryStore: HeraldStore {
                     if paused { state.paused.insert(urlToken) } else { state.paused.remove(urlToken) }
                 }
             }
+        }
+    }
+
+    private static func write(_ commit: SessionCommit, into state: inout State) {
+        let key = commit.session.key
+        state.sessions[key] = commit.session
+        if let input = commit.input { state.inputs[key, default: []].append(input) }
+        for output in commit.outputs {
+            state.nextPosition += 1
+            state.outputs[output.id] = OutputState(position: state.nextPosition, output: output, status: .pending, attempts: 0)
+            state.outputsBySession[key, default: []].append(output.id)
+        }
+        if let response = commit.idempotency {
+            state.idempotency[response.urlToken + "\u{0}" + response.key] = response
         }
     }
 

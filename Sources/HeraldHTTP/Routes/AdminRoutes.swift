@@ -176,7 +176,10 @@ struct AdminRoutes<Context: RequestContext> {
 
     private func sessionKey(_ context: Context) throws -> SessionKey {
         let endpoint = try endpoint(context)
-        return SessionKey(urlToken: endpoint.urlToken, sessionId: try context.parameters.require("sessionId"))
+        // The path carries the id percent-encoded (any JSON string is a valid id: spaces,
+        // slashes, U+0000); the router hands the parameter over as it is in the path.
+        let raw = try context.parameters.require("sessionId")
+        return SessionKey(urlToken: endpoint.urlToken, sessionId: raw.removingPercentEncoding ?? raw)
     }
 
     static func limit(_ text: String?, default value: Int = 50) throws(APIError) -> Int {

@@ -1,0 +1,315 @@
+import HeraldCore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// Sessions whose delivery lease a committed batch claimed for this instance, with their new
+/// outputs and outbox positions, in position order.
+struct ClaimedOutputs: Sendable {
+    var key: SessionKey
+    var outputs: [(position: Int64, entry: OutboxEntry)]
+}
+
+struct ClaimedOutputsHandler: Sendable {
+    var call: @Sendable ([ClaimedOutputs]) -> Void
+}
+
+/// One `StoreWriter` batch written in one PostgreSQL transaction.
+///
+/// 1. The advisory lock of every session the batch touches, in ascending key order (every
+///    instance takes them in that order, so batches of two instances never deadlock).
+/// 2. Those sessions, read in one query.
+/// 3. The changes in queue order: each ``SessionTurn`` runs on its session as the batch left it
+///    (so a second message of a session in the same batch sees the first one's result).
+/// 4. What they decided, a few array statements for the whole batch (`unnest`), not one per row.
+/// 5. The delivery lease of each session that got outputs: claimed for this instance, or, when
+///    another live instance holds it, that instance is told with `NOTIFY herald_outbox`.
+///
+/// A session deletion writes what came before it first, so changes keep their queue order.
+struct PostgresBatch {
+    /// Turns whose `Idempotency-Key` another instance recorded first.
+    struct IdempotencyConflicts: Error {
+        var turns: [(SessionTurn, IdempotencyConflict)]
+    }
+
+    /// This instance's name when it claims leases; `nil` announces every new output instead.
+    let owner: String?
+    let excluded: Set<ObjectIdentifier>
+    let logger: Logger
+
+    /// Each locked session as the batch has left it so far (`.some(nil)`: none).
+    private var sessions: [SessionKey: Session?] = [:]
+    // What is still to write, in queue order.
+    private var sessionWrites: [SessionKey: Session] = [:]
+    private var sessionOrder: [SessionKey] = []
+    private var inputs: [Input] = []
+    private var outputs: [Output] = []
+    private var idempotency: [(response: IdempotentResponse, turn: SessionTurn?)] = []
+    private var deliveries: [DeliveryUpdate] = []
+    /// Leases claimed, with the outputs to hand to the local outbox after the commit.
+    private(set) var claimed: [ClaimedOutputs] = []
+
+    init(claimsFor owner: String?, excluding excluded: Set<ObjectIdentifier>, logger: Logger) {
+        self.owner = owner
+        self.excluded = excluded
+        self.logger = logger
+    }
+
+    mutating func write(_ changes: [StoreChange], _ connection: PostgresConnection) async throws {
+        var keys: Set<SessionKey> = []
+        for change in changes {
+            switch change {
+            case .session(let commit): keys.insert(commit.session.key)
+            case .turn(let turn) where !excluded.contains(ObjectIdentifier(turn)): keys.insert(turn.key)
+            case .deleteSession(let key): keys.insert(key)
+            default: break
+            }
+        }
+        if !keys.isEmpty {
+            try await Self.lock(keys, connection, logger)
+            try await read(keys, connection)
+        }
+        for change in changes {
+            switch change {
+            case .session(let commit):
+                let key = commit.session.key
+                guard ((sessions[key] ?? nil)?.version ?? 0) == commit.expectedVersion else { throw StoreConflict(session: key) }
+                record(commit, turn: nil)
+            case .turn(let turn):
+                guard !excluded.contains(ObjectIdentifier(turn)) else { continue }
+                if let commit = turn.run(on: sessions[turn.key] ?? nil) { record(commit, turn: turn) }
+            case .deleteSession(let key):
+                try await flush(connection)
+                try await Self.delete(key, connection, logger)
+                sessions[key] = .some(nil)
+            case .delivery(let update):
+                deliveries.append(update)
+            case .endpointPaused(let urlToken, let paused):
+                if paused {
+                    try await connection.query("INSERT INTO paused_endpoints (url_token) VALUES (\(urlToken)) ON CONFLICT DO NOTHING", logger: logger)
+                } else {
+                    try await connection.query("DELETE FROM paused_endpoints WHERE url_token = \(urlToken)", logger: logger)
+                }
+            }
+        }
+        try await flush(connection)
+    }
+
+    /// Takes the advisory locks of `keys` in ascending order; they are held until the
+    /// transaction ends.
+    static func lock(_ keys: some Collection<SessionKey>, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let lockKeys = Array(Set(keys.map(\.lockKey))).sorted()
+        try await connection.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(lockKeys)::int8[]) AS k", logger: logger)
+    }
+
+    private mutating func read(_ keys: Set<SessionKey>, _ connection: PostgresConnection) async throws {
+        let keys = Array(keys)
+        for key in keys { sessions[key] = .some(nil) }
+        let rows = try await connection.query(
+            """
+            SELECT s.* FROM sessions s JOIN unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[]) AS k(url_token, session_id)
+              ON s.url_token = k.url_token AND s.session_id = k.session_id
+            """, logger: logger)
+        for try await row in rows {
+            let session = try PostgresStore.session(from: PostgresStore.Reader(row))
+            sessions[session.key] = session
+        }
+    }
+
+    private mutating func record(_ commit: SessionCommit, turn: SessionTurn?) {
+        let key = commit.session.key
+        sessions[key] = commit.session
+        if sessionWrites.updateValue(commit.session, forKey: key) == nil { sessionOrder.append(key) }
+        if let input = commit.input { inputs.append(input) }
+        outputs += commit.outputs
+        if let response = commit.idempotency { idempotency.append((response, turn)) }
+    }
+
+    /// Writes what was recorded since the last flush.
+    private mutating func flush(_ connection: PostgresConnection) async throws {
+        try await writeIdempotency(connection)
+        try await writeSessions(connection)
+        try await writeInputs(connection)
+        let positions = try await writeOutputs(connection)
+        try await writeDeliveries(connection)
+        try await leaseOrAnnounce(positions, connection)
+        sessionWrites.removeAll()
+        sessionOrder.removeAll()
+        inputs.removeAll()
+        outputs.removeAll()
+        idempotency.removeAll()
+        deliveries.removeAll()
+    }
+
+    private func writeIdempotency(_ connection: PostgresConnection) async throws {
+        guard !idempotency.isEmpty else { return }
+        let responses = idempotency.map(\.response)
+        var inserted: Set<String> = []
+        for try await (urlToken, key) in try await connection.query(
+            """
+            INSERT INTO idempotency (url_token, key, status, body, created_at)
+            SELECT * FROM unnest(\(responses.map(\.urlToken))::text[], \(responses.map(\.key))::text[], \(responses.map { Int64($0.status) })::int8[],
+              \(responses.map { String(decoding: $0.body, as: UTF8.self) })::text[], \(responses.map(\.createdAt.milliseconds))::int8[])
+            ON CONFLICT (url_token, key) DO NOTHING RETURNING url_token, key
+            """, logger: logger
+        ).decode((String, String).self) {
+            inserted.insert(urlToken + "\u{0}" + key)
+        }
+        let conflicts = idempotency.compactMap { response, turn -> (SessionTurn, IdempotencyConflict)? in
+            guard let turn, !inserted.contains(response.urlToken + "\u{0}" + response.key) else { return nil }
+            return (turn, IdempotencyConflict(urlToken: response.urlToken, key: response.key))
+        }
+        if !conflicts.isEmpty { throw IdempotencyConflicts(turns: conflicts) }
+    }
+
+    private func writeSessions(_ connection: PostgresConnection) async throws {
+        guard !sessionOrder.isEmpty else { return }
+        let rows = sessionOrder.map { sessionWrites[$0]! }
+        try await connection.query(
+            """
+            INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version)
+            SELECT * FROM unnest(\(rows.map(\.key.urlToken))::text[], \(rows.map(\.key.sessionId.bytea))::bytea[], \(rows.map(\.userId.bytea))::bytea[],
+              \(rows.map { JSON.object($0.context).jsonString })::text[], \(NullableArray(rows.map { $0.waiting?.nodeId }))::text[],
+              \(rows.map { Int64($0.waiting?.retries ?? 0) })::int8[], \(rows.map(\.nextSeq))::int8[], \(rows.map(\.createdAt.milliseconds))::int8[],
+              \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[])
+            ON CONFLICT (url_token, session_id) DO UPDATE SET
+              user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
+              waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
+              updated_at = excluded.updated_at, version = excluded.version
+            """, logger: logger)
+    }
+
+    private func writeInputs(_ connection: PostgresConnection) async throws {
+        guard !inputs.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
+            SELECT * FROM unnest(\(inputs.map(\.id))::text[], \(inputs.map(\.session.urlToken))::text[], \(inputs.map(\.session.sessionId.bytea))::bytea[],
+              \(inputs.map(\.userId.bytea))::bytea[], \(NullableArray(inputs.map { $0.text?.bytea }))::bytea[],
+              \(NullableArray(inputs.map { $0.data?.jsonString }))::text[], \(inputs.map(\.source.rawValue))::text[],
+              \(inputs.map(\.receivedAt.milliseconds))::int8[])
+            """, logger: logger)
+    }
+
+    /// Inserts the outputs in queue order (their `position`s follow it) and returns each one's
+    /// position by id.
+    private func writeOutputs(_ connection: PostgresConnection) async throws -> [String: Int64] {
+        guard !outputs.isEmpty else { return [:] }
+        var positions: [String: Int64] = [:]
+        positions.reserveCapacity(outputs.count)
+        for try await (id, position) in try await connection.query(
+            """
+            INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
+            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0
+            FROM unnest(\(outputs.map(\.id))::text[], \(outputs.map(\.session.urlToken))::text[], \(outputs.map(\.session.sessionId.bytea))::bytea[],
+              \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
+              \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
+              \(NullableArray(outputs.map { $0.attachments.map { JSON.array($0).jsonString } }))::text[],
+              \(NullableArray(outputs.map(\.inputId)))::text[], \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
+              \(outputs.map(\.timestamp.milliseconds))::int8[])
+              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, n)
+            ORDER BY n
+            RETURNING id, position
+            """, logger: logger
+        ).decode((String, Int64).self) {
+            positions[id] = position
+        }
+        return positions
+    }
+
+    private func writeDeliveries(_ connection: PostgresConnection) async throws {
+        guard !deliveries.isEmpty else { return }
+        // One row per output (the last update wins), one per attempt: an UPDATE … FROM or an
+        // upsert may not touch a row twice.
+        var latest: [String: Int] = [:]
+        for (index, update) in deliveries.enumerated() { latest[update.outputId] = index }
+        let updates = deliveries.indices.filter { latest[deliveries[$0].outputId] == $0 }.map { deliveries[$0] }
+        try await connection.query(
+            """
+            UPDATE outputs AS o SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
+              last_error = COALESCE(u.error, CASE WHEN u.status = 'delivered' THEN NULL ELSE o.last_error END),
+              delivered_at = COALESCE(u.delivered_at, o.delivered_at)
+            FROM unnest(\(updates.map(\.outputId))::text[], \(updates.map(\.status.rawValue))::text[], \(updates.map { Int64($0.attempts) })::int8[],
+              \(NullableArray(updates.map { $0.nextAttemptAt?.milliseconds }))::int8[],
+              \(NullableArray(updates.map { $0.attempt?.error?.storableText }))::text[],
+              \(NullableArray(updates.map(Self.deliveredAt)))::int8[])
+              AS u(id, status, attempts, next_attempt_at, error, delivered_at)
+            WHERE o.id = u.id
+            """, logger: logger)
+        var attempts: [String: DeliveryAttempt] = [:]
+        var order: [String] = []
+        for attempt in deliveries.compactMap(\.attempt) {
+            let slot = "\(attempt.outputId)#\(attempt.number)"
+            if attempts.updateValue(attempt, forKey: slot) == nil { order.append(slot) }
+        }
+        guard !order.isEmpty else { return }
+        let rows = order.map { attempts[$0]! }
+        try await connection.query(
+            """
+            INSERT INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
+            SELECT * FROM unnest(\(rows.map(\.outputId))::text[], \(rows.map { Int64($0.number) })::int8[], \(rows.map(\.startedAt.milliseconds))::int8[],
+              \(rows.map(\.durationMilliseconds))::int8[], \(NullableArray(rows.map { $0.statusCode.map(Int64.init) }))::int8[],
+              \(NullableArray(rows.map { $0.error?.storableText }))::text[], \(NullableArray(rows.map { $0.responseBody?.storableText }))::text[])
+            ON CONFLICT (output_id, number) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
+              status_code = excluded.status_code, error = excluded.error, response_body = excluded.response_body
+            """, logger: logger)
+    }
+
+    private static func deliveredAt(_ update: DeliveryUpdate) -> Int64? {
+        guard update.status == .delivered, let attempt = update.attempt else { return nil }
+        return attempt.startedAt.milliseconds + attempt.durationMilliseconds
+    }
+
+    /// Claims the lease of each session that got outputs, or tells its holder.
+    private mutating func leaseOrAnnounce(_ positions: [String: Int64], _ connection: PostgresConnection) async throws {
+        guard !outputs.isEmpty else { return }
+        var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
+        var order: [SessionKey] = []
+        for output in outputs {
+            if bySession[output.session] == nil { order.append(output.session) }
+            bySession[output.session, default: []].append((positions[output.id] ?? 0, OutboxEntry(output: output)))
+        }
+        var unclaimed = Set(order)
+        if let owner {
+            // Free, or held by an instance whose heartbeat stopped, or already ours.
+            let now = Timestamp.now().milliseconds
+            for try await (urlToken, sessionId) in try await connection.query(
+                """
+                INSERT INTO outbox_leases (url_token, session_id, owner)
+                SELECT u.*, \(owner)::text FROM unnest(\(order.map(\.urlToken))::text[], \(order.map(\.sessionId.bytea))::bytea[]) AS u
+                ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
+                  WHERE outbox_leases.owner = excluded.owner
+                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
+                RETURNING url_token, session_id
+                """, logger: logger
+            ).decode((String, ByteBuffer).self) {
+                let key = SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId))
+                unclaimed.remove(key)
+                claimed.append(ClaimedOutputs(key: key, outputs: bySession[key] ?? []))
+            }
+        }
+        guard !unclaimed.isEmpty else { return }
+        // Delivered when the transaction commits. The payload names the holder (empty when
+        // none: then whoever hears it first claims the session).
+        let others = order.filter { unclaimed.contains($0) }
+        try await connection.query(
+            """
+            SELECT pg_notify('herald_outbox', concat_ws(' ', coalesce(l.owner, ''), u.url_token, encode(u.session_id, 'hex')))
+            FROM unnest(\(others.map(\.urlToken))::text[], \(others.map(\.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+            LEFT JOIN outbox_leases l ON l.url_token = u.url_token AND l.session_id = u.session_id
+            """, logger: logger)
+    }
+
+    static func delete(_ key: SessionKey, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let (urlToken, sessionId) = (key.urlToken, key.sessionId.bytea)
+        try await connection.query("DELETE FROM sessions WHERE url_token = \(urlToken) AND session_id = \(sessionId)", logger: logger)
+        try await connection.query("DELETE FROM inputs WHERE url_token = \(urlToken) AND session_id = \(sessionId)", logger: logger)
+        try await connection.query(
+            """
+            DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE url_token = \(urlToken)
+              AND session_id = \(sessionId) AND status IN ('delivered', 'dead'))
+            """, logger: logger)
+        try await connection.query(
+            "DELETE FROM outputs WHERE url_token = \(urlToken) AND session_id = \(sessionId) AND status IN ('delivered', 'dead')", logger: logger)
+    }
+}
