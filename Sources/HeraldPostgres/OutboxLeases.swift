@@ -46,9 +46,11 @@ public final class OutboxLeases: Service, Sendable {
     /// Sessions this instance holds, with the last outbox position queued here.
     private let held = Mutex<[SessionKey: Int64]>([:])
     private let work = Mutex(Work())
-    /// Hand-backs refused because outputs were pending though none loaded: after three, the
-    /// session's pending outputs are loaded from the start (their recorded result was lost).
-    private let refusals = Mutex<[SessionKey: Int]>([:])
+    /// Hand-backs refused though nothing new was queued for the session since: after three,
+    /// its pending outputs are loaded from the start (their delivery result was lost).
+    private let refusals = Mutex<[SessionKey: (position: Int64, count: Int)]>([:])
+    /// Set by ``start()``: the schema exists and the first heartbeat is recorded.
+    private let started = Atomic<Bool>(false)
 
     public init(store: PostgresStore, outbox: Outbox, writer: StoreWriter, leaseDuration: Duration, logger: Logger) {
         self.store = store
@@ -57,7 +59,10 @@ public final class OutboxLeases: Service, Sendable {
         self.owner = store.owner
         self.leaseDuration = leaseDuration
         self.logger = logger
-        store.onClaimedOutputs { [weak self] claimed in self?.claimed(claimed) }
+        store.onClaimedOutputs(queued: { [weak self] keys in
+            guard let self else { return keys.map { _ in 0 } }
+            return self.held.withLock { held in keys.map { held[$0] ?? 0 } }
+        }) { [weak self] claimed in self?.claimed(claimed) }
         outbox.onDrained { [weak self] keys in self?.work.withLock { $0.idle.formUnion(keys) } }
     }
 
@@ -65,6 +70,7 @@ public final class OutboxLeases: Service, Sendable {
     /// look abandoned to the others. Herald calls it after the schema is migrated.
     public func start() async throws {
         try await beat()
+        started.store(true, ordering: .releasing)
     }
 
     public func run() async throws {
@@ -182,6 +188,10 @@ public final class OutboxLeases: Service, Sendable {
     private func heartbeatAndScan() async {
         let period = max(Duration.milliseconds(200), leaseDuration / 3)
         while !Task.isCancelled {
+            guard started.load(ordering: .acquiring) else {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             do {
                 try await beat()
                 let now = Timestamp.now().milliseconds
@@ -334,29 +344,62 @@ public final class OutboxLeases: Service, Sendable {
                     if held[candidate.key] == candidate.position, !outbox.holds(candidate.key) { held[candidate.key] = nil }
                 }
             }
-            let refused = candidates.filter { !released.contains($0.key) }.map(\.key)
-            if !refused.isEmpty { try await loadRefused(refused) }
+            let refused = candidates.filter { !released.contains($0.key) }
+            if !refused.isEmpty { try await loadRefused(try await stillHeld(refused)) }
         } catch {
             logger.warning("outbox hand-back failed; trying again", metadata: ["error": "\(String(reflecting: error))"])
             work.withLock { $0.idle.formUnion(candidates.map(\.key)) }
         }
     }
 
-    /// Sessions not handed back because outputs of them are pending: usually new ones another
-    /// instance committed (its NOTIFY may still be on its way), which are loaded now. If none
-    /// is new three times running, a delivery result was lost (the store failed to record it):
-    /// the session's pending outputs are loaded again from the start.
-    private func loadRefused(_ keys: [SessionKey]) async throws {
-        try await load(keys)
-        var again: [SessionKey] = []
-        for key in keys where !outbox.holds(key) {
-            let count = refusals.withLock { refusals in
-                refusals[key, default: 0] += 1
-                return refusals[key]!
-            }
-            if count >= 3 { again.append(key) } else { work.withLock { _ = $0.idle.insert(key) } }
+    /// Of sessions not handed back, those whose lease is still this instance's. A lease another
+    /// instance took (this one missed heartbeats and looked dead) is forgotten here: its new
+    /// holder delivers the session now.
+    private func stillHeld(_ refused: [(key: SessionKey, position: Int64)]) async throws -> [(key: SessionKey, position: Int64)] {
+        var mine: Set<SessionKey> = []
+        for try await (urlToken, sessionId) in try await store.client.query(
+            """
+            SELECT l.url_token, l.session_id FROM outbox_leases l
+            JOIN unnest(\(refused.map(\.key.urlToken))::text[], \(refused.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+              ON l.url_token = u.url_token AND l.session_id = u.session_id
+            WHERE l.owner = \(owner)
+            """, logger: logger
+        ).decode((String, ByteBuffer).self) {
+            mine.insert(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
         }
-        for key in keys where outbox.holds(key) { refusals.withLock { $0[key] = nil } }
+        let lost = refused.filter { !mine.contains($0.key) }
+        if !lost.isEmpty {
+            logger.warning("outbox leases taken over by another instance", metadata: ["count": "\(lost.count)"])
+            held.withLock { held in
+                for session in lost where held[session.key] == session.position && !outbox.holds(session.key) { held[session.key] = nil }
+            }
+        }
+        return refused.filter { mine.contains($0.key) }
+    }
+
+    /// Sessions not handed back because outputs of them are pending: usually outputs queued
+    /// here since the round began, or new ones another instance committed (its NOTIFY may
+    /// still be on its way), which are loaded now. If nothing new came three rounds running,
+    /// a delivery result was lost (the store failed to record it): the session's pending
+    /// outputs are loaded again from the start.
+    private func loadRefused(_ refused: [(key: SessionKey, position: Int64)]) async throws {
+        try await load(refused.map(\.key))
+        var again: [SessionKey] = []
+        for candidate in refused {
+            let key = candidate.key
+            let unchanged = held.withLock { $0[key] == candidate.position } && !outbox.holds(key)
+            let count = refusals.withLock { refusals -> Int in
+                guard unchanged else {
+                    refusals[key] = nil
+                    return 0
+                }
+                let count = refusals[key]?.position == candidate.position ? refusals[key]!.count + 1 : 1
+                refusals[key] = (candidate.position, count)
+                return count
+            }
+            if count >= 3 { again.append(key) }
+            work.withLock { _ = $0.idle.insert(key) }
+        }
         guard !again.isEmpty else { return }
         logger.warning("reloading sessions whose delivery results were not recorded", metadata: ["count": "\(again.count)"])
         held.withLock { held in

@@ -11,6 +11,8 @@ struct ClaimedOutputs: Sendable {
 }
 
 struct ClaimedOutputsHandler: Sendable {
+    /// The last outbox position queued here, per session (0 when none).
+    var queued: @Sendable ([SessionKey]) -> [Int64]
     var call: @Sendable ([ClaimedOutputs]) -> Void
 }
 
@@ -32,8 +34,9 @@ struct PostgresBatch {
         var turns: [(SessionTurn, IdempotencyConflict)]
     }
 
-    /// This instance's name when it claims leases; `nil` announces every new output instead.
-    let owner: String?
+    /// This instance's name and what it has queued, when it claims leases; `nil` announces
+    /// every new output instead.
+    let leasing: (owner: String, queued: @Sendable ([SessionKey]) -> [Int64])?
     let excluded: Set<ObjectIdentifier>
     let logger: Logger
 
@@ -49,8 +52,8 @@ struct PostgresBatch {
     /// Leases claimed, with the outputs to hand to the local outbox after the commit.
     private(set) var claimed: [ClaimedOutputs] = []
 
-    init(claimsFor owner: String?, excluding excluded: Set<ObjectIdentifier>, logger: Logger) {
-        self.owner = owner
+    init(leasing: (owner: String, queued: @Sendable ([SessionKey]) -> [Int64])?, excluding excluded: Set<ObjectIdentifier>, logger: Logger) {
+        self.leasing = leasing
         self.excluded = excluded
         self.logger = logger
     }
@@ -130,9 +133,9 @@ struct PostgresBatch {
         try await writeIdempotency(connection)
         try await writeSessions(connection)
         try await writeInputs(connection)
-        let positions = try await writeOutputs(connection)
+        try await writeOutputs(connection)
         try await writeDeliveries(connection)
-        try await leaseOrAnnounce(positions, connection)
+        try await leaseOrAnnounce(connection)
         sessionWrites.removeAll()
         sessionOrder.removeAll()
         inputs.removeAll()
@@ -191,13 +194,10 @@ struct PostgresBatch {
             """, logger: logger)
     }
 
-    /// Inserts the outputs in queue order (their `position`s follow it) and returns each one's
-    /// position by id.
-    private func writeOutputs(_ connection: PostgresConnection) async throws -> [String: Int64] {
-        guard !outputs.isEmpty else { return [:] }
-        var positions: [String: Int64] = [:]
-        positions.reserveCapacity(outputs.count)
-        for try await (id, position) in try await connection.query(
+    /// Inserts the outputs in queue order: their `position`s follow it.
+    private func writeOutputs(_ connection: PostgresConnection) async throws {
+        guard !outputs.isEmpty else { return }
+        try await connection.query(
             """
             INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
             SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0
@@ -209,12 +209,7 @@ struct PostgresBatch {
               \(outputs.map(\.timestamp.milliseconds))::int8[])
               WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, n)
             ORDER BY n
-            RETURNING id, position
-            """, logger: logger
-        ).decode((String, Int64).self) {
-            positions[id] = position
-        }
-        return positions
+            """, logger: logger)
     }
 
     private func writeDeliveries(_ connection: PostgresConnection) async throws {
@@ -261,22 +256,25 @@ struct PostgresBatch {
     }
 
     /// Claims the lease of each session that got outputs, or tells its holder.
-    private mutating func leaseOrAnnounce(_ positions: [String: Int64], _ connection: PostgresConnection) async throws {
+    ///
+    /// A claimed session's outputs are read back from the table, not taken from the batch:
+    /// while this instance held the lease, another instance may have committed outputs of the
+    /// session (its NOTIFY still on the way); they come before this batch's (the session lock
+    /// orders the two batches), and the outbox must get them first.
+    private mutating func leaseOrAnnounce(_ connection: PostgresConnection) async throws {
         guard !outputs.isEmpty else { return }
-        var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
         var order: [SessionKey] = []
-        for output in outputs {
-            if bySession[output.session] == nil { order.append(output.session) }
-            bySession[output.session, default: []].append((positions[output.id] ?? 0, OutboxEntry(output: output)))
-        }
-        var unclaimed = Set(order)
-        if let owner {
+        var seen: Set<SessionKey> = []
+        for output in outputs where seen.insert(output.session).inserted { order.append(output.session) }
+        var unclaimed = seen
+        if let leasing {
             // Free, or held by an instance whose heartbeat stopped, or already ours.
             let now = Timestamp.now().milliseconds
+            var got: [SessionKey] = []
             for try await (urlToken, sessionId) in try await connection.query(
                 """
                 INSERT INTO outbox_leases (url_token, session_id, owner)
-                SELECT u.*, \(owner)::text FROM unnest(\(order.map(\.urlToken))::text[], \(order.map(\.sessionId.bytea))::bytea[]) AS u
+                SELECT u.*, \(leasing.owner)::text FROM unnest(\(order.map(\.urlToken))::text[], \(order.map(\.sessionId.bytea))::bytea[]) AS u
                 ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
                   WHERE outbox_leases.owner = excluded.owner
                     OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
@@ -285,7 +283,14 @@ struct PostgresBatch {
             ).decode((String, ByteBuffer).self) {
                 let key = SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId))
                 unclaimed.remove(key)
-                claimed.append(ClaimedOutputs(key: key, outputs: bySession[key] ?? []))
+                got.append(key)
+            }
+            if !got.isEmpty {
+                let queued = leasing.queued(got)
+                let rows = try await PostgresStore.undeliveredOutputs(of: Array(zip(got, queued)).map { (key: $0.0, after: $0.1) }, connection, logger)
+                var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
+                for row in rows { bySession[row.entry.output.session, default: []].append(row) }
+                claimed += got.map { ClaimedOutputs(key: $0, outputs: bySession[$0] ?? []) }
             }
         }
         guard !unclaimed.isEmpty else { return }

@@ -107,11 +107,14 @@ public final class PostgresStore: HeraldStore, Service {
         }
     }
 
-    /// Called after each committed batch with the sessions whose delivery lease the batch
-    /// claimed for this instance, and their new outputs (set by ``OutboxLeases``). Without
-    /// a handler the store claims no lease and announces every new output.
-    func onClaimedOutputs(_ handler: @escaping @Sendable ([ClaimedOutputs]) -> Void) {
-        committedHandler.withLock { $0 = ClaimedOutputsHandler(call: handler) }
+    /// Set by ``OutboxLeases``: after each committed batch, `handler` gets the sessions whose
+    /// delivery lease the batch holds for this instance, with their undelivered outputs past
+    /// the position `queued` says this instance has queued. Without it the store claims no
+    /// lease and announces every new output.
+    func onClaimedOutputs(
+        queued: @escaping @Sendable ([SessionKey]) -> [Int64], _ handler: @escaping @Sendable ([ClaimedOutputs]) -> Void
+    ) {
+        committedHandler.withLock { $0 = ClaimedOutputsHandler(queued: queued, call: handler) }
     }
 
     public func apply(_ changes: [StoreChange]) async throws {
@@ -122,11 +125,11 @@ public final class PostgresStore: HeraldStore, Service {
         var excluded = Set<ObjectIdentifier>()
         while true {
             do {
-                let owner = handler == nil ? nil : self.owner
+                let leasing = handler.map { (owner: self.owner, queued: $0.queued) }
                 let skip = excluded
                 let claimed = try await bounded {
                     try await self.transaction { connection in
-                        var batch = PostgresBatch(claimsFor: owner, excluding: skip, logger: self.logger)
+                        var batch = PostgresBatch(leasing: leasing, excluding: skip, logger: self.logger)
                         try await batch.write(changes, connection)
                         return batch.claimed
                     }
@@ -150,7 +153,14 @@ public final class PostgresStore: HeraldStore, Service {
 
     /// The undelivered outputs of these sessions after each one's position, in position order.
     func undeliveredOutputs(of sessions: [(key: SessionKey, after: Int64)]) async throws -> [(position: Int64, entry: OutboxEntry)] {
-        let rows = try await client.query(
+        try await client.withConnection { connection in try await Self.undeliveredOutputs(of: sessions, connection, self.logger) }
+    }
+
+    static func undeliveredOutputs(
+        of sessions: [(key: SessionKey, after: Int64)], _ connection: PostgresConnection, _ logger: Logger
+    ) async throws -> [(position: Int64, entry: OutboxEntry)] {
+        guard !sessions.isEmpty else { return [] }
+        let rows = try await connection.query(
             """
             SELECT o.* FROM outputs o
             JOIN unnest(\(sessions.map(\.key.urlToken))::text[], \(sessions.map(\.key.sessionId.bytea))::bytea[], \(sessions.map(\.after))::int8[])

@@ -49,7 +49,10 @@ import Testing
         let receiver = TestReceiver()
         try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
             try await receiver.waitUntilListening()
-            let (processes, endpoints) = try await Self.startInstances(count, database: database, receiver: receiver, directory: try Fixtures.temporaryDirectory())
+            // The default lease: a 2 s lease on a busy 2-core machine can lapse, and a lapsed
+            // heartbeat is a fault (the instance looks dead and is taken over).
+            let (processes, endpoints) = try await Self.startInstances(
+                count, database: database, receiver: receiver, directory: try Fixtures.temporaryDirectory(), outboxLease: "30s")
             defer { for process in processes { process.stop() } }
 
             let sessions = 100
