@@ -84,6 +84,16 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2: ids and texts as bytes") { db in
+            // Bound as BLOBs from now on (U+0000 survives); earlier rows are converted so that
+            // they compare equal to the new bindings.
+            try db.execute(
+                sql: """
+                    UPDATE sessions SET session_id = CAST(session_id AS BLOB), user_id = CAST(user_id AS BLOB);
+                    UPDATE inputs SET session_id = CAST(session_id AS BLOB), user_id = CAST(user_id AS BLOB), text = CAST(text AS BLOB);
+                    UPDATE outputs SET session_id = CAST(session_id AS BLOB), user_id = CAST(user_id AS BLOB), text = CAST(text AS BLOB);
+                    """)
+        }
         return migrator
     }
 }

@@ -70,7 +70,7 @@ public final class SQLiteStore: HeraldStore {
         try await pool.read { db in
             try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT * FROM sessions WHERE url_token = ? AND session_id = ?"),
-                arguments: [key.urlToken, key.sessionId]
+                arguments: [key.urlToken, key.sessionId.blob]
             ).map(Self.session(from:))
         }
     }
@@ -85,7 +85,7 @@ public final class SQLiteStore: HeraldStore {
                 case .turn(let turn):
                     let stored = try Row.fetchOne(
                         db.cachedStatement(sql: "SELECT * FROM sessions WHERE url_token = ? AND session_id = ?"),
-                        arguments: [turn.key.urlToken, turn.key.sessionId]
+                        arguments: [turn.key.urlToken, turn.key.sessionId.blob]
                     ).map(Self.session(from:))
                     if let commit = turn.run(on: stored) { try Self.write(commit, db, &versions) }
                 case .deleteSession(let key):
@@ -114,7 +114,7 @@ public final class SQLiteStore: HeraldStore {
             stored =
                 try Int64.fetchOne(
                     db.cachedStatement(sql: "SELECT version FROM sessions WHERE url_token = ? AND session_id = ?"),
-                    arguments: [key.urlToken, key.sessionId]) ?? 0
+                    arguments: [key.urlToken, key.sessionId.blob]) ?? 0
         }
         guard stored == commit.expectedVersion else { throw StoreConflict(session: key) }
         versions[key] = session.version
@@ -129,7 +129,7 @@ public final class SQLiteStore: HeraldStore {
                   updated_at = excluded.updated_at, version = excluded.version
                 """
         ).execute(arguments: [
-            key.urlToken, key.sessionId, session.userId, JSON.object(session.context).jsonString, session.waiting?.nodeId,
+            key.urlToken, key.sessionId.blob, session.userId.blob, JSON.object(session.context).jsonString, session.waiting?.nodeId,
             session.waiting?.retries ?? 0, session.nextSeq, session.createdAt.milliseconds, session.updatedAt.milliseconds, session.version,
         ])
         if let input = commit.input {
@@ -139,7 +139,7 @@ public final class SQLiteStore: HeraldStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                input.id, key.urlToken, key.sessionId, input.userId, input.text, input.data?.jsonString, input.source.rawValue,
+                input.id, key.urlToken, key.sessionId.blob, input.userId.blob, input.text?.blob, input.data?.jsonString, input.source.rawValue,
                 input.receivedAt.milliseconds,
             ])
         }
@@ -150,7 +150,7 @@ public final class SQLiteStore: HeraldStore {
                 """)
         for output in commit.outputs {
             try insertOutput.execute(arguments: [
-                output.id, key.urlToken, key.sessionId, output.userId, output.seq, output.type.rawValue, output.text, output.data?.jsonString,
+                output.id, key.urlToken, key.sessionId.blob, output.userId.blob, output.seq, output.type.rawValue, output.text?.blob, output.data?.jsonString,
                 output.attachments.map { JSON.array($0).jsonString }, output.inputId, output.source?.rawValue, output.timestamp.milliseconds,
             ])
         }
@@ -162,7 +162,7 @@ public final class SQLiteStore: HeraldStore {
     }
 
     private static func delete(_ key: SessionKey, _ db: Database) throws {
-        let arguments: StatementArguments = [key.urlToken, key.sessionId]
+        let arguments: StatementArguments = [key.urlToken, key.sessionId.blob]
         try db.execute(sql: "DELETE FROM sessions WHERE url_token = ? AND session_id = ?", arguments: arguments)
         try db.execute(sql: "DELETE FROM inputs WHERE url_token = ? AND session_id = ?", arguments: arguments)
         try db.execute(
@@ -228,7 +228,7 @@ public final class SQLiteStore: HeraldStore {
             }
             if let userId = query.userId {
                 conditions.append("user_id = ?")
-                arguments += [userId]
+                arguments += [userId.blob]
             }
             if let since = query.activeSince {
                 conditions.append("updated_at >= ?")
@@ -236,7 +236,7 @@ public final class SQLiteStore: HeraldStore {
             }
             if let after = query.after {
                 conditions.append("(url_token, session_id) > (?, ?)")
-                arguments += [after.urlToken, after.sessionId]
+                arguments += [after.urlToken, after.sessionId.blob]
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [query.limit]
@@ -247,7 +247,7 @@ public final class SQLiteStore: HeraldStore {
 
     public func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] {
         try await pool.read { db in
-            let arguments: StatementArguments = [key.urlToken, key.sessionId, limit]
+            let arguments: StatementArguments = [key.urlToken, key.sessionId.blob, limit]
             let inputs = try Row.fetchAll(
                 db, sql: "SELECT * FROM inputs WHERE url_token = ? AND session_id = ? ORDER BY received_at DESC LIMIT ?", arguments: arguments
             ).map { TranscriptEntry.input(try Self.input(from: $0)) }
@@ -272,7 +272,7 @@ public final class SQLiteStore: HeraldStore {
             }
             if let sessionId = query.sessionId {
                 conditions.append("session_id = ?")
-                arguments += [sessionId]
+                arguments += [sessionId.blob]
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             arguments += [query.limit]
@@ -307,10 +307,10 @@ public final class SQLiteStore: HeraldStore {
 
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         try await pool.read { db in
-            try String.fetchAll(
+            try Data.fetchAll(
                 db, sql: "SELECT session_id FROM sessions WHERE url_token = ? AND updated_at < ? LIMIT ?",
                 arguments: [urlToken, cutoff.milliseconds, limit]
-            ).map { SessionKey(urlToken: urlToken, sessionId: $0) }
+            ).map { SessionKey(urlToken: urlToken, sessionId: String(decoding: $0, as: UTF8.self)) }
         }
     }
 
@@ -348,8 +348,8 @@ public final class SQLiteStore: HeraldStore {
     }
 
     static func session(from row: Row) throws -> Session {
-        let key = SessionKey(urlToken: row["url_token"], sessionId: row["session_id"])
-        var session = Session(key: key, userId: row["user_id"], now: Timestamp(milliseconds: row["created_at"]))
+        let key = SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id"))
+        var session = Session(key: key, userId: text(row, "user_id"), now: Timestamp(milliseconds: row["created_at"]))
         session.context = try json(row["context"])?.objectValue ?? JSONObject()
         if let node: String = row["waiting_node"] { session.waiting = FlowWait(nodeId: node, retries: row["waiting_retries"]) }
         session.nextSeq = row["next_seq"]
@@ -360,16 +360,16 @@ public final class SQLiteStore: HeraldStore {
 
     static func input(from row: Row) throws -> Input {
         Input(
-            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: row["session_id"]), userId: row["user_id"],
-            text: row["text"], data: try json(row["data"]), source: InputSource(rawValue: row["source"]) ?? .user,
+            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id")), userId: text(row, "user_id"),
+            text: optionalText(row, "text"), data: try json(row["data"]), source: InputSource(rawValue: row["source"]) ?? .user,
             receivedAt: Timestamp(milliseconds: row["received_at"]))
     }
 
     static func output(from row: Row) throws -> Output {
         let source: String? = row["source"]
         return Output(
-            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: row["session_id"]), userId: row["user_id"],
-            seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: row["text"], data: try json(row["data"]),
+            id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id")), userId: text(row, "user_id"),
+            seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: optionalText(row, "text"), data: try json(row["data"]),
             attachments: try json(row["attachments"])?.arrayValue, inputId: row["input_id"], source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: row["created_at"]))
     }
@@ -412,4 +412,20 @@ final class FileLock: Sendable {
     deinit {
         close(descriptor)
     }
+}
+
+extension String {
+    /// The string's UTF-8 bytes, bound as a BLOB. Ids and texts are stored as bytes: SQLite's C
+    /// API (and GRDB's `String` binding) would cut a TEXT value at U+0000, which any JSON
+    /// string may contain; the other stores keep it.
+    var blob: Data { Data(utf8) }
+}
+
+/// A column stored by ``Swift/String/blob``, read back without cutting it at U+0000.
+func text(_ row: Row, _ column: String) -> String {
+    optionalText(row, column) ?? ""
+}
+
+func optionalText(_ row: Row, _ column: String) -> String? {
+    (row[column] as Data?).map { String(decoding: $0, as: UTF8.self) }
 }
