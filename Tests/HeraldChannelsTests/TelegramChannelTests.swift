@@ -40,6 +40,27 @@ struct TelegramChannelTests {
         }
     }
 
+    @Test("notify and inject to a Telegram session go out as sendMessage too")
+    func notifyAndInject() async throws {
+        let receiver = TestReceiver { _, _ in Self.ok }
+        try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
+            let answer = try await ChannelHerald.post(
+                herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"),
+                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken])
+            #expect(answer.status == 200)
+            try await receiver.waitForAccepted(1)
+            let admin = ["X-API-Key": Fixtures.adminKey]
+            let notify = try await herald.post("/notify/tg", json: #"{"userId":"1111111","sessionId":"1111111","text":"Your order shipped"}"#, headers: admin)
+            #expect(notify.status == 202, "\(notify.text)")
+            let inject = try await herald.post(
+                "/inject/tg", json: #"{"userId":"1111111","sessionId":"1111111","text":"event: paid"}"#, headers: admin)
+            #expect(inject.status == 202, "\(inject.text)")
+            let sent = try await receiver.waitForAccepted(3)
+            #expect(sent.map { $0.body["text"]?.stringValue ?? "" } == ["You said: /start", "Your order shipped", "You said: event: paid"])
+            #expect(sent.allSatisfy { $0.path == "/bot\(Self.botToken)/sendMessage" && $0.body["chat_id"] == .number(1_111_111) })
+        }
+    }
+
     @Test("64-bit chat and user ids of a group keep every digit; other members share the chat's session; bots are skipped")
     func groupIds() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
