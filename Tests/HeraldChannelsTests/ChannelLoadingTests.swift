@@ -168,6 +168,24 @@ struct ChannelRulesTests {
         }
     }
 
+    @Test("Twilio's output is a form with lists as repeated keys and basic auth")
+    func twilioForm() throws {
+        let channel = try Channel.load(
+            path: "twilio.yaml", text: try String(contentsOfFile: Fixtures.root + "/examples/channels/twilio.yaml", encoding: .utf8),
+            vars: ["accountSid": "AC1", "authToken": "tok", "from": "+15550001"])
+        let output = Output(
+            session: SessionKey(urlToken: "sms", sessionId: "+15551234"), userId: "+15551234", seq: 1, type: .output,
+            text: "a b&c=d ✓", data: ["mediaUrl": ["https://x.test/1.jpg", "https://x.test/2.jpg"]], inputId: nil, source: .user)
+        let request = try channel.request(for: output)
+        #expect(request.url == "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages.json")
+        #expect(request.user == "AC1")
+        #expect(request.password?.value == "tok")
+        #expect(
+            String(decoding: request.body, as: UTF8.self)
+                == "To=%2B15551234&From=%2B15550001&Body=a+b%26c%3Dd+%E2%9C%93&MediaUrl=https%3A%2F%2Fx.test%2F1.jpg&MediaUrl=https%3A%2F%2Fx.test%2F2.jpg"
+        )
+    }
+
     @Test("an output becomes the request, and answers are judged by the channel's rules")
     func output() throws {
         let output = Output(

@@ -2,6 +2,7 @@ import Foundation
 import HeraldCore
 import HeraldHTTP
 import HeraldTestSupport
+import Logging
 
 /// Runs a Herald with one channel endpoint, configured the way a user writes it (a YAML config
 /// naming a shipped channel file), whose `apiBase` points at a local receiver standing in for
@@ -10,12 +11,14 @@ enum ChannelHerald {
     static let publicUrl = "https://bots.example.com"
 
     /// `vars` gets the receiver's base URL (for `apiBase`) and gives the `channelVars`.
+    /// `channel` names a shipped channel file, or is a path to another one.
     static func run<T: Sendable>(
         channel: String, urlToken: String, receiver: TestReceiver, vars: @escaping @Sendable (String) -> [String: String],
-        retry: String = "{ schedule: [100ms], jitter: 0, throttleDelay: 100ms }",
+        retry: String = "{ schedule: [100ms], jitter: 0, throttleDelay: 100ms }", logger: Logger = TestServices.logger,
         _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
-        try await TestServices.withHerald(receiver: receiver) { url in
+        let channelFile = channel.hasPrefix("/") ? channel : "\(Fixtures.root)/examples/channels/\(channel).yaml"
+        return try await TestServices.withHerald(receiver: receiver, logger: logger) { url in
             let apiBase = String(url.dropLast("/hook".count))
             let directory = try Fixtures.temporaryDirectory()
             var yaml = """
@@ -25,7 +28,7 @@ enum ChannelHerald {
                 endpoints:
                   - urlToken: \(urlToken)
                     flow: \(Fixtures.root)/examples/flows/echo.yaml
-                    channel: \(Fixtures.root)/examples/channels/\(channel).yaml
+                    channel: \(channelFile)
                     channelVars:
 
                 """

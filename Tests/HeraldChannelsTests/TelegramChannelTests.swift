@@ -50,7 +50,8 @@ struct TelegramChannelTests {
             #expect(answer.status == 200)
             try await receiver.waitForAccepted(1)
             let admin = ["X-API-Key": Fixtures.adminKey]
-            let notify = try await herald.post("/notify/tg", json: #"{"userId":"1111111","sessionId":"1111111","text":"Your order shipped"}"#, headers: admin)
+            let notify = try await herald.post(
+                "/notify/tg", json: #"{"userId":"1111111","sessionId":"1111111","text":"Your order shipped"}"#, headers: admin)
             #expect(notify.status == 202, "\(notify.text)")
             let inject = try await herald.post(
                 "/inject/tg", json: #"{"userId":"1111111","sessionId":"1111111","text":"event: paid"}"#, headers: admin)
