@@ -81,7 +81,10 @@ extension Channel {
         }
         var messages: [ChannelMessage] = []
         for (index, rule) in input.messages.enumerated() {
-            for binding in bindings(rule.each, variables) {
+            guard let bindings = bindings(rule.each, variables) else {
+                throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) messages in one request")
+            }
+            for binding in bindings {
                 let itemScope = Scope(variables: binding)
                 if let when = rule.when, !when.evaluate(in: itemScope).isTruthy { continue }
                 messages.append(try message(rule, itemScope, "input.messages[\(index)]"))
@@ -135,8 +138,9 @@ extension Channel {
         return (.object(object), bodyError)
     }
 
-    /// Every combination of the rule's loop variables, each with the base variables.
-    private func bindings(_ each: [(name: String, list: Expression)], _ base: JSONObject) -> [JSONObject] {
+    /// Every combination of the rule's loop variables, each with the base variables; `nil` when
+    /// there are more than ``maxMessages``.
+    private func bindings(_ each: [(name: String, list: Expression)], _ base: JSONObject) -> [JSONObject]? {
         var current = [base]
         for (name, list) in each {
             var next: [JSONObject] = []
@@ -152,7 +156,7 @@ extension Channel {
                     extended[name] = item
                     next.append(extended)
                 }
-                if next.count > Self.maxMessages { return next }
+                if next.count > Self.maxMessages { return nil }
             }
             current = next
         }

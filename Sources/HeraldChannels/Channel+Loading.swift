@@ -81,7 +81,9 @@ private struct ChannelLoader {
                 }
             }
         }
-        let secrets = variables.filter(\.secret).compactMap { values[$0.name]?.stringValue }.filter { !$0.isEmpty }
+        // Values shorter than 4 characters are not hunted for in messages: replacing every "s"
+        // would garble the text without hiding anything worth hiding.
+        let secrets = variables.filter(\.secret).compactMap { values[$0.name]?.stringValue }.filter { $0.count >= 4 }
         return Channel(
             name: name, file: file.path, variables: variables, vars: values, secrets: secrets.sorted { $0.count > $1.count }, input: input,
             output: output)
