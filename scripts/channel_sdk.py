@@ -10,6 +10,10 @@ One JSON request on stdin, one JSON answer on stdout:
   {"op": "twilio-validate", "authToken": T, "url": U, "params": {...}, "signature": S} -> {"valid": bool}
   {"op": "slack-sign", "signingSecret": S, "timestamp": "1700000000", "body": B}  -> {"signature": "v0=..."}
   {"op": "slack-verify", "signingSecret": S, "timestamp": T, "body": B, "signature": S} -> {"valid": bool}
+  {"op": "twilio-send", "accountSid", "authToken", "apiBase", "to", "from", "body"}  -> {"sid": ...}
+  {"op": "slack-send", "botToken", "apiBase", "channel", "text"}                      -> {"ok": ...}
+The *-send operations make the SDK's own API call (Client.messages.create,
+WebClient.chat_postMessage) against apiBase, so a test can compare it with Herald's.
 scripts/setup.sh --test installs the packages (twilio, slack_sdk).
 """
 import json
@@ -42,9 +46,34 @@ def main() -> None:
             answer = {"signature": verifier.generate_signature(timestamp=timestamp, body=request["body"])}
         else:
             answer = {"valid": verifier.is_valid(body=request["body"], timestamp=timestamp, signature=request["signature"])}
+    elif op == "twilio-send":
+        answer = {"sid": twilio_send(request)}
+    elif op == "slack-send":
+        from slack_sdk import WebClient
+
+        client = WebClient(token=request["botToken"], base_url=request["apiBase"] + "/api/")
+        response = client.chat_postMessage(channel=request["channel"], text=request["text"])
+        answer = {"ok": response["ok"]}
     else:
         raise SystemExit(f"channel_sdk.py: unknown op {op!r}")
     json.dump(answer, sys.stdout)
+
+
+def twilio_send(request: dict) -> str:
+    """Sends a message with Twilio's SDK (Client.messages.create) to `apiBase` instead of
+    https://api.twilio.com, so a test can compare its request with Herald's."""
+    from twilio.http.http_client import TwilioHttpClient
+    from twilio.rest import Client
+
+    api_base = request["apiBase"]
+
+    class RedirectingClient(TwilioHttpClient):
+        def request(self, method, url, *args, **kwargs):
+            return super().request(method, url.replace("https://api.twilio.com", api_base, 1), *args, **kwargs)
+
+    client = Client(request["accountSid"], request["authToken"], http_client=RedirectingClient())
+    message = client.messages.create(to=request["to"], from_=request["from"], body=request["body"])
+    return message.sid
 
 
 class FixedClock:

@@ -62,8 +62,7 @@ extension Channel {
     public func receive(_ request: ChannelRequest, now: Timestamp) throws(ChannelRejection) -> ChannelInbound {
         let method = request.method.uppercased()
         let (requestValue, bodyError) = Self.requestValue(request)
-        var variables: JSONObject = ["vars": .object(vars), "request": requestValue]
-        variables["request"] = requestValue
+        let variables: JSONObject = ["vars": .object(vars), "request": requestValue]
         let scope = Scope(variables: variables)
 
         if method == "GET" {

@@ -9,8 +9,17 @@ enum ChannelSDK {
         var description: String
     }
 
-    /// Runs one operation of scripts/channel_sdk.py.
-    static func call(_ request: JSON) throws -> JSON {
+    /// Runs one operation of scripts/channel_sdk.py, on a thread of its own: it blocks until
+    /// Python answers, and Python may be waiting for a test server that needs the cooperative
+    /// pool (2 threads on a 2-core machine).
+    static func call(_ request: JSON) async throws -> JSON {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSON, any Error>) in
+            let thread = Thread { continuation.resume(with: Result { try callBlocking(request) }) }
+            thread.start()
+        }
+    }
+
+    private static func callBlocking(_ request: JSON) throws -> JSON {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Fixtures.root + "/scripts/channel_sdk.py"]
@@ -36,16 +45,18 @@ enum ChannelSDK {
     }
 
     /// Twilio's signature (X-Twilio-Signature) for a POST of `params` to `url`, and the form body.
-    static func twilioSign(authToken: String, url: String, params: [String: String]) throws -> (signature: String, body: String) {
+    static func twilioSign(authToken: String, url: String, params: [String: String]) async throws -> (signature: String, body: String) {
         var object = JSONObject()
         for (name, value) in params { object[name] = .string(value) }
-        let answer = try call(["op": "twilio-sign", "authToken": .string(authToken), "url": .string(url), "params": .object(object)])
+        let answer = try await call(["op": "twilio-sign", "authToken": .string(authToken), "url": .string(url), "params": .object(object)])
         return (answer["signature"]?.stringValue ?? "", answer["body"]?.stringValue ?? "")
     }
 
     /// Slack's X-Slack-Signature for `body` sent at `timestamp`.
-    static func slackSign(signingSecret: String, timestamp: String, body: String) throws -> String {
-        let answer = try call(["op": "slack-sign", "signingSecret": .string(signingSecret), "timestamp": .string(timestamp), "body": .string(body)])
+    static func slackSign(signingSecret: String, timestamp: String, body: String) async throws -> String {
+        let answer = try await call([
+            "op": "slack-sign", "signingSecret": .string(signingSecret), "timestamp": .string(timestamp), "body": .string(body),
+        ])
         return answer["signature"]?.stringValue ?? ""
     }
 }

@@ -27,7 +27,7 @@ struct SlackChannelTests {
         async throws -> HTTPResult
     {
         let timestamp = String(time)
-        let signature = try ChannelSDK.slackSign(signingSecret: secret, timestamp: timestamp, body: body)
+        let signature = try await ChannelSDK.slackSign(signingSecret: secret, timestamp: timestamp, body: body)
         return try await ChannelHerald.post(
             herald, "/slack", body: Array(body.utf8),
             headers: ["Content-Type": "application/json", "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature])
@@ -65,6 +65,28 @@ struct SlackChannelTests {
             #expect(sent[0].body.objectValue?.keys.sorted() == ["channel", "text"])
             try await Task.sleep(for: .milliseconds(300))
             #expect(receiver.all.count == 1, "the bot's message and the edit ran no flow")
+        }
+    }
+
+    @Test("Herald's chat.postMessage is the one slack_sdk's WebClient makes")
+    func sameAsSlackSDK() async throws {
+        let receiver = TestReceiver { _, _ in Self.ok }
+        try await ChannelHerald.run(channel: "slack", urlToken: "slack", receiver: receiver, vars: Self.vars) { herald in
+            let apiBase = String(receiver.url.dropLast("/hook".count))
+            _ = try await ChannelSDK.call([
+                "op": "slack-send", "botToken": .string(Self.botToken), "apiBase": .string(apiBase), "channel": "C2147483705",
+                "text": "You said: Hello world",
+            ])
+            let sdk = try #require(try await receiver.waitForAccepted(1).first)
+            #expect(try await Self.send(herald, Self.messageEvent()).status == 200)
+            let herald = try await receiver.waitForAccepted(2)[1]
+            #expect(herald.path == sdk.path)
+            #expect(herald.headers["authorization"] == sdk.headers["authorization"])
+            func mediaType(_ value: String?) -> String? { value?.split(separator: ";").first.map(String.init) }
+            #expect(mediaType(herald.headers["content-type"]) == mediaType(sdk.headers["content-type"]))
+            let (ours, theirs) = (herald.body.objectValue ?? [:], sdk.body.objectValue ?? [:])
+            #expect(ours.keys.sorted() == theirs.keys.sorted())
+            for key in theirs.keys { #expect(ours[key] == theirs[key], "\(key)") }
         }
     }
 

@@ -41,7 +41,7 @@ struct TwilioChannelTests {
         201, #"{"sid":"SM2f0e8ae6ade43cb3c0ce4525424e404f","status":"queued","to":"+14017122661","from":"+15017122661"}"#)
 
     static func send(_ herald: TestHerald, params: [String: String], signedURL: String = url, token: String = authToken) async throws -> HTTPResult {
-        let (signature, body) = try ChannelSDK.twilioSign(authToken: token, url: signedURL, params: params)
+        let (signature, body) = try await ChannelSDK.twilioSign(authToken: token, url: signedURL, params: params)
         return try await ChannelHerald.post(
             herald, "/sms", body: Array(body.utf8),
             headers: ["Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature, "I-Twilio-Idempotency-Token": "x"])
@@ -72,6 +72,25 @@ struct TwilioChannelTests {
         }
     }
 
+    @Test("Herald's Messages API call is the one Twilio's own SDK makes (Client.messages.create)")
+    func sameAsTwilioSDK() async throws {
+        let receiver = TestReceiver { _, _ in Self.created }
+        try await ChannelHerald.run(channel: "twilio", urlToken: "sms", receiver: receiver, vars: Self.vars) { herald in
+            let apiBase = String(receiver.url.dropLast("/hook".count))
+            _ = try await ChannelSDK.call([
+                "op": "twilio-send", "accountSid": .string(Self.accountSid), "authToken": .string(Self.authToken), "apiBase": .string(apiBase),
+                "to": "+14017122661", "from": .string(Self.from), "body": "You said: Hello Herald & friends: 100% ünïcode ✓",
+            ])
+            let sdk = try #require(try await receiver.waitForAccepted(1).first)
+            #expect(try await Self.send(herald, params: Self.inbound).status == 200)
+            let herald = try await receiver.waitForAccepted(2)[1]
+            #expect(herald.path == sdk.path)
+            #expect(herald.headers["authorization"] == sdk.headers["authorization"])
+            #expect(herald.headers["content-type"] == sdk.headers["content-type"])
+            #expect(String(decoding: herald.bytes, as: UTF8.self) == String(decoding: sdk.bytes, as: UTF8.self))
+        }
+    }
+
     @Test("a wrong signature, a signature for another URL or a missing one is 401 and runs nothing")
     func badSignatures() async throws {
         let receiver = TestReceiver { _, _ in Self.created }
@@ -82,9 +101,9 @@ struct TwilioChannelTests {
             let otherURL = try await Self.send(herald, params: Self.inbound, signedURL: "https://bots.example.com/other")
             #expect(otherURL.status == 401)
             var tampered = Self.inbound
-            let (signature, _) = try ChannelSDK.twilioSign(authToken: Self.authToken, url: Self.url, params: tampered)
+            let (signature, _) = try await ChannelSDK.twilioSign(authToken: Self.authToken, url: Self.url, params: tampered)
             tampered["Body"] = "something else"
-            let (_, body) = try ChannelSDK.twilioSign(authToken: Self.authToken, url: Self.url, params: tampered)
+            let (_, body) = try await ChannelSDK.twilioSign(authToken: Self.authToken, url: Self.url, params: tampered)
             let changed = try await ChannelHerald.post(
                 herald, "/sms", body: Array(body.utf8),
                 headers: ["Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": signature])
