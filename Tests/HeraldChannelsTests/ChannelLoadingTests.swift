@@ -124,6 +124,11 @@ struct ChannelLoadingTests {
         }
         #expect(throws: FileError.self) { try config("    channel: channels/missing.yaml\n") }
         #expect(throws: FileError.self) { try config("    channelVars: { token: a }\n    webhook: { url: http://127.0.0.1:9/hook }\n") }
+        // A channel endpoint's webhook section takes timeouts and retries, not a URL or auth.
+        #expect(throws: FileError.self) {
+            try config("    channel: channels/demo.yaml\n    channelVars: { token: a }\n    webhook: { url: http://127.0.0.1:9/hook }\n")
+        }
+        _ = try config("    channel: channels/demo.yaml\n    channelVars: { token: a }\n    webhook: { timeout: 5s, retry: { maxAttempts: 3 } }\n")
         // Without a channel, webhook.url is still required.
         #expect(throws: FileError.self) { try config("    webhook: { timeout: 5s }\n") }
     }

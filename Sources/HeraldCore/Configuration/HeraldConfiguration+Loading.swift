@@ -182,6 +182,7 @@ private struct ConfigurationLoader {
         var urlToken: String?
         var flowPath: (String, Node)?
         var webhook: WebhookSettings?
+        var webhookNode: Node?
         var channelPath: (String, Node)?
         var channelVars: (vars: [String: Secret], lines: [String: Int], node: Node)?
         var apiKeys: [Secret] = []
@@ -199,7 +200,9 @@ private struct ConfigurationLoader {
                 }
                 urlToken = token
             case "flow": flowPath = (try string(value, name), value)
-            case "webhook": webhook = try self.webhook(value, name, urlRequired: !endpointHasChannel(node))
+            case "webhook":
+                webhook = try self.webhook(value, name, urlRequired: !endpointHasChannel(node))
+                webhookNode = value
             case "apiKeys":
                 guard case .sequence(let sequence) = value else { throw error(value, name, "must be a list") }
                 apiKeys = []
@@ -236,7 +239,15 @@ private struct ConfigurationLoader {
             throw error(channelVars.node, "\(section).channelVars", "needs a channel (channel: FILE)")
         }
         // A channel endpoint's output says where to send; its webhook section only tunes
-        // timeouts and retries, so it may be left out.
+        // timeouts and retries, so it may be left out, and what it cannot apply is an error
+        // rather than silently unused.
+        if channel != nil, let webhookNode = webhookNode {
+            for (key, keyNode, _) in try keys(webhookNode, "\(section).webhook")
+            where ["url", "user", "password", "signingSecret", "format"].contains(key) {
+                throw error(
+                    keyNode, "\(section).webhook.\(key)", "does not apply to a channel endpoint (its channel file says where and how to send)")
+            }
+        }
         guard let webhook = webhook ?? (channel != nil ? WebhookSettings(url: "") : nil) else {
             throw error(node, "\(section).webhook", "is required (at least webhook.url)")
         }
