@@ -63,7 +63,7 @@ extension Channel {
         let method = request.method.uppercased()
         let (requestValue, bodyError) = Self.requestValue(request)
         let variables: JSONObject = ["vars": .object(vars), "request": requestValue]
-        let scope = Scope(variables: variables)
+        let scope = Scope(variables: variables, now: now)
 
         if method == "GET" {
             for handshake in input.handshakes where handshake.method == "GET" && handshake.when.evaluate(in: scope).isTruthy {
@@ -80,11 +80,11 @@ extension Channel {
         }
         var messages: [ChannelMessage] = []
         for (index, rule) in input.messages.enumerated() {
-            guard let bindings = bindings(rule.each, variables) else {
+            guard let bindings = bindings(rule.each, variables, now: now) else {
                 throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) messages in one request")
             }
             for binding in bindings {
-                let itemScope = Scope(variables: binding)
+                let itemScope = Scope(variables: binding, now: now)
                 if let when = rule.when, !when.evaluate(in: itemScope).isTruthy { continue }
                 messages.append(try message(rule, itemScope, "input.messages[\(index)]"))
                 if messages.count > Self.maxMessages {
@@ -139,13 +139,13 @@ extension Channel {
 
     /// Every combination of the rule's loop variables, each with the base variables; `nil` when
     /// there are more than ``maxMessages``.
-    private func bindings(_ each: [(name: String, list: Expression)], _ base: JSONObject) -> [JSONObject]? {
+    private func bindings(_ each: [(name: String, list: Expression)], _ base: JSONObject, now: Timestamp) -> [JSONObject]? {
         var current = [base]
         for (name, list) in each {
             var next: [JSONObject] = []
             for binding in current {
                 let items: [JSON]
-                switch list.evaluate(in: Scope(variables: binding)) {
+                switch list.evaluate(in: Scope(variables: binding, now: now)) {
                 case .null: items = []
                 case .array(let elements): items = elements
                 case let single: items = [single]

@@ -41,7 +41,7 @@ public enum ChannelVerdict: Sendable, Hashable {
 extension Channel {
     /// Builds the request that sends `output` through the channel's API.
     public func request(for output: Output) throws(ChannelError) -> ChannelOutgoingRequest {
-        let scope = Scope(variables: ["vars": .object(vars), "output": Self.outputValue(output)])
+        let scope = Scope(variables: ["vars": .object(vars), "output": Self.outputValue(output)], now: output.timestamp)
         let url = self.output.url.render(in: scope)
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
@@ -91,7 +91,8 @@ extension Channel {
         var headers = JSONObject()
         if let retryAfter = response.retryAfter { headers["retry-after"] = .string(retryAfter) }
         let responseValue: JSON = ["status": .number(Double(response.status)), "body": body, "headers": .object(headers)]
-        let scope = Scope(variables: ["vars": .object(vars), "output": Self.outputValue(output), "response": responseValue])
+        let scope = Scope(
+            variables: ["vars": .object(vars), "output": Self.outputValue(output), "response": responseValue], now: output.timestamp)
         let is2xx = (200..<300).contains(response.status)
         if is2xx, self.output.success?.evaluate(in: scope).isTruthy ?? true { return .delivered }
 

@@ -15,6 +15,8 @@ import Testing
         #expect(try Expression(parsing: "len(request.body.items)", variables: roots).evaluate(in: scope) == .number(2))
         #expect(try Expression(parsing: "request.missing.deeper", variables: roots).evaluate(in: scope) == .null)
         #expect(try Template(parsing: "{{ vars.apiBase }}/send", variables: roots).render(in: scope) == "https://api.example.com/send")
+        let at = Scope(variables: [:], now: Timestamp(milliseconds: 1_733_100_000_000))
+        #expect(try Expression(parsing: "now()", variables: roots).evaluate(in: at) == .string("2024-12-02T00:40:00.000Z"))
     }
 
     @Test("with named roots, input/context/session and unknown names are errors; without, flows are unchanged")

@@ -188,10 +188,10 @@ public struct Scope: Sendable {
     }
 
     /// A scope outside any flow run: only `variables` have values (a channel file's
-    /// expressions); `input`, `context` and `session` are empty.
-    public init(variables: JSONObject) {
+    /// expressions); `input`, `context` and `session` are empty, and `now()` is `now`.
+    public init(variables: JSONObject, now: Timestamp = Timestamp(milliseconds: 0)) {
         let session = SessionKey(urlToken: "", sessionId: "")
-        self.input = Input(id: "", session: session, userId: "", text: nil, data: nil, source: .user, receivedAt: Timestamp(milliseconds: 0))
+        self.input = Input(id: "", session: session, userId: "", text: nil, data: nil, source: .user, receivedAt: now)
         self.context = [:]
         self.session = session
         self.userId = ""
