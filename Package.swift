@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "herald", targets: ["herald"]),
         .executable(name: "herald-bench", targets: ["herald-bench"]),
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
+        .library(name: "HeraldChannels", targets: ["HeraldChannels"]),
         .library(name: "HeraldHTTP", targets: ["HeraldHTTP"]),
         .library(name: "HeraldPlaybook", targets: ["HeraldPlaybook"]),
     ],
@@ -74,11 +75,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Channels (SPEC §9): channel files compiled into the checks and mappings that turn a
+        // channel's requests into messages and outputs into requests to its API. No HTTP server,
+        // no curl: the HTTP and webhook layers hand it bytes and ask it for requests.
+        .target(
+            name: "HeraldChannels",
+            dependencies: [
+                "HeraldCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Webhook delivery: the libcurl client, signing, and the delivery service.
         .target(
             name: "HeraldWebhook",
             dependencies: [
                 "CCurl",
+                "HeraldChannels",
                 "HeraldCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,6 +105,7 @@ let package = Package(
         .target(
             name: "HeraldHTTP",
             dependencies: [
+                "HeraldChannels",
                 "HeraldCore",
                 "HeraldSQLite",
                 "HeraldPostgres",
@@ -125,6 +140,7 @@ let package = Package(
         .executableTarget(
             name: "herald",
             dependencies: [
+                "HeraldChannels",
                 "HeraldCore",
                 "HeraldHTTP",
                 "HeraldPlaybook",
@@ -167,6 +183,14 @@ let package = Package(
         .testTarget(
             name: "HeraldPlaybookTests",
             dependencies: ["HeraldCore", "HeraldHTTP", "HeraldPlaybook", "HeraldTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HeraldChannelsTests",
+            dependencies: [
+                "HeraldChannels", "HeraldCore", "HeraldHTTP", "HeraldWebhook", "HeraldTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,6 +21,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The channel tests sign requests with the channels' own SDKs (scripts/channel_sdk.py).
+if [ "${1:-}" = "--test" ] && ! python3 -c "import twilio.request_validator, slack_sdk.signature" >/dev/null 2>&1; then
+    echo "setup: installing the twilio and slack_sdk Python packages (channel tests)"
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        $SUDO apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+    fi
+    python3 -m pip install -q --disable-pip-version-check "twilio>=9,<10" "slack_sdk>=3.30,<4" 2>/dev/null \
+        || python3 -m pip install -q --disable-pip-version-check --break-system-packages "twilio>=9,<10" "slack_sdk>=3.30,<4"
+fi
+
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: swift is not on PATH (Swift 6.1 or newer is required)" >&2
     exit 1

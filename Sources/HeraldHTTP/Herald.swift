@@ -1,3 +1,4 @@
+import HeraldChannels
 import HeraldCore
 import HeraldPostgres
 import HeraldSQLite
@@ -23,6 +24,11 @@ public struct Herald: Sendable {
     /// With PostgreSQL: which instance delivers which session.
     public let leases: OutboxLeases?
     public let logger: Logger
+    /// The compiled channel of each channel endpoint, by `urlToken` (SPEC §9).
+    public var channels: [String: HeraldChannels.Channel] = [:]
+    /// The time a request arrives, for channel signatures with a time window. The wall clock
+    /// unless a test sets another.
+    public var now: @Sendable () -> Timestamp = { Timestamp.now() }
 
     /// Operators' actions on deliveries: retry, resume.
     public var deliveries: Deliveries {
@@ -44,6 +50,8 @@ public struct Herald: Sendable {
     /// turns group commit off, which only benchmarks want.
     public static func start(configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger) async throws -> Herald {
         _ = HeraldMetrics.registry  // before any counter is made
+        // Channel files first: a bad one stops start-up with file:line before anything opens.
+        let channels = try loadChannels(configuration)
         let store = try makeStore(configuration.storage, logger: logger)
         let writer = StoreWriter(store: store, maxBatch: maxCommitBatch, logger: logger)
         let outbox = Outbox(limits: Dictionary(uniqueKeysWithValues: configuration.endpoints.map { ($0.urlToken, $0.webhook.concurrency) }))
@@ -56,11 +64,24 @@ public struct Herald: Sendable {
         let registry = SessionRegistry(
             endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, logger: logger)
         let client = CurlWebhookClient()
-        let delivery = DeliveryService(endpoints: configuration.endpoints, outbox: outbox, writer: writer, client: client, logger: logger)
+        let delivery = DeliveryService(
+            endpoints: configuration.endpoints, channels: channels, outbox: outbox, writer: writer, client: client, logger: logger)
         let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
-        return Herald(
+        var herald = Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
             sweeper: sweeper, leases: leases, logger: logger)
+        herald.channels = channels
+        return herald
+    }
+
+    /// Reads and checks the channel file of every channel endpoint, with its `channelVars`.
+    public static func loadChannels(_ configuration: HeraldConfiguration) throws(FileError) -> [String: HeraldChannels.Channel] {
+        var channels: [String: HeraldChannels.Channel] = [:]
+        for endpoint in configuration.endpoints {
+            guard let reference = endpoint.channel else { continue }
+            channels[endpoint.urlToken] = try HeraldChannels.Channel.load(reference)
+        }
+        return channels
     }
 
     /// Migrates the store and resumes what was not delivered before the last stop. Runs after

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldChannels
 import HeraldCore
 import Logging
 import ServiceLifecycle
@@ -13,13 +14,20 @@ import ServiceLifecycle
 public final class DeliveryService: Service, Sendable {
     private let endpoints: [String: Endpoint]
     private let signingKeys: [String: WebhookSigningKey]
+    /// Endpoints that speak a channel's protocol: their outputs become the channel's requests.
+    private let channels: [String: Channel]
     private let outbox: Outbox
     private let writer: StoreWriter
     private let client: any WebhookClient
     private let logger: Logger
     private let metrics: DeliveryMetrics
 
-    public init(endpoints: [Endpoint], outbox: Outbox, writer: StoreWriter, client: any WebhookClient, logger: Logger) {
+    /// `channels` maps the `urlToken` of each channel endpoint to its compiled channel; the
+    /// others get Herald's own webhook POST.
+    public init(
+        endpoints: [Endpoint], channels: [String: Channel] = [:], outbox: Outbox, writer: StoreWriter, client: any WebhookClient, logger: Logger
+    ) {
+        self.channels = channels
         self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
         var keys: [String: WebhookSigningKey] = [:]
         for endpoint in endpoints {
@@ -75,15 +83,39 @@ public final class DeliveryService: Service, Sendable {
             return
         }
         let webhook = endpoint.webhook
-        let body = WebhookPayload.body(for: output, format: webhook.format)
         let started = Timestamp.now()
-        var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
-        if let key = signingKeys[endpoint.urlToken] {
-            headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
+        let channel = channels[endpoint.urlToken]
+        let request: WebhookRequest
+        if let channel {
+            do {
+                let outgoing = try channel.request(for: output)
+                var channelRequest = WebhookRequest(
+                    url: outgoing.url, headers: outgoing.headers, body: outgoing.body, user: outgoing.user, password: outgoing.password,
+                    connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
+                channelRequest.method = outgoing.method
+                request = channelRequest
+            } catch {
+                // The channel file cannot make a request of this output: dead, with the reason.
+                let attempt = DeliveryAttempt(
+                    outputId: output.id, number: number, startedAt: started, durationMilliseconds: 0, statusCode: nil, error: error.reason,
+                    responseBody: nil)
+                logger.warning(
+                    "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(endpoint.urlToken)", "error": "\(error.reason)"])
+                metrics.record(urlToken: endpoint.urlToken, status: .dead, duration: 0)
+                writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: .dead, attempts: number, nextAttemptAt: nil, attempt: attempt)))
+                outbox.finish(job, .dead)
+                return
+            }
+        } else {
+            let body = WebhookPayload.body(for: output, format: webhook.format)
+            var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
+            if let key = signingKeys[endpoint.urlToken] {
+                headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
+            }
+            request = WebhookRequest(
+                url: webhook.url, headers: headers, body: body, user: webhook.user, password: webhook.password,
+                connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
         }
-        let request = WebhookRequest(
-            url: webhook.url, headers: headers, body: body, user: webhook.user, password: webhook.password,
-            connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
 
         let result: Result<WebhookResponse, WebhookError>
         do {
@@ -93,7 +125,8 @@ public final class DeliveryService: Service, Sendable {
             result = .failure(error)
         }
         let now = Timestamp.now()
-        let verdict = Self.judge(result, policy: webhook.retry)
+        let verdict =
+            channel.map { Self.judge(result, channel: $0, output: output, policy: webhook.retry) } ?? Self.judge(result, policy: webhook.retry)
         var attempt = DeliveryAttempt(
             outputId: output.id, number: number, startedAt: started, durationMilliseconds: now.milliseconds - started.milliseconds,
             statusCode: nil, error: verdict.error, responseBody: nil)
@@ -177,6 +210,34 @@ public final class DeliveryService: Service, Sendable {
             default:
                 return Verdict(kind: .dead, error: "HTTP \(status)")
             }
+        }
+    }
+
+    /// What a response means for an output of a channel endpoint: the channel's rules first
+    /// (its success test, its retry delay), then the usual ones for the status.
+    static func judge(_ result: Result<WebhookResponse, WebhookError>, channel: Channel, output: Output, policy: RetryPolicy) -> Verdict {
+        guard case .success(let response) = result else {
+            var verdict = judge(result, policy: policy)
+            verdict.error = verdict.error.map(channel.redact)
+            return verdict
+        }
+        switch channel.judge(ChannelResponse(status: response.status, retryAfter: response.retryAfter, body: response.body), for: output) {
+        case .delivered:
+            return Verdict(kind: .delivered, error: nil)
+        case .dead(let reason):
+            return Verdict(kind: .dead, error: reason)
+        case .retry(let after, let reason):
+            var atLeast = after ?? retryAfter(response.retryAfter)
+            if response.status == 429, atLeast ?? .zero < policy.throttleDelay { atLeast = policy.throttleDelay }
+            return Verdict(kind: .retry(atLeast: atLeast), error: reason)
+        case .byStatus(let reason):
+            var verdict = judge(result, policy: policy)
+            if let error = verdict.error, error != "HTTP \(response.status)" {
+                verdict.error = "\(reason) (\(error))"
+            } else if verdict.kind != .delivered {
+                verdict.error = reason
+            }
+            return verdict
         }
     }
 

@@ -7,7 +7,8 @@ import Logging
 struct Receive: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "A webhook sink: prints each delivery as one JSON line.",
-        discussion: "Answers 401 when --user/--password are set and basic auth does not match, or when --secret is set and the signature does not verify."
+        discussion:
+            "Answers 401 when --user/--password are set and basic auth does not match, or when --secret is set and the signature does not verify."
     )
 
     @Option(help: "Port to listen on.")
@@ -28,17 +29,21 @@ struct Receive: AsyncParsableCommand {
     @Option(help: "HTTP status to answer deliveries with.")
     var status: Int = 200
 
+    @Option(help: "Body to answer deliveries with, e.g. '{\"ok\":true}' to stand in for Telegram's Bot API.")
+    var body: String?
+
     func validate() throws {
         if (user == nil) != (password == nil) { throw ValidationError("--user and --password go together") }
     }
 
     func run() async throws {
         let logger = bootstrapLogging(level: "warning")
-        let receiver = WebhookReceiver(
+        var receiver = WebhookReceiver(
             host: host, port: port, user: user, password: password.map(Secret.init), signingSecret: secret.map(Secret.init), status: status
         ) { line in
             printLine(line)
         }
+        receiver.body = body
         let app: any ApplicationProtocol
         do {
             app = try receiver.application(logger: logger)

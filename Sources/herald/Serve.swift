@@ -27,6 +27,13 @@ struct Serve: AsyncParsableCommand {
         for endpoint in configuration.endpoints {
             for warning in endpoint.flow.warnings { logger.warning("\(warning)") }
         }
+        // A bad channel file stops start-up like a bad config: file:line: reason, exit 2.
+        do {
+            _ = try Herald.loadChannels(configuration)
+        } catch {
+            printError("herald: \(error)")
+            throw ExitCode(2)
+        }
         let app: any ApplicationProtocol
         do {
             app = try await buildApplication(configuration: configuration, maxCommitBatch: max(1, maxCommitBatch), logger: logger)

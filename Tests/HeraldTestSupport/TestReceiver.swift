@@ -16,6 +16,8 @@ public final class TestReceiver: Sendable {
         public var headers: [String: String]
         public var bytes: [UInt8]
         public var path: String
+        /// The raw query string, when there is one.
+        public var query: String? = nil
         public var arrivedAt: ContinuousClock.Instant
         /// The status the receiver answered with.
         public var status: Int
@@ -32,11 +34,19 @@ public final class TestReceiver: Sendable {
         public var status: Int
         public var delay: Duration
         public var headers: [(String, String)]
+        /// The response body (a channel API's JSON answer, say).
+        public var body: [UInt8]
 
-        public init(status: Int = 200, delay: Duration = .zero, headers: [(String, String)] = []) {
+        public init(status: Int = 200, delay: Duration = .zero, headers: [(String, String)] = [], body: [UInt8] = []) {
             self.status = status
             self.delay = delay
             self.headers = headers
+            self.body = body
+        }
+
+        /// A JSON answer.
+        public static func json(_ status: Int = 200, _ text: String, headers: [(String, String)] = []) -> Reply {
+            Reply(status: status, headers: [("Content-Type", "application/json")] + headers, body: Array(text.utf8))
         }
     }
 
@@ -74,7 +84,9 @@ public final class TestReceiver: Sendable {
         while true {
             let snapshot = all
             if condition(snapshot) { return snapshot }
-            if ContinuousClock.now > deadline { throw TestTimeout(description: "receiver: condition not met after \(timeout); got \(snapshot.count) requests") }
+            if ContinuousClock.now > deadline {
+                throw TestTimeout(description: "receiver: condition not met after \(timeout); got \(snapshot.count) requests")
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -109,7 +121,7 @@ public final class TestReceiver: Sendable {
         let bytes = Array(buffer: try await request.body.collect(upTo: 16 << 20))
         var headers: [String: String] = [:]
         for field in request.headers { headers[field.name.canonicalName] = field.value }
-        var entry = Received(headers: headers, bytes: bytes, path: request.uri.path, arrivedAt: .now, status: 0)
+        var entry = Received(headers: headers, bytes: bytes, path: request.uri.path, query: request.uri.query, arrivedAt: .now, status: 0)
         let previous = received.withLock { list in list.filter { $0.webhookId != nil && $0.webhookId == entry.webhookId }.count }
         let reply = behavior.withLock { $0 }(entry, previous)
         entry.status = reply.status
@@ -117,11 +129,14 @@ public final class TestReceiver: Sendable {
         if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
         var fields = HTTPFields()
         for (name, value) in reply.headers { fields[HTTPField.Name(name)!] = value }
-        return Response(status: HTTPResponse.Status(code: reply.status), headers: fields)
+        return Response(status: HTTPResponse.Status(code: reply.status), headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 }
 
 public struct TestTimeout: Error, CustomStringConvertible {
     public var description: String
-    public init(description: String) { self.description = description }
+
+    public init(description: String) {
+        self.description = description
+    }
 }

@@ -104,7 +104,7 @@ private struct ConfigurationLoader {
     func load() throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
-        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history"]
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "publicUrl"]
         for (key, keyNode, value) in try keys(file.root, "the config") {
             switch key {
             case "listen": configuration.listen = try listen(value, key)
@@ -113,6 +113,13 @@ private struct ConfigurationLoader {
             case "history": configuration.history = try duration(value, key)
             case "storage": configuration.storage = try storage(value, key)
             case "endpoints": endpointsNode = value
+            case "publicUrl":
+                let url = try string(value, key)
+                let lower = url.lowercased()
+                guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.count > 8 else {
+                    throw error(value, key, "'\(url)' is not an http:// or https:// URL")
+                }
+                configuration.publicUrl = url.hasSuffix("/") ? String(url.dropLast()) : url
             case "admin":
                 for (adminKey, adminKeyNode, adminValue) in try keys(value, "admin") {
                     switch adminKey {
@@ -171,10 +178,13 @@ private struct ConfigurationLoader {
     }
 
     func endpoint(_ node: Node, _ section: String) throws(FileError) -> Endpoint {
-        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL"]
+        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars"]
         var urlToken: String?
         var flowPath: (String, Node)?
         var webhook: WebhookSettings?
+        var webhookNode: Node?
+        var channelPath: (String, Node)?
+        var channelVars: (vars: [String: Secret], lines: [String: Int], node: Node)?
         var apiKeys: [Secret] = []
         var ttl = Duration.seconds(1800)
         for (key, keyNode, value) in try keys(node, section) {
@@ -190,7 +200,9 @@ private struct ConfigurationLoader {
                 }
                 urlToken = token
             case "flow": flowPath = (try string(value, name), value)
-            case "webhook": webhook = try self.webhook(value, name)
+            case "webhook":
+                webhook = try self.webhook(value, name, urlRequired: !endpointHasChannel(node))
+                webhookNode = value
             case "apiKeys":
                 guard case .sequence(let sequence) = value else { throw error(value, name, "must be a list") }
                 apiKeys = []
@@ -200,21 +212,65 @@ private struct ConfigurationLoader {
                     apiKeys.append(secret)
                 }
             case "sessionTTL": ttl = try duration(value, name)
+            case "channel": channelPath = (try string(value, name), value)
+            case "channelVars":
+                var vars: [String: Secret] = [:]
+                var lines: [String: Int] = [:]
+                for (varName, varKeyNode, varValue) in try keys(value, name) {
+                    vars[varName] = try secret(varValue, "\(name).\(varName)")
+                    lines[varName] = varKeyNode.mark?.line
+                }
+                channelVars = (vars, lines, value)
             default: throw unknown(keyNode, key, in: section, allowed: allowed)
             }
         }
         guard let urlToken else { throw error(node, "\(section).urlToken", "is required") }
         guard let (path, pathNode) = flowPath else { throw error(node, "\(section).flow", "is required (a flow file)") }
-        guard let webhook else { throw error(node, "\(section).webhook", "is required (at least webhook.url)") }
-        let resolved = path.hasPrefix("/") ? path : (file.path as NSString).deletingLastPathComponent.appendingPathComponentIfRelative(path)
+        var channel: ChannelReference?
+        if let (channelFile, channelNode) = channelPath {
+            let resolved = resolve(channelFile)
+            guard FileManager.default.fileExists(atPath: resolved) else {
+                throw error(channelNode, "\(section).channel", "channel file '\(resolved)' does not exist")
+            }
+            channel = ChannelReference(
+                path: resolved, vars: channelVars?.vars ?? [:], varLines: channelVars?.lines ?? [:], configFile: file.path,
+                line: channelNode.mark?.line)
+        } else if let channelVars {
+            throw error(channelVars.node, "\(section).channelVars", "needs a channel (channel: FILE)")
+        }
+        // A channel endpoint's output says where to send; its webhook section only tunes
+        // timeouts and retries, so it may be left out, and what it cannot apply is an error
+        // rather than silently unused.
+        if channel != nil, let webhookNode = webhookNode {
+            for (key, keyNode, _) in try keys(webhookNode, "\(section).webhook")
+            where ["url", "user", "password", "signingSecret", "format"].contains(key) {
+                throw error(
+                    keyNode, "\(section).webhook.\(key)", "does not apply to a channel endpoint (its channel file says where and how to send)")
+            }
+        }
+        guard let webhook = webhook ?? (channel != nil ? WebhookSettings(url: "") : nil) else {
+            throw error(node, "\(section).webhook", "is required (at least webhook.url)")
+        }
+        let resolved = resolve(path)
         guard FileManager.default.fileExists(atPath: resolved) else {
             throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
         }
         let flow = try Flow.load(path: resolved)
-        return Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl)
+        return Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
     }
 
-    func webhook(_ node: Node, _ section: String) throws(FileError) -> WebhookSettings {
+    /// A path relative to the config file's folder.
+    func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : (file.path as NSString).deletingLastPathComponent.appendingPathComponentIfRelative(path)
+    }
+
+    /// Whether an endpoint's mapping has a `channel:` key (then `webhook.url` is optional).
+    func endpointHasChannel(_ node: Node) -> Bool {
+        guard case .mapping(let mapping) = node else { return false }
+        return mapping.contains { $0.key.string == "channel" }
+    }
+
+    func webhook(_ node: Node, _ section: String, urlRequired: Bool = true) throws(FileError) -> WebhookSettings {
         let allowed = ["url", "user", "password", "signingSecret", "format", "timeout", "connectTimeout", "caBundle", "retry", "concurrency"]
         var settings = WebhookSettings(url: "")
         var urlNode: Node?
@@ -247,7 +303,10 @@ private struct ConfigurationLoader {
             default: throw unknown(keyNode, key, in: section, allowed: allowed)
             }
         }
-        guard let urlNode else { throw error(node, "\(section).url", "is required") }
+        guard let urlNode else {
+            if !urlRequired { return settings }
+            throw error(node, "\(section).url", "is required")
+        }
         let lower = settings.url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), settings.url.count > 8 else {
             throw error(urlNode, "\(section).url", "'\(settings.url)' is not an http:// or https:// URL")

@@ -128,6 +128,29 @@ public struct WebhookSettings: Sendable {
     }
 }
 
+/// An endpoint's channel (SPEC §9) as the config names it: the channel file and the values
+/// (`channelVars`) it declares. HeraldChannels reads and checks the file; the core only carries
+/// the reference.
+public struct ChannelReference: Sendable {
+    /// The channel file, resolved against the config file's folder.
+    public var path: String
+    /// `channelVars`, each kept as a ``Secret``: the channel file says which ones may be shown.
+    public var vars: [String: Secret]
+    /// Where each of `channelVars` is written, for errors (the config file's lines).
+    public var varLines: [String: Int]
+    /// The config file and the line of `channel:`, for errors.
+    public var configFile: String
+    public var line: Int?
+
+    public init(path: String, vars: [String: Secret] = [:], varLines: [String: Int] = [:], configFile: String = "<config>", line: Int? = nil) {
+        self.path = path
+        self.vars = vars
+        self.varLines = varLines
+        self.configFile = configFile
+        self.line = line
+    }
+}
+
 /// A place clients POST messages to (`POST /{urlToken}`), with its flow and webhook.
 public struct Endpoint: Sendable {
     public var urlToken: String
@@ -137,13 +160,21 @@ public struct Endpoint: Sendable {
     public var apiKeys: [Secret]
     /// Sessions idle for longer expire.
     public var sessionTTL: Duration
+    /// When set, the endpoint speaks this channel's protocol instead of Herald's JSON: inbound
+    /// requests and outgoing webhook requests are translated by the channel file (SPEC §9).
+    /// `webhook.url` is then unused (the channel's output says where to send).
+    public var channel: ChannelReference?
 
-    public init(urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800)) {
+    public init(
+        urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800),
+        channel: ChannelReference? = nil
+    ) {
         self.urlToken = urlToken
         self.flow = flow
         self.webhook = webhook
         self.apiKeys = apiKeys
         self.sessionTTL = sessionTTL
+        self.channel = channel
     }
 }
 
@@ -165,6 +196,9 @@ public struct HeraldConfiguration: Sendable {
     /// Delivered and dead outputs, their attempts and inputs are kept this long (transcripts,
     /// the attempt log), then pruned. Undelivered outputs are kept until delivered or dead.
     public var history: Duration = .seconds(7 * 86400)
+    /// How callers reach Herald, e.g. `https://bots.example.com`: channels whose signature
+    /// covers the request URL (Twilio) sign this plus the path. `nil`: the request's `Host`.
+    public var publicUrl: String?
 
     public init(
         file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [Secret] = [],

@@ -46,8 +46,12 @@ struct ExpressionParser {
     /// down so deep nesting fails before the parser itself recurses deeply.
     private var nesting = 0
 
-    init(source: String) {
+    /// Extra root names (``Expression/init(parsing:variables:)``).
+    private let variables: Set<String>
+
+    init(source: String, variables: Set<String> = []) {
         self.source = Array(source)
+        self.variables = variables
     }
 
     mutating func parseAll() throws(ExpressionError) -> Expression.Node {
@@ -231,10 +235,18 @@ struct ExpressionParser {
             if token == .symbol("(") {
                 return try parseCall(name, start: start)
             }
+            // With variables, they are the only roots: a flow's input/context/session have no
+            // values there, so naming them is a mistake to report, not a silent null.
+            if !variables.isEmpty {
+                guard variables.contains(name) else {
+                    throw error("unknown name '\(name)': paths start with \(variables.sorted().joined(separator: ", "))", at: start)
+                }
+                return try parsePath(start: start) { .variable(name, $0) }
+            }
             guard let root = Expression.Root(rawValue: name) else {
                 throw error("unknown name '\(name)': paths start with input, context or session", at: start)
             }
-            return try parsePath(root, start: start)
+            return try parsePath(start: start) { .path(root, $0) }
         case .end:
             throw error("expected a value but the expression ended")
         default:
@@ -242,7 +254,7 @@ struct ExpressionParser {
         }
     }
 
-    private mutating func parsePath(_ root: Expression.Root, start: Int) throws(ExpressionError) -> Parsed {
+    private mutating func parsePath(start: Int, _ make: ([Expression.PathStep]) -> Expression.Node) throws(ExpressionError) -> Parsed {
         var steps: [Expression.PathStep] = []
         var depth = 1
         while true {
@@ -263,7 +275,7 @@ struct ExpressionParser {
                 try expect("]")
                 nesting -= 1
             } else {
-                return try checked(.path(root, steps), depth: depth, start: start)
+                return try checked(make(steps), depth: depth, start: start)
             }
         }
     }

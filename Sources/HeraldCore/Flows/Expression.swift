@@ -13,6 +13,9 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
     indirect enum Node: Sendable, Hashable {
         case literal(JSON)
         case path(Root, [PathStep])
+        /// A path from a named variable of the scope (``Scope/variables``), for languages built
+        /// on this one (channel files) that give expressions other roots than a flow's.
+        case variable(String, [PathStep])
         case unary(UnaryOperator, Node)
         case binary(BinaryOperator, Node, Node)
         case call(FlowFunction, [Node])
@@ -44,8 +47,11 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
     public let source: String
 
     /// Parses `source`; throws an ``ExpressionError`` naming the column of the problem.
-    public init(parsing source: String) throws(ExpressionError) {
-        var parser = ExpressionParser(source: source)
+    ///
+    /// `variables` are extra root names a path may start with besides `input`, `context` and
+    /// `session`; their values come from ``Scope/variables`` when the expression runs.
+    public init(parsing source: String, variables: Set<String> = []) throws(ExpressionError) {
+        var parser = ExpressionParser(source: source, variables: variables)
         self.root = try parser.parseAll()
         self.source = source
     }
@@ -70,20 +76,9 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
             } else {
                 current = scope.value(of: root)
             }
-            for step in remaining {
-                switch step {
-                case .key(let key):
-                    current = Self.member(of: current, key)
-                case .index(let indexNode):
-                    let index = evaluate(indexNode, scope)
-                    switch index {
-                    case .number(let number): current = Self.element(of: current, number)
-                    case .string(let key): current = Self.member(of: current, key)
-                    default: current = .null
-                    }
-                }
-            }
-            return current
+            return follow(remaining, from: current, scope)
+        case .variable(let name, let steps):
+            return follow(steps[...], from: scope.variables[name] ?? .null, scope)
         case .unary(.not, let operand):
             return .bool(!evaluate(operand, scope).isTruthy)
         case .unary(.negate, let operand):
@@ -98,6 +93,24 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         case .call(let function, let arguments):
             return function.call(arguments.map { evaluate($0, scope) }, in: scope)
         }
+    }
+
+    private func follow(_ steps: ArraySlice<PathStep>, from start: JSON, _ scope: Scope) -> JSON {
+        var current = start
+        for step in steps {
+            switch step {
+            case .key(let key):
+                current = Self.member(of: current, key)
+            case .index(let indexNode):
+                let index = evaluate(indexNode, scope)
+                switch index {
+                case .number(let number): current = Self.element(of: current, number)
+                case .string(let key): current = Self.member(of: current, key)
+                default: current = .null
+                }
+            }
+        }
+        return current
     }
 
     private static func member(of value: JSON, _ key: String) -> JSON {
@@ -164,12 +177,25 @@ public struct Scope: Sendable {
     public var session: SessionKey
     /// `session.userId`.
     public var userId: String
+    /// The values of the extra roots an expression was parsed with (`Expression(parsing:variables:)`).
+    public var variables: JSONObject = [:]
 
     public init(input: Input, context: JSONObject, session: SessionKey, userId: String) {
         self.input = input
         self.context = context
         self.session = session
         self.userId = userId
+    }
+
+    /// A scope outside any flow run: only `variables` have values (a channel file's
+    /// expressions); `input`, `context` and `session` are empty, and `now()` is `now`.
+    public init(variables: JSONObject, now: Timestamp = Timestamp(milliseconds: 0)) {
+        let session = SessionKey(urlToken: "", sessionId: "")
+        self.input = Input(id: "", session: session, userId: "", text: nil, data: nil, source: .user, receivedAt: now)
+        self.context = [:]
+        self.session = session
+        self.userId = ""
+        self.variables = variables
     }
 
     /// `root.key` without building the whole root object (the common case: `input.text`).

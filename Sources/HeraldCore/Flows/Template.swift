@@ -14,7 +14,10 @@ public struct Template: Sendable, Hashable {
     ///
     /// A hole ends at the first `}}` outside a string literal, so `{{ "}}" }}` is the text `}}`
     /// and `{{ "{{" }}` writes a literal `{{`.
-    public init(parsing source: String) throws(ExpressionError) {
+    ///
+    /// `variables` are extra root names for the expressions in the holes
+    /// (``Expression/init(parsing:variables:)``).
+    public init(parsing source: String, variables: Set<String> = []) throws(ExpressionError) {
         var parts: [Part] = []
         var rest = Substring(source)
         var offset = 0
@@ -30,7 +33,7 @@ public struct Template: Sendable, Hashable {
             let inner = String(afterOpen[..<close.lowerBound])
             let innerColumn = offset + rest.distance(from: rest.startIndex, to: open.upperBound)
             do {
-                parts.append(.expression(try Expression(parsing: inner)))
+                parts.append(.expression(try Expression(parsing: inner, variables: variables)))
             } catch {
                 throw ExpressionError(reason: error.reason, column: innerColumn + error.column)
             }

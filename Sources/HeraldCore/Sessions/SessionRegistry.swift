@@ -11,6 +11,9 @@ public struct InboundMessage: Sendable {
     public var source: InputSource
     /// For inject: create the session when it does not exist (user messages always may).
     public var createSession: Bool
+    /// Any user may write in the session, not only the one who started it: a channel's
+    /// conversation (a Telegram group, a Slack channel) is one session whoever writes.
+    public var sharedSession = false
 
     public init(
         urlToken: String, sessionId: String, userId: String, text: String?, data: JSON?, source: InputSource = .user,
@@ -136,7 +139,7 @@ public final class SessionRegistry: Sendable {
             try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
                 var session: Session
                 if let existing {
-                    guard existing.userId == message.userId else {
+                    guard existing.userId == message.userId || message.sharedSession else {
                         throw .userMismatch(key, owner: existing.userId, given: message.userId)
                     }
                     session = existing

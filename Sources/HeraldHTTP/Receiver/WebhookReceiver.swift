@@ -17,6 +17,9 @@ public struct WebhookReceiver: Sendable {
     public var signingSecret: Secret?
     /// The status to answer accepted deliveries with.
     public var status: Int
+    /// The body to answer accepted deliveries with (JSON when it parses as JSON), so the sink
+    /// can stand in for a channel's API (`{"ok":true}` for Telegram).
+    public var body: String?
     /// Called with each delivery's line.
     public var onDelivery: @Sendable (String) -> Void
 
@@ -86,7 +89,11 @@ public struct WebhookReceiver: Sendable {
             throw APIError(status, message)
         }
         onDelivery(JSON.object(line).jsonString)
-        return Response(status: HTTPResponse.Status(code: status))
+        guard let body else { return Response(status: HTTPResponse.Status(code: status)) }
+        let contentType = (try? JSON.parse(body)) != nil ? "application/json" : "text/plain"
+        return Response(
+            status: HTTPResponse.Status(code: status), headers: [.contentType: contentType],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     static let webhookId = HTTPField.Name("Webhook-Id")!

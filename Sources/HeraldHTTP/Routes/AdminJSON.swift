@@ -1,10 +1,11 @@
+import HeraldChannels
 import HeraldCore
 import HeraldWebhook
 
 /// How the admin API shows Herald's things as JSON. Secrets never appear: a set password,
 /// API key or signing secret is shown as `"***"`.
 enum AdminJSON {
-    static func endpoint(_ endpoint: Endpoint, paused: Bool, backlog: Int) -> JSON {
+    static func endpoint(_ endpoint: Endpoint, channel: HeraldChannels.Channel?, paused: Bool, backlog: Int) -> JSON {
         let webhook = endpoint.webhook
         var hook: JSONObject = [
             "url": .string(redactedURL(webhook.url)),
@@ -21,7 +22,7 @@ enum AdminJSON {
         hook["user"] = webhook.user.map(JSON.string) ?? .null
         hook["password"] = webhook.password == nil ? .null : "***"
         hook["signingSecret"] = webhook.signingSecret == nil ? .null : "***"
-        return [
+        var object: JSONObject = [
             "urlToken": .string(endpoint.urlToken),
             "flow": ["name": .string(endpoint.flow.name), "file": .string(endpoint.flow.file), "nodes": .number(Double(endpoint.flow.nodes.count))],
             "webhook": .object(hook),
@@ -30,6 +31,13 @@ enum AdminJSON {
             "paused": .bool(paused),
             "backlog": .number(Double(backlog)),
         ]
+        if let channel {
+            // Secret variables (tokens, signing secrets) as "***"; the others as configured.
+            var vars = JSONObject()
+            for variable in channel.variables { vars[variable.name] = channel.shownValue(of: variable.name) }
+            object["channel"] = ["name": .string(channel.name), "file": .string(channel.file), "vars": .object(vars)]
+        }
+        return .object(object)
     }
 
     static func sessionSummary(_ summary: SessionSummary) -> JSON {

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HeraldChannels
 import HeraldCore
 import Hummingbird
 import NIOCore
@@ -30,7 +31,8 @@ struct AdminRoutes<Context: RequestContext> {
     @Sendable func listEndpoints(request: Request, context: Context) async throws -> Response {
         let backlog = herald.outbox.backlog()
         let endpoints = herald.configuration.endpoints.map {
-            AdminJSON.endpoint($0, paused: herald.outbox.isPaused($0.urlToken), backlog: backlog[$0.urlToken] ?? 0)
+            AdminJSON.endpoint(
+                $0, channel: herald.channels[$0.urlToken], paused: herald.outbox.isPaused($0.urlToken), backlog: backlog[$0.urlToken] ?? 0)
         }
         return .json(.ok, ["endpoints": .array(endpoints)])
     }
@@ -38,7 +40,10 @@ struct AdminRoutes<Context: RequestContext> {
     @Sendable func showEndpoint(request: Request, context: Context) async throws -> Response {
         let endpoint = try self.endpoint(context)
         let backlog = herald.outbox.backlog()[endpoint.urlToken] ?? 0
-        return .json(.ok, AdminJSON.endpoint(endpoint, paused: herald.outbox.isPaused(endpoint.urlToken), backlog: backlog))
+        return .json(
+            .ok,
+            AdminJSON.endpoint(
+                endpoint, channel: herald.channels[endpoint.urlToken], paused: herald.outbox.isPaused(endpoint.urlToken), backlog: backlog))
     }
 
     @Sendable func resumeEndpoint(request: Request, context: Context) async throws -> Response {

@@ -1,7 +1,9 @@
 import HTTPTypes
+import HeraldChannels
 import HeraldCore
 import HeraldWebhook
 import Hummingbird
+import Logging
 import NIOCore
 
 /// `POST /{urlToken}`: a user message enters its session (SPEC §1).
@@ -9,13 +11,35 @@ import NIOCore
 /// The path of one message: this route validates it, ``SessionRegistry/receive(_:idempotency:)``
 /// runs the endpoint's flow in the session's turn and records the input and outputs, the
 /// ``Outbox`` queues the outputs, and the ``DeliveryService`` POSTs them with libcurl.
+///
+/// On a channel endpoint (SPEC §9) the route hands the raw request to the endpoint's
+/// ``Channel``, which checks it and maps it to messages (or a handshake answer); `GET
+/// /{urlToken}` exists for those handshakes.
 struct EndpointRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         routes.post(":urlToken", use: receive)
+        routes.get(":urlToken", use: handshake)
         return routes
+    }
+
+    /// `GET /{urlToken}`: only channels answer it (verification handshakes such as WhatsApp's
+    /// `hub.challenge`).
+    @Sendable func handshake(request: Request, context: Context) async throws -> Response {
+        let urlToken = try context.parameters.require("urlToken")
+        let endpoint: Endpoint
+        do {
+            endpoint = try herald.registry.endpoint(urlToken)
+        } catch {
+            throw APIError.from(error)
+        }
+        guard let channel = herald.channels[urlToken] else {
+            throw APIError(
+                .methodNotAllowed, "GET: endpoint '\(urlToken)' takes POST only (GET is for channel handshakes)", headers: [.allow: "POST"])
+        }
+        return try await receive(request, endpoint, channel)
     }
 
     @Sendable func receive(request: Request, context: Context) async throws -> Response {
@@ -26,6 +50,7 @@ struct EndpointRoutes<Context: RequestContext> {
         } catch {
             throw APIError.from(error)
         }
+        if let channel = herald.channels[urlToken] { return try await receive(request, endpoint, channel) }
         try Self.checkWebhookKey(request, endpoint)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try MessageBody.parse(bytes, rules: .init())
@@ -35,6 +60,55 @@ struct EndpointRoutes<Context: RequestContext> {
         return try await Self.accept(request, route: "message", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.receive(message, idempotency: idempotency)
         }
+    }
+
+    /// A request in a channel's own protocol: the channel checks it and maps it to messages,
+    /// each runs like a user message, and the channel's answer goes back once they are recorded.
+    /// A message with the channel's id for it is processed once, however often the channel
+    /// sends it (the id is its idempotency key).
+    func receive(_ request: Request, _ endpoint: Endpoint, _ channel: HeraldChannels.Channel) async throws -> Response {
+        try Self.checkWebhookKey(request, endpoint)
+        let limit = herald.configuration.maxBodySize
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw APIError(.contentTooLarge, "body: \(length) bytes is over the limit of \(limit) bytes")
+        }
+        let bytes: ByteBuffer
+        do {
+            bytes = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.contentTooLarge, "body: over the limit of \(limit) bytes")
+        }
+        let query = request.uri.query ?? ""
+        let base = herald.configuration.publicUrl ?? "http://" + (request.head.authority ?? "localhost")
+        let channelRequest = ChannelRequest(
+            method: request.method.rawValue, url: base + request.uri.path + (query.isEmpty ? "" : "?" + query), query: query,
+            headers: request.headers.map { ($0.name.rawName, $0.value) }, body: Array(buffer: bytes))
+        let inbound: ChannelInbound
+        do {
+            inbound = try channel.receive(channelRequest, now: herald.now())
+        } catch {
+            herald.logger.info(
+                "channel request rejected", metadata: ["urlToken": "\(endpoint.urlToken)", "status": "\(error.status)", "reason": "\(error.reason)"])
+            throw APIError(HTTPResponse.Status(code: error.status), "channel \(channel.name): \(error.reason)")
+        }
+        for message in inbound.messages {
+            var inboundMessage = InboundMessage(
+                urlToken: endpoint.urlToken, sessionId: message.sessionId, userId: message.userId, text: message.text, data: message.data,
+                source: .user, createSession: true)
+            inboundMessage.sharedSession = true
+            let idempotency = message.id.map { id in
+                IdempotencyRequest(key: "channel:" + id, render: { receipt in (200, Array((receipt.inputId ?? "").utf8)) })
+            }
+            do {
+                _ = try await herald.registry.receive(inboundMessage, idempotency: idempotency)
+            } catch {
+                throw APIError.from(error)
+            }
+        }
+        let reply = inbound.reply
+        var headers = HTTPFields()
+        if let contentType = reply.contentType { headers[.contentType] = contentType }
+        return Response(status: HTTPResponse.Status(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
     /// `X-Webhook-Key` must be one of the endpoint's `apiKeys`, when it has any.

@@ -101,7 +101,10 @@ struct CurlLoop {
         let userdata = Unmanaged.passUnretained(transfer).toOpaque()
 
         var headers: UnsafeMutablePointer<curl_slist>?
-        headers = curl_slist_append(headers, "Content-Type: application/json")
+        // Herald's JSON unless the request says otherwise (a channel's form-encoded body).
+        if !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+            headers = curl_slist_append(headers, "Content-Type: application/json")
+        }
         // No "Expect: 100-continue" round trip for larger bodies.
         headers = curl_slist_append(headers, "Expect:")
         for (name, value) in request.headers {

@@ -1,0 +1,420 @@
+import Foundation
+import HeraldCore
+import Yams
+
+extension Channel {
+    /// Reads the channel file of an endpoint and binds its variables to the endpoint's
+    /// `channelVars`. A problem in the file names the file and line; a missing, unknown or
+    /// empty variable names the config file and the line of `channelVars` (or `channel:`).
+    public static func load(_ reference: ChannelReference) throws(FileError) -> Channel {
+        try ChannelLoader(file: YAMLFile(path: reference.path)).load(vars: reference, checkVars: true)
+    }
+
+    /// Reads and checks a channel file on its own, without variables (`herald channel check`).
+    public static func check(path: String) throws(FileError) -> Channel {
+        try ChannelLoader(file: YAMLFile(path: path)).load(vars: ChannelReference(path: path), checkVars: false)
+    }
+
+    /// Parses a channel file's text, as if read from `path` (tests).
+    public static func load(path: String, text: String, vars: [String: String]) throws(FileError) -> Channel {
+        let reference = ChannelReference(path: path, vars: vars.mapValues(Secret.init))
+        return try ChannelLoader(file: YAMLFile(path: path, text: text)).load(vars: reference, checkVars: true)
+    }
+}
+
+/// Turns a channel file's YAML into a ``Channel``, one `file:line: reason` per problem.
+private struct ChannelLoader {
+    let file: YAMLFile
+
+    /// The roots channel expressions may start with, by where they appear.
+    static let inputRoots: Set<String> = ["request", "vars"]
+    static let outputRoots: Set<String> = ["output", "vars"]
+    static let responseRoots: Set<String> = ["output", "vars", "response"]
+
+    func load(vars reference: ChannelReference, checkVars: Bool) throws(FileError) -> Channel {
+        var name: String?
+        var variables: [Channel.Variable] = []
+        var inputNode: Node?
+        var outputNode: Node?
+        let allowed = ["channel", "description", "vars", "input", "output"]
+        for (key, keyNode, value) in try file.mapping(file.root, "a channel file") {
+            switch key {
+            case "channel": name = try file.string(value, "channel")
+            case "description": _ = try file.string(value, "description")
+            case "vars": variables = try self.variables(value)
+            case "input": inputNode = value
+            case "output": outputNode = value
+            default: throw unknown(keyNode, key, allowed)
+            }
+        }
+        guard let name, !name.isEmpty else { throw file.error(file.root, "channel: is required (the channel's name, e.g. telegram)") }
+        guard let inputNode else { throw file.error(file.root, "input: is required (how the channel's requests become messages)") }
+        guard let outputNode else { throw file.error(file.root, "output: is required (how outputs become requests to the channel)") }
+        let input = try self.input(inputNode)
+        let output = try self.output(outputNode)
+
+        var values = JSONObject()
+        for variable in variables {
+            if let value = reference.vars[variable.name] {
+                values[variable.name] = .string(value.value)
+            } else if let fallback = variable.defaultValue {
+                values[variable.name] = .string(fallback)
+            }
+        }
+        if checkVars {
+            let declared = Set(variables.map(\.name))
+            for (varName, _) in reference.vars.sorted(by: { $0.key < $1.key }) where !declared.contains(varName) {
+                throw FileError(
+                    file: reference.configFile, line: reference.varLines[varName] ?? reference.line,
+                    reason: "channelVars.\(varName): unknown variable (channel \(name) declares \(variables.map(\.name).joined(separator: ", ")))")
+            }
+            for variable in variables {
+                guard let value = values[variable.name]?.stringValue else {
+                    throw FileError(
+                        file: reference.configFile, line: reference.line,
+                        reason: "channelVars.\(variable.name): is required by channel \(name) (\(reference.path))")
+                }
+                if value.isEmpty {
+                    throw FileError(
+                        file: reference.configFile, line: reference.varLines[variable.name] ?? reference.line,
+                        reason: "channelVars.\(variable.name): must not be empty")
+                }
+            }
+        }
+        // Values shorter than 4 characters are not hunted for in messages: replacing every "s"
+        // would garble the text without hiding anything worth hiding.
+        let secrets = variables.filter(\.secret).compactMap { values[$0.name]?.stringValue }.filter { $0.count >= 4 }
+        return Channel(
+            name: name, file: file.path, variables: variables, vars: values, secrets: secrets.sorted { $0.count > $1.count }, input: input,
+            output: output)
+    }
+
+    func unknown(_ keyNode: Node, _ key: String, _ allowed: [String], in section: String = "") -> FileError {
+        file.error(keyNode, "\(section.isEmpty ? "" : section + ".")\(key): unknown key (expected one of \(allowed.joined(separator: ", ")))")
+    }
+
+    // MARK: vars
+
+    func variables(_ node: Node) throws(FileError) -> [Channel.Variable] {
+        var variables: [Channel.Variable] = []
+        for (name, keyNode, value) in try file.mapping(node, "vars") {
+            guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
+                throw file.error(keyNode, "vars.\(name): a variable name is letters, digits and '_'")
+            }
+            var variable = Channel.Variable(name: name, secret: false, defaultValue: nil)
+            if value.null == nil {
+                for (key, optionNode, option) in try file.mapping(value, "vars.\(name)") {
+                    switch key {
+                    case "secret": variable.secret = try file.bool(option, "vars.\(name).secret")
+                    case "default": variable.defaultValue = try file.string(option, "vars.\(name).default")
+                    case "description": _ = try file.string(option, "vars.\(name).description")
+                    default: throw unknown(optionNode, key, ["secret", "default", "description"], in: "vars.\(name)")
+                    }
+                }
+            }
+            if variable.secret, variable.defaultValue != nil {
+                throw file.error(value, "vars.\(name): a secret has no default (it belongs in the config's channelVars)")
+            }
+            variables.append(variable)
+        }
+        return variables
+    }
+
+    // MARK: input
+
+    func input(_ node: Node) throws(FileError) -> InputRules {
+        var rules = InputRules()
+        for (key, keyNode, value) in try file.mapping(node, "input") {
+            switch key {
+            case "verify": rules.verify = try checks(value, "input.verify")
+            case "handshakes":
+                for (index, item) in try file.sequence(value, "input.handshakes").enumerated() {
+                    rules.handshakes.append(try handshake(item, "input.handshakes[\(index)]"))
+                }
+            case "messages":
+                for (index, item) in try file.sequence(value, "input.messages").enumerated() {
+                    rules.messages.append(try message(item, "input.messages[\(index)]"))
+                }
+            case "reply": rules.reply = try reply(value, "input.reply", roots: Self.inputRoots)
+            default: throw unknown(keyNode, key, ["verify", "handshakes", "messages", "reply"], in: "input")
+            }
+        }
+        if rules.messages.isEmpty { throw file.error(node, "input.messages: at least one message mapping is required") }
+        return rules
+    }
+
+    func checks(_ node: Node, _ what: String) throws(FileError) -> [Check] {
+        var checks: [Check] = []
+        for (index, item) in try file.sequence(node, what).enumerated() {
+            let where_ = "\(what)[\(index)]"
+            let pairs = try file.mapping(item, where_)
+            guard pairs.count == 1, let (kind, keyNode, body) = pairs.first else {
+                throw file.error(item, "\(where_): one check, either equals: or hmac:")
+            }
+            switch kind {
+            case "equals": checks.append(try equals(body, "\(where_).equals"))
+            case "hmac": checks.append(try hmac(body, "\(where_).hmac"))
+            default: throw unknown(keyNode, kind, ["equals", "hmac"], in: where_)
+            }
+        }
+        return checks
+    }
+
+    func equals(_ node: Node, _ what: String) throws(FileError) -> Check {
+        var name = "secret"
+        var given: Template?
+        var expected: Template?
+        for (key, keyNode, value) in try file.mapping(node, what) {
+            switch key {
+            case "name": name = try file.string(value, "\(what).name")
+            case "given": given = try template(value, "\(what).given", roots: Self.inputRoots)
+            case "expected": expected = try template(value, "\(what).expected", roots: Self.inputRoots)
+            default: throw unknown(keyNode, key, ["name", "given", "expected"], in: what)
+            }
+        }
+        guard let given else { throw file.error(node, "\(what).given: is required (the value the request carries)") }
+        guard let expected else { throw file.error(node, "\(what).expected: is required (usually a secret variable)") }
+        return Check(name: name, kind: .equals(given: given, expected: expected))
+    }
+
+    func hmac(_ node: Node, _ what: String) throws(FileError) -> Check {
+        var name = "signature"
+        var algorithm: HMACCheck.Algorithm?
+        var key: Template?
+        var content: Template?
+        var signature: Template?
+        var prefix = ""
+        var encoding = HMACCheck.Encoding.hex
+        var timestamp: Template?
+        var maxAge: Duration?
+        let allowed = ["name", "algorithm", "key", "content", "signature", "prefix", "encoding", "timestamp", "maxAge"]
+        for (optionKey, keyNode, value) in try file.mapping(node, what) {
+            let field = "\(what).\(optionKey)"
+            switch optionKey {
+            case "name": name = try file.string(value, field)
+            case "algorithm":
+                let text = try file.string(value, field)
+                guard let parsed = HMACCheck.Algorithm(rawValue: text) else { throw file.error(value, "\(field): '\(text)' is not sha1 or sha256") }
+                algorithm = parsed
+            case "key": key = try template(value, field, roots: Self.inputRoots)
+            case "content": content = try template(value, field, roots: Self.inputRoots)
+            case "signature": signature = try template(value, field, roots: Self.inputRoots)
+            case "prefix": prefix = try file.string(value, field)
+            case "encoding":
+                let text = try file.string(value, field)
+                guard let parsed = HMACCheck.Encoding(rawValue: text) else { throw file.error(value, "\(field): '\(text)' is not hex or base64") }
+                encoding = parsed
+            case "timestamp": timestamp = try template(value, field, roots: Self.inputRoots)
+            case "maxAge":
+                let text = try file.string(value, field)
+                guard let duration = Duration(configText: text), duration > .zero else {
+                    throw file.error(value, "\(field): '\(text)' is not a duration (write 300s or 5m)")
+                }
+                maxAge = duration
+            default: throw unknown(keyNode, optionKey, allowed, in: what)
+            }
+        }
+        guard let algorithm else { throw file.error(node, "\(what).algorithm: is required (sha1 or sha256)") }
+        guard let key else { throw file.error(node, "\(what).key: is required (usually a secret variable)") }
+        guard let content else { throw file.error(node, "\(what).content: is required (what the channel signs)") }
+        guard let signature else { throw file.error(node, "\(what).signature: is required (where the request carries it)") }
+        if (timestamp == nil) != (maxAge == nil) { throw file.error(node, "\(what): timestamp and maxAge go together") }
+        return Check(
+            name: name,
+            kind: .hmac(
+                HMACCheck(
+                    algorithm: algorithm, key: key, content: content, signature: signature, prefix: prefix, encoding: encoding,
+                    timestamp: timestamp, maxAge: maxAge)))
+    }
+
+    func handshake(_ node: Node, _ what: String) throws(FileError) -> Handshake {
+        var method = "POST"
+        var when: Expression?
+        var verify: [Check] = []
+        var reply: ReplyRule?
+        for (key, keyNode, value) in try file.mapping(node, what) {
+            switch key {
+            case "method":
+                let text = try file.string(value, "\(what).method").uppercased()
+                guard text == "GET" || text == "POST" else { throw file.error(value, "\(what).method: '\(text)' is not GET or POST") }
+                method = text
+            case "when": when = try expression(value, "\(what).when", roots: Self.inputRoots)
+            case "verify": verify = try checks(value, "\(what).verify")
+            case "reply": reply = try self.reply(value, "\(what).reply", roots: Self.inputRoots)
+            default: throw unknown(keyNode, key, ["method", "when", "verify", "reply"], in: what)
+            }
+        }
+        guard let when else { throw file.error(node, "\(what).when: is required (which requests this handshake answers)") }
+        guard let reply else { throw file.error(node, "\(what).reply: is required (the answer)") }
+        return Handshake(method: method, when: when, verify: verify, reply: reply)
+    }
+
+    func reply(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> ReplyRule {
+        var rule = ReplyRule()
+        for (key, keyNode, value) in try file.mapping(node, what) {
+            switch key {
+            case "status":
+                let status = try file.int(value, "\(what).status")
+                guard (200..<600).contains(status) else { throw file.error(value, "\(what).status: \(status) is not an HTTP status") }
+                rule.status = status
+            case "contentType": rule.contentType = try file.string(value, "\(what).contentType")
+            case "body": rule.body = try template(value, "\(what).body", roots: roots)
+            default: throw unknown(keyNode, key, ["status", "contentType", "body"], in: what)
+            }
+        }
+        return rule
+    }
+
+    func message(_ node: Node, _ what: String) throws(FileError) -> MessageRule {
+        var roots = Self.inputRoots
+        var each: [(name: String, list: Expression)] = []
+        let pairs = try file.mapping(node, what)
+        // `each` first: its names are roots for everything else in the mapping.
+        if let (_, _, eachNode) = pairs.first(where: { $0.key == "each" }) {
+            for (name, keyNode, value) in try file.mapping(eachNode, "\(what).each") {
+                guard !roots.contains(name), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+                    !["input", "context", "session"].contains(name)
+                else { throw file.error(keyNode, "\(what).each.\(name): not a free name for a loop variable") }
+                each.append((name, try expression(value, "\(what).each.\(name)", roots: roots)))
+                roots.insert(name)
+            }
+        }
+        var when: Expression?
+        var id: Template?
+        var userId: Template?
+        var sessionId: Template?
+        var text: Template?
+        var data: ValueTemplate?
+        let allowed = ["each", "when", "id", "userId", "sessionId", "text", "data"]
+        for (key, keyNode, value) in pairs {
+            let field = "\(what).\(key)"
+            switch key {
+            case "each": break
+            case "when": when = try expression(value, field, roots: roots)
+            case "id": id = try template(value, field, roots: roots)
+            case "userId": userId = try template(value, field, roots: roots)
+            case "sessionId": sessionId = try template(value, field, roots: roots)
+            case "text": text = try template(value, field, roots: roots)
+            case "data": data = try valueTemplate(value, field, roots: roots)
+            default: throw unknown(keyNode, key, allowed, in: what)
+            }
+        }
+        guard let userId else { throw file.error(node, "\(what).userId: is required") }
+        guard let sessionId else { throw file.error(node, "\(what).sessionId: is required") }
+        guard text != nil || data != nil else { throw file.error(node, "\(what): needs text or data") }
+        return MessageRule(each: each, when: when, id: id, userId: userId, sessionId: sessionId, text: text, data: data)
+    }
+
+    // MARK: output
+
+    func output(_ node: Node) throws(FileError) -> OutputRules {
+        var url: Template?
+        var rules = OutputRules(url: Template.empty)
+        let allowed = ["method", "url", "headers", "auth", "json", "form", "success", "retryAfter", "retry", "dead", "error"]
+        for (key, keyNode, value) in try file.mapping(node, "output") {
+            let field = "output.\(key)"
+            switch key {
+            case "method":
+                let method = try file.string(value, field).uppercased()
+                guard ["POST", "PUT", "PATCH", "GET", "DELETE"].contains(method) else {
+                    throw file.error(value, "\(field): '\(method)' is not POST, PUT, PATCH, GET or DELETE")
+                }
+                rules.method = method
+            case "url": url = try template(value, field, roots: Self.outputRoots)
+            case "headers":
+                for (name, headerKey, headerValue) in try file.mapping(value, field) {
+                    guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                        throw file.error(headerKey, "\(field).\(name): not a header name")
+                    }
+                    rules.headers.append((name, try template(headerValue, "\(field).\(name)", roots: Self.outputRoots)))
+                }
+            case "auth": rules.auth = try auth(value, field)
+            case "json", "form":
+                guard rules.body == nil else { throw file.error(keyNode, "\(field): output has one body, json or form") }
+                let body = try valueTemplate(value, field, roots: Self.outputRoots)
+                rules.body = key == "json" ? .json(body) : .form(body)
+            case "success": rules.success = try expression(value, field, roots: Self.responseRoots)
+            case "retryAfter": rules.retryAfter = try expression(value, field, roots: Self.responseRoots)
+            case "retry": rules.retry = try expression(value, field, roots: Self.responseRoots)
+            case "dead": rules.dead = try expression(value, field, roots: Self.responseRoots)
+            case "error": rules.error = try template(value, field, roots: Self.responseRoots)
+            default: throw unknown(keyNode, key, allowed, in: "output")
+            }
+        }
+        guard let url else { throw file.error(node, "output.url: is required (where to send each output)") }
+        rules.url = url
+        return rules
+    }
+
+    func auth(_ node: Node, _ what: String) throws(FileError) -> OutputRules.Auth {
+        let pairs = try file.mapping(node, what)
+        guard pairs.count == 1, let (kind, keyNode, value) = pairs.first else { throw file.error(node, "\(what): one of basic or bearer") }
+        switch kind {
+        case "bearer": return .bearer(try template(value, "\(what).bearer", roots: Self.outputRoots))
+        case "basic":
+            var user: Template?
+            var password: Template?
+            for (key, fieldKey, fieldValue) in try file.mapping(value, "\(what).basic") {
+                switch key {
+                case "user": user = try template(fieldValue, "\(what).basic.user", roots: Self.outputRoots)
+                case "password": password = try template(fieldValue, "\(what).basic.password", roots: Self.outputRoots)
+                default: throw unknown(fieldKey, key, ["user", "password"], in: "\(what).basic")
+                }
+            }
+            guard let user, let password else { throw file.error(value, "\(what).basic: needs user and password") }
+            return .basic(user: user, password: password)
+        default: throw unknown(keyNode, kind, ["basic", "bearer"], in: what)
+        }
+    }
+
+    // MARK: values
+
+    func template(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> Template {
+        guard case .scalar(let scalar) = node else { throw file.error(node, "\(what): must be a text") }
+        do {
+            return try Template(parsing: scalar.string, variables: roots)
+        } catch {
+            throw file.error(node, "\(what): bad template \"\(scalar.string)\": \(error)")
+        }
+    }
+
+    func expression(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> Expression {
+        guard case .scalar(let scalar) = node else { throw file.error(node, "\(what): needs an expression") }
+        let trimmed = scalar.string.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("{{"), trimmed.hasSuffix("}}") {
+            throw file.error(node, "\(what): takes an expression without {{ }}")
+        }
+        do {
+            return try Expression(parsing: scalar.string, variables: roots)
+        } catch {
+            throw file.error(node, "\(what): bad expression \"\(scalar.string)\": \(error)")
+        }
+    }
+
+    func valueTemplate(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> ValueTemplate {
+        switch node {
+        case .scalar(let scalar):
+            let literal = file.json(node)
+            guard case .string = literal, scalar.string.contains("{{") else { return .literal(literal) }
+            return .template(try template(node, what, roots: roots))
+        case .mapping:
+            var pairs: [(key: String, value: ValueTemplate)] = []
+            for (key, _, value) in try file.mapping(node, what) {
+                pairs.append((key, try valueTemplate(value, "\(what).\(key)", roots: roots)))
+            }
+            return .object(pairs)
+        case .sequence(let sequence):
+            var values: [ValueTemplate] = []
+            for (index, element) in sequence.enumerated() { values.append(try valueTemplate(element, "\(what)[\(index)]", roots: roots)) }
+            return .array(values)
+        case .alias:
+            throw file.error(node, "\(what): YAML aliases are not supported here")
+        }
+    }
+}
+
+extension Template {
+    /// A template with no text at all (a placeholder until `output.url` is read).
+    // An empty string has no `{{`, so parsing it cannot fail.
+    static let empty: Template = try! Template(parsing: "")
+}

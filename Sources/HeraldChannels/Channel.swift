@@ -1,0 +1,173 @@
+import Foundation
+import HeraldCore
+
+/// A messaging channel's protocol, compiled from a channel file (SPEC §9, docs/channels.md):
+/// how a request from the channel becomes messages (``receive(_:now:)``), and how an output
+/// becomes a request to the channel's API (``request(for:)``, ``judge(_:for:)``).
+///
+/// A channel file is read and checked once, with `file:line: reason` errors like a flow
+/// (``load(_:)``, ``check(path:)``); the HTTP and webhook layers then run the compiled value
+/// without knowing which channel it is.
+public struct Channel: Sendable {
+    /// The file's `channel:` name, e.g. `telegram`.
+    public let name: String
+    /// The channel file it was read from.
+    public let file: String
+    /// The variables the file declares, with whether each is a secret.
+    public let variables: [Variable]
+    /// `vars.*`: the endpoint's `channelVars` over the file's defaults.
+    let vars: JSONObject
+    /// The values of the secret variables, which ``redact(_:)`` hides.
+    let secrets: [String]
+    let input: InputRules
+    let output: OutputRules
+
+    /// A variable a channel file declares (`vars:`).
+    public struct Variable: Sendable, Hashable {
+        public var name: String
+        /// Never shown: admin responses give `"***"`, errors and logs leave it out.
+        public var secret: Bool
+        /// The file's default, when it has one (never for a secret).
+        public var defaultValue: String?
+    }
+
+    /// The value of a variable as the admin API may show it: secrets as `"***"`.
+    public func shownValue(of variable: String) -> JSON {
+        guard let declared = variables.first(where: { $0.name == variable }) else { return .null }
+        if declared.secret { return vars[variable] == nil ? .null : "***" }
+        return vars[variable] ?? .null
+    }
+
+    /// `text` with every secret variable's value replaced by `***`, for attempt logs and
+    /// messages that might quote a URL or a header.
+    public func redact(_ text: String) -> String {
+        var result = text
+        for secret in secrets where result.contains(secret) {
+            result = result.replacingOccurrences(of: secret, with: "***")
+        }
+        return result
+    }
+}
+
+/// Why a channel request is not accepted: the HTTP status to answer (400, 401, 403) and a
+/// reason that names what was wrong (never a secret).
+public struct ChannelRejection: Error, Sendable, Hashable, CustomStringConvertible {
+    public var status: Int
+    public var reason: String
+
+    public init(status: Int, reason: String) {
+        self.status = status
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// Why an output cannot be turned into a request for its channel; the output is then dead with
+/// this reason in its attempt log.
+public struct ChannelError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+// MARK: - The compiled rules
+
+/// One check of an inbound request; all of a list must pass.
+struct Check: Sendable {
+    enum Kind: Sendable {
+        /// A shared secret (a header, a query parameter) equal to the expected value, compared
+        /// in constant time. An empty expected value never matches.
+        case equals(given: Template, expected: Template)
+        /// An HMAC over `content`, encoded, after `prefix`, equal to `signature`; with
+        /// `timestamp`, the request must be at most `maxAge` old (or ahead).
+        case hmac(HMACCheck)
+    }
+
+    var name: String
+    var kind: Kind
+}
+
+struct HMACCheck: Sendable {
+    enum Algorithm: String, Sendable, CaseIterable {
+        case sha1, sha256
+    }
+
+    enum Encoding: String, Sendable, CaseIterable {
+        case hex, base64
+    }
+
+    var algorithm: Algorithm
+    var key: Template
+    var content: Template
+    var signature: Template
+    var prefix: String
+    var encoding: Encoding
+    var timestamp: Template?
+    var maxAge: Duration?
+}
+
+/// The answer to a channel's request.
+struct ReplyRule: Sendable {
+    var status: Int = 200
+    var contentType: String?
+    var body: Template?
+}
+
+/// A request answered at once, without messages: a `GET` verification challenge, Slack's
+/// `url_verification`.
+struct Handshake: Sendable {
+    var method: String
+    var when: Expression
+    var verify: [Check]
+    var reply: ReplyRule
+}
+
+/// How part of a request becomes messages.
+struct MessageRule: Sendable {
+    /// Nested loops: each name is bound in turn to every element of its expression's list.
+    var each: [(name: String, list: Expression)]
+    var when: Expression?
+    var id: Template?
+    var userId: Template
+    var sessionId: Template
+    var text: Template?
+    var data: ValueTemplate?
+}
+
+struct InputRules: Sendable {
+    var verify: [Check] = []
+    var handshakes: [Handshake] = []
+    var messages: [MessageRule] = []
+    var reply = ReplyRule()
+}
+
+struct OutputRules: Sendable {
+    enum Auth: Sendable {
+        case basic(user: Template, password: Template)
+        case bearer(Template)
+    }
+
+    enum Body: Sendable {
+        case json(ValueTemplate)
+        case form(ValueTemplate)
+    }
+
+    var method = "POST"
+    var url: Template
+    var headers: [(name: String, value: Template)] = []
+    var auth: Auth?
+    var body: Body?
+    var success: Expression?
+    var retryAfter: Expression?
+    var retry: Expression?
+    var dead: Expression?
+    var error: Template?
+}
+
+/// The flow language's expression (Foundation has a type of the same name).
+typealias Expression = HeraldCore.Expression
