@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct ScaleOutTests {
     /// Starts `count` instances on `database`, delivering to `receiver`.
     static func startInstances(
-        _ count: Int, database: String, receiver: TestReceiver, directory: String, outboxLease: String = "2s"
+        _ count: Int, database: String, receiver: TestReceiver, directory: String, outboxLease: String = "2s", concurrency: Int = 32
     ) async throws -> (processes: [HeraldProcess], urls: [String]) {
         var instances: [HeraldProcess] = []
         var urls: [String] = []
@@ -28,7 +28,7 @@ import Testing
                     flow: \(Fixtures.root)/examples/flows/echo.yaml
                     webhook:
                       url: \(receiver.url)
-                      concurrency: 32
+                      concurrency: \(concurrency)
                       retry:
                         schedule: [100ms, 200ms]
                         jitter: 0
@@ -94,35 +94,8 @@ import Testing
         let receiver = TestReceiver { _, _ in .init(status: 200, delay: .milliseconds(20)) }
         try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
             try await receiver.waitUntilListening()
-            let directory = try Fixtures.temporaryDirectory()
-            var instances: [HeraldProcess] = []
-            var urls: [String] = []
-            for index in 0..<3 {
-                let port = try freePort()
-                let config = directory + "/herald-\(index).yaml"
-                try """
-                    listen: 127.0.0.1:\(port)
-                    admin:
-                      keys: ["\(Fixtures.adminKey)"]
-                    storage: \(database)
-                    outboxLease: 2s
-                    endpoints:
-                      - urlToken: demo
-                        flow: \(Fixtures.root)/examples/flows/echo.yaml
-                        webhook:
-                          url: \(receiver.url)
-                          concurrency: 8
-                          retry:
-                            schedule: [100ms, 200ms]
-                            jitter: 0
-                    """.write(toFile: config, atomically: true, encoding: .utf8)
-                let process = try HeraldProcess(["serve", "--config", config, "--log-level", "info"], logPath: directory + "/serve-\(index).log")
-                try await process.waitUntilHealthy("http://127.0.0.1:\(port)/healthz")
-                instances.append(process)
-                urls.append("http://127.0.0.1:\(port)")
-            }
-            let processes = instances
-            let endpoints = urls
+            let (processes, endpoints) = try await Self.startInstances(
+                3, database: database, receiver: receiver, directory: try Fixtures.temporaryDirectory(), concurrency: 8)
             defer { for process in processes { process.stop() } }
 
             let sessions = 12
