@@ -18,6 +18,16 @@ as_owner() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The server outlives this script: it must not keep the descriptors the script was started
+# with (a caller waiting for the script's end or output would wait for the server's end).
+close_inherited_fds() {
+    local fd
+    for fd in /proc/$$/fd/*; do
+        fd="${fd##*/}"
+        if [ "$fd" -gt 2 ] 2>/dev/null && [ "$fd" -ne 255 ]; then eval "exec ${fd}>&-" 2>/dev/null || true; fi
+    done
+}
+
 case "${1:-}" in
 start)
     DIR="$(mktemp -d /tmp/herald-pg-XXXXXX)"
@@ -26,6 +36,7 @@ start)
     as_owner "$BIN/initdb" -D "$DIR/data" -U postgres -A trust --locale=C.UTF-8 -E UTF8 >"$DIR/initdb.log" 2>&1 \
         || { echo "postgres: initdb failed, see $DIR/initdb.log" >&2; cat "$DIR/initdb.log" >&2; exit 1; }
     echo "$PORT" >"$DIR/port"
+    close_inherited_fds
     as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
         -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null \
         || { echo "postgres: pg_ctl start failed, see $DIR/server.log" >&2; cat "$DIR/server.log" >&2; exit 1; }
@@ -41,6 +52,7 @@ down)
 up)
     DIR="${2:?usage: postgres.sh up DIR}"
     PORT="$(cat "$DIR/port")"
+    close_inherited_fds
     as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w -t 30 \
         -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
     ;;
