@@ -93,6 +93,57 @@ import Testing
         }
     }
 
+    /// A turn that appends `text` as an output, computed from the session as the store has it.
+    static func turn(_ text: String, in key: SessionKey = key, refuse: Bool = false) -> SessionTurn {
+        SessionTurn(key) { stored in
+            if refuse { throw StoreConflict(session: key) }
+            var session = stored ?? Session(key: key, userId: "u1", now: Timestamp(milliseconds: 1_000))
+            let expected = session.version
+            session.version += 1
+            let output = Output(
+                session: key, userId: "u1", seq: session.nextSeq, type: .output, text: text, data: nil, inputId: nil, source: .user,
+                timestamp: Timestamp(milliseconds: 1_000))
+            session.nextSeq += 1
+            session.context["texts"] = .string((session.context["texts"]?.stringValue ?? "") + text)
+            return SessionCommit(session: session, expectedVersion: expected, input: nil, outputs: [output])
+        }
+    }
+
+    @Test(arguments: kinds)
+    func turnsRunInQueueOrderOnTheStoredSession(_ kind: Kind) async throws {
+        try await kind.run { store in
+            let other = SessionKey(urlToken: "demo", sessionId: "other")
+            // Two turns of one session in one batch: the second sees the first one's result. A
+            // refused turn changes nothing and does not fail the batch. A deletion between turns
+            // keeps its place in the order.
+            let first = Self.turn("a")
+            let refused = Self.turn("x", refuse: true)
+            let second = Self.turn("b")
+            let elsewhere = Self.turn("o", in: other)
+            try await store.apply([.turn(first), .turn(refused), .turn(second), .turn(elsewhere), .deleteSession(other)])
+            #expect(first.commit?.outputs.map(\.seq) == [1])
+            #expect(second.commit?.outputs.map(\.seq) == [2])
+            if case .rejected(let error) = refused.outcome {
+                #expect(error is StoreConflict)
+            } else {
+                Issue.record("the refused turn was not rejected")
+            }
+            let session = try #require(try await store.session(Self.key))
+            #expect(session.context["texts"] == "ab")
+            #expect(session.nextSeq == 3)
+            #expect(session.version == 2)
+            #expect(try await store.session(other) == nil)
+            // The next batch runs on what the first one stored.
+            let third = Self.turn("c")
+            try await store.apply([.turn(third)])
+            #expect(third.commit?.outputs.map(\.seq) == [3])
+            #expect(try await store.session(Self.key)?.context["texts"] == "abc")
+            let pending = try await store.undeliveredOutputs()
+            #expect(pending.filter { $0.output.session == Self.key }.map(\.output.text) == ["a", "b", "c"])
+            #expect(pending.filter { $0.output.session == other }.map(\.output.text) == ["o"])
+        }
+    }
+
     @Test(arguments: kinds)
     func theOutboxKeepsInsertionOrderAndDeliveryState(_ kind: Kind) async throws {
         try await kind.run { store in
