@@ -195,18 +195,15 @@ public final class OutboxLeases: Service, Sendable {
             do {
                 try await beat()
                 let now = Timestamp.now().milliseconds
-                var orphans: [SessionKey] = []
-                for try await (urlToken, sessionId) in try await store.client.query(
+                let orphans = try await PostgresBatch.sessionKeys(
+                    store.client.query(
                     """
-                    SELECT DISTINCT o.url_token, o.session_id FROM outputs o
-                    WHERE o.status IN ('pending', 'failed') AND NOT EXISTS (
-                      SELECT 1 FROM outbox_leases l JOIN outbox_owners w ON w.owner = l.owner
-                      WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND w.alive_until >= \(now))
-                    LIMIT 1000
-                    """, logger: logger
-                ).decode((String, ByteBuffer).self) {
-                    orphans.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
-                }
+                        SELECT DISTINCT o.url_token, o.session_id FROM outputs o
+                        WHERE o.status IN ('pending', 'failed') AND NOT EXISTS (
+                          SELECT 1 FROM outbox_leases l JOIN outbox_owners w ON w.owner = l.owner
+                          WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND w.alive_until >= \(now))
+                        LIMIT 1000
+                        """, logger: logger))
                 if !orphans.isEmpty { signal { $0.announced.formUnion(orphans) } }
                 try await store.client.query("DELETE FROM outbox_owners WHERE alive_until < \(now - 86_400_000)", logger: logger)
             } catch {
@@ -273,23 +270,9 @@ public final class OutboxLeases: Service, Sendable {
         let unheld = held.withLock { held in keys.filter { held[$0] == nil } }
         do {
             if !unheld.isEmpty {
-                let now = Timestamp.now().milliseconds
                 let got = try await store.transaction { connection in
                     try await PostgresBatch.lock(unheld, connection, logger)
-                    var got: [SessionKey] = []
-                    for try await (urlToken, sessionId) in try await connection.query(
-                        """
-                        INSERT INTO outbox_leases (url_token, session_id, owner)
-                        SELECT *, \(owner) FROM unnest(\(unheld.map(\.urlToken))::text[], \(unheld.map(\.sessionId.bytea))::bytea[])
-                        ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
-                          WHERE outbox_leases.owner = excluded.owner
-                            OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
-                        RETURNING url_token, session_id
-                        """, logger: logger
-                    ).decode((String, ByteBuffer).self) {
-                        got.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
-                    }
-                    return got
+                    return try await PostgresBatch.claim(unheld, for: owner, connection, logger)
                 }
                 held.withLock { held in
                     for key in got where held[key] == nil { held[key] = 0 }
@@ -323,20 +306,17 @@ public final class OutboxLeases: Service, Sendable {
             try await writer.flush()
             let released = try await store.transaction { connection in
                 try await PostgresBatch.lock(candidates.map(\.key), connection, logger)
-                var released: Set<SessionKey> = []
-                for try await (urlToken, sessionId) in try await connection.query(
+                return Set(
+                    try await PostgresBatch.sessionKeys(
+                        connection.query(
                     """
-                    DELETE FROM outbox_leases l
-                    USING unnest(\(candidates.map(\.key.urlToken))::text[], \(candidates.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
-                    WHERE l.url_token = u.url_token AND l.session_id = u.session_id AND l.owner = \(owner)
-                      AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = u.url_token AND o.session_id = u.session_id
-                        AND o.status IN ('pending', 'failed'))
-                    RETURNING l.url_token, l.session_id
-                    """, logger: logger
-                ).decode((String, ByteBuffer).self) {
-                    released.insert(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
-                }
-                return released
+                            DELETE FROM outbox_leases l
+                            USING unnest(\(candidates.map(\.key.urlToken))::text[], \(candidates.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+                            WHERE l.url_token = u.url_token AND l.session_id = u.session_id AND l.owner = \(owner)
+                              AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = u.url_token AND o.session_id = u.session_id
+                                AND o.status IN ('pending', 'failed'))
+                            RETURNING l.url_token, l.session_id
+                            """, logger: logger)))
             }
             // A session that got new outputs meanwhile (its position moved) stays held.
             held.withLock { held in
@@ -356,17 +336,15 @@ public final class OutboxLeases: Service, Sendable {
     /// instance took (this one missed heartbeats and looked dead) is forgotten here: its new
     /// holder delivers the session now.
     private func stillHeld(_ refused: [(key: SessionKey, position: Int64)]) async throws -> [(key: SessionKey, position: Int64)] {
-        var mine: Set<SessionKey> = []
-        for try await (urlToken, sessionId) in try await store.client.query(
+        let mine = Set(
+            try await PostgresBatch.sessionKeys(
+                store.client.query(
             """
-            SELECT l.url_token, l.session_id FROM outbox_leases l
-            JOIN unnest(\(refused.map(\.key.urlToken))::text[], \(refused.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
-              ON l.url_token = u.url_token AND l.session_id = u.session_id
-            WHERE l.owner = \(owner)
-            """, logger: logger
-        ).decode((String, ByteBuffer).self) {
-            mine.insert(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
-        }
+                    SELECT l.url_token, l.session_id FROM outbox_leases l
+                    JOIN unnest(\(refused.map(\.key.urlToken))::text[], \(refused.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+                      ON l.url_token = u.url_token AND l.session_id = u.session_id
+                    WHERE l.owner = \(owner)
+                    """, logger: logger)))
         let lost = refused.filter { !mine.contains($0.key) }
         if !lost.isEmpty {
             logger.warning("outbox leases taken over by another instance", metadata: ["count": "\(lost.count)"])

@@ -268,23 +268,8 @@ struct PostgresBatch {
         for output in outputs where seen.insert(output.session).inserted { order.append(output.session) }
         var unclaimed = seen
         if let leasing {
-            // Free, or held by an instance whose heartbeat stopped, or already ours.
-            let now = Timestamp.now().milliseconds
-            var got: [SessionKey] = []
-            for try await (urlToken, sessionId) in try await connection.query(
-                """
-                INSERT INTO outbox_leases (url_token, session_id, owner)
-                SELECT u.*, \(leasing.owner)::text FROM unnest(\(order.map(\.urlToken))::text[], \(order.map(\.sessionId.bytea))::bytea[]) AS u
-                ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
-                  WHERE outbox_leases.owner = excluded.owner
-                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
-                RETURNING url_token, session_id
-                """, logger: logger
-            ).decode((String, ByteBuffer).self) {
-                let key = SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId))
-                unclaimed.remove(key)
-                got.append(key)
-            }
+            let got = try await Self.claim(order, for: leasing.owner, connection, logger)
+            unclaimed.subtract(got)
             if !got.isEmpty {
                 let queued = leasing.queued(got)
                 let rows = try await PostgresStore.undeliveredOutputs(of: Array(zip(got, queued)).map { (key: $0.0, after: $0.1) }, connection, logger)
@@ -303,6 +288,34 @@ struct PostgresBatch {
             FROM unnest(\(others.map(\.urlToken))::text[], \(others.map(\.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
             LEFT JOIN outbox_leases l ON l.url_token = u.url_token AND l.session_id = u.session_id
             """, logger: logger)
+    }
+
+    /// Claims the delivery lease of `keys` for `owner` where it is free, held by an instance
+    /// whose heartbeat stopped, or already `owner`'s; returns those claimed. The caller holds
+    /// the sessions' advisory locks.
+    static func claim(_ keys: some Collection<SessionKey>, for owner: String, _ connection: PostgresConnection, _ logger: Logger) async throws
+        -> [SessionKey]
+    {
+        let now = Timestamp.now().milliseconds
+        return try await sessionKeys(
+            connection.query(
+                """
+                INSERT INTO outbox_leases (url_token, session_id, owner)
+                SELECT u.*, \(owner)::text FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[]) AS u
+                ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
+                  WHERE outbox_leases.owner = excluded.owner
+                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
+                RETURNING url_token, session_id
+                """, logger: logger))
+    }
+
+    /// Rows of `(url_token, session_id)` as session keys.
+    static func sessionKeys(_ rows: PostgresRowSequence) async throws -> [SessionKey] {
+        var keys: [SessionKey] = []
+        for try await (urlToken, sessionId) in rows.decode((String, ByteBuffer).self) {
+            keys.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
+        }
+        return keys
     }
 
     static func delete(_ key: SessionKey, _ connection: PostgresConnection, _ logger: Logger) async throws {
