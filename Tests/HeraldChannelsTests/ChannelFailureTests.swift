@@ -9,17 +9,15 @@ import Testing
 /// never show.
 @Suite("Channel failures and secrets")
 struct ChannelFailureTests {
-    static let headers = ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TelegramChannelTests.secretToken]
-
     @Test("an update the mapping cannot make a message of is 400 naming the field; the server keeps serving")
     func unmappableInput() async throws {
         let receiver = TestReceiver { _, _ in TelegramChannelTests.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: TelegramChannelTests.vars) { herald in
             let noSender = #"{"update_id":7,"message":{"message_id":1,"chat":{"id":5,"type":"private"},"date":1,"text":"hi"}}"#
-            let answer = try await ChannelHerald.post(herald, "/tg", body: Array(noSender.utf8), headers: Self.headers)
+            let answer = try await ChannelHerald.post(herald, "/tg", body: Array(noSender.utf8), headers: TelegramChannelTests.headers)
             #expect(answer.status == 400)
             #expect(answer.errorMessage == "channel telegram: input.messages[0].userId: is empty for this request")
-            let good = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"), headers: Self.headers)
+            let good = try await TelegramChannelTests.sendUpdate(herald)
             #expect(good.status == 200)
             try await receiver.waitForAccepted(1)
         }
@@ -34,7 +32,7 @@ struct ChannelFailureTests {
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let receiver = TestReceiver { _, _ in TelegramChannelTests.ok }
         try await ChannelHerald.run(channel: file, urlToken: "tg", receiver: receiver, vars: TelegramChannelTests.vars) { herald in
-            let answer = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"), headers: Self.headers)
+            let answer = try await TelegramChannelTests.sendUpdate(herald)
             #expect(answer.status == 200)
             let dead = try await waitForDelivery(herald, status: "dead")
             #expect(dead.contains("channel telegram: output.url '' is not an http:// or https:// URL"), "\(dead)")
@@ -51,11 +49,10 @@ struct ChannelFailureTests {
         try await ChannelHerald.run(
             channel: "telegram", urlToken: "tg", receiver: receiver, vars: TelegramChannelTests.vars, logger: capture.logger()
         ) { herald in
-            let wrong = try await ChannelHerald.post(
-                herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"),
-                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TelegramChannelTests.secretToken + "x"])
+            let wrong = try await TelegramChannelTests.sendUpdate(
+                herald, headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": TelegramChannelTests.secretToken + "x"])
             #expect(wrong.status == 401)
-            let good = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"), headers: Self.headers)
+            let good = try await TelegramChannelTests.sendUpdate(herald)
             #expect(good.status == 200)
             let dead = try await waitForDelivery(herald, status: "dead")
             #expect(dead.contains("HTTP 400: Bad Request: chat not found"), "\(dead)")

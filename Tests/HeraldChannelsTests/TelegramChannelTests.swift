@@ -16,15 +16,20 @@ struct TelegramChannelTests {
         ["botToken": botToken, "secretToken": secretToken, "apiBase": apiBase]
     }
 
+    static let headers = ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secretToken]
+
+    /// POSTs the fixture Update (Telegram's own example) as Telegram does, with the secret.
+    static func sendUpdate(_ herald: TestHerald, headers: [String: String] = headers) async throws -> HTTPResult {
+        try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"), headers: headers)
+    }
+
     static let ok = TestReceiver.Reply.json(200, #"{"ok":true,"result":{"message_id":2,"date":1441645600,"chat":{"id":1111111,"type":"private"}}}"#)
 
     @Test("an Update becomes a sendMessage to the chat, with the flow's answer")
     func updateToSendMessage() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let answer = try await ChannelHerald.post(
-                herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"),
-                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken])
+            let answer = try await Self.sendUpdate(herald)
             #expect(answer.status == 200)
             let sent = try await receiver.waitForAccepted(1)
             #expect(sent[0].path == "/bot\(Self.botToken)/sendMessage")
@@ -44,9 +49,7 @@ struct TelegramChannelTests {
     func notifyAndInject() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let answer = try await ChannelHerald.post(
-                herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"),
-                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken])
+            let answer = try await Self.sendUpdate(herald)
             #expect(answer.status == 200)
             try await receiver.waitForAccepted(1)
             let admin = ["X-API-Key": Fixtures.adminKey]
@@ -66,10 +69,9 @@ struct TelegramChannelTests {
     func groupIds() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let headers = ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken]
-            let first = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-group-update.json"), headers: headers)
+            let first = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-group-update.json"), headers: Self.headers)
             #expect(first.status == 200)
-            let bot = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-bot-echo.json"), headers: headers)
+            let bot = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-bot-echo.json"), headers: Self.headers)
             #expect(bot.status == 200)
             let sent = try await receiver.waitForAccepted(1)
             let raw = String(decoding: sent[0].bytes, as: UTF8.self)
@@ -86,9 +88,8 @@ struct TelegramChannelTests {
     func redelivery() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let headers = ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken]
             for _ in 0..<2 {
-                let answer = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"), headers: headers)
+                let answer = try await Self.sendUpdate(herald)
                 #expect(answer.status == 200)
             }
             try await receiver.waitForAccepted(1)
@@ -121,9 +122,7 @@ struct TelegramChannelTests {
     func badBody() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let answer = try await ChannelHerald.post(
-                herald, "/tg", body: Array("{not json".utf8),
-                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken])
+            let answer = try await ChannelHerald.post(herald, "/tg", body: Array("{not json".utf8), headers: Self.headers)
             #expect(answer.status == 400)
             #expect(answer.errorMessage?.contains("body: not valid JSON") == true)
         }
@@ -145,9 +144,7 @@ struct TelegramChannelTests {
             return Self.ok
         }
         try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
-            let answer = try await ChannelHerald.post(
-                herald, "/tg", body: try ChannelHerald.fixture("telegram-update.json"),
-                headers: ["Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": Self.secretToken])
+            let answer = try await Self.sendUpdate(herald)
             #expect(answer.status == 200)
             let all = try await receiver.wait(timeout: .seconds(15)) { $0.count >= 2 }
             let gap = all[1].arrivedAt - all[0].arrivedAt

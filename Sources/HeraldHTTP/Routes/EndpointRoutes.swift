@@ -25,16 +25,20 @@ struct EndpointRoutes<Context: RequestContext> {
         return routes
     }
 
-    /// `GET /{urlToken}`: only channels answer it (verification handshakes such as WhatsApp's
-    /// `hub.challenge`).
-    @Sendable func handshake(request: Request, context: Context) async throws -> Response {
+    /// The endpoint the path names (404 when there is none).
+    private func endpoint(_ context: Context) throws -> (urlToken: String, endpoint: Endpoint) {
         let urlToken = try context.parameters.require("urlToken")
-        let endpoint: Endpoint
         do {
-            endpoint = try herald.registry.endpoint(urlToken)
+            return (urlToken, try herald.registry.endpoint(urlToken))
         } catch {
             throw APIError.from(error)
         }
+    }
+
+    /// `GET /{urlToken}`: only channels answer it (verification handshakes such as WhatsApp's
+    /// `hub.challenge`).
+    @Sendable func handshake(request: Request, context: Context) async throws -> Response {
+        let (urlToken, endpoint) = try endpoint(context)
         guard let channel = herald.channels[urlToken] else {
             throw APIError(
                 .methodNotAllowed, "GET: endpoint '\(urlToken)' takes POST only (GET is for channel handshakes)", headers: [.allow: "POST"])
@@ -43,13 +47,7 @@ struct EndpointRoutes<Context: RequestContext> {
     }
 
     @Sendable func receive(request: Request, context: Context) async throws -> Response {
-        let urlToken = try context.parameters.require("urlToken")
-        let endpoint: Endpoint
-        do {
-            endpoint = try herald.registry.endpoint(urlToken)
-        } catch {
-            throw APIError.from(error)
-        }
+        let (urlToken, endpoint) = try endpoint(context)
         if let channel = herald.channels[urlToken] { return try await receive(request, endpoint, channel) }
         try Self.checkWebhookKey(request, endpoint)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
