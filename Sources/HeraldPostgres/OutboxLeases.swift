@@ -13,8 +13,9 @@ import Synchronization
 /// instance that dies stops beating, and after `leaseDuration` its sessions are free.
 ///
 /// - The batch that commits a session's outputs claims its lease for this instance (unless a
-///   live instance holds it) and hands the outputs straight to the local ``Outbox``: in the
-///   usual case no query is spent on delivery at all.
+///   live instance holds it) and, in the same transaction, reads back the session's outputs
+///   not yet queued here, which go straight to the local ``Outbox`` after the commit: in the
+///   usual case delivery costs no round trip of its own.
 /// - When another live instance holds the lease, the batch tells it with
 ///   `NOTIFY herald_outbox` (`owner urlToken hex(sessionId)`), and the holder loads the new
 ///   outputs.
@@ -26,7 +27,8 @@ import Synchronization
 ///   and no live lease (their instance died) are claimed, from the first undelivered output.
 ///
 /// Lease rows change only while their session's advisory lock is held, as in the batches, so
-/// claims, hand-backs and batches never deadlock.
+/// claims, hand-backs and batches never deadlock. (At shutdown all of this instance's rows
+/// are deleted at once; a deadlock there only leaves them to expire.)
 public final class OutboxLeases: Service, Sendable {
     private struct Work {
         var announced: Set<SessionKey> = []
