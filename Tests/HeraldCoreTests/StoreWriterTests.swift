@@ -1,0 +1,126 @@
+import HeraldCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// The writer in front of the store: what a failed batch means for waiting callers and for
+/// fire-and-forget delivery results, and what ``StoreWriter/flush()`` waits for.
+@Suite struct StoreWriterTests {
+    /// A memory store whose next `failures` batches fail, as a store that is briefly down.
+    final class FlakyStore: HeraldStore {
+        let base = MemoryStore()
+        let failures: Atomic<Int>
+        struct Down: Error {}
+
+        init(failures: Int) { self.failures = Atomic(failures) }
+
+        var isSingleWriter: Bool { true }
+        func prepare() async throws {}
+        func ping() async throws {}
+        func close() async throws {}
+        func session(_ key: SessionKey) async throws -> Session? { try await base.session(key) }
+        func apply(_ changes: [StoreChange]) async throws {
+            if failures.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 { throw Down() }
+            try await base.apply(changes)
+        }
+        func undeliveredOutputs() async throws -> [OutboxEntry] { try await base.undeliveredOutputs() }
+        func pausedEndpoints() async throws -> Set<String> { try await base.pausedEndpoints() }
+        func sessions(_ query: SessionQuery) async throws -> [SessionSummary] { try await base.sessions(query) }
+        func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] { try await base.transcript(key, limit: limit) }
+        func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] { try await base.deliveries(query) }
+        func delivery(outputId: String) async throws -> DeliveryRecord? { try await base.delivery(outputId: outputId) }
+        func attempts(outputId: String) async throws -> [DeliveryAttempt] { try await base.attempts(outputId: outputId) }
+        func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
+            try await base.countSessions(urlToken: urlToken, activeSince: since)
+        }
+        func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+            try await base.idleSessions(urlToken: urlToken, before: cutoff, limit: limit)
+        }
+        func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
+            try await base.idempotentResponse(urlToken: urlToken, key: key, since: since)
+        }
+        func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
+            try await base.prune(idempotencyCutoff: idempotencyCutoff, historyCutoff: historyCutoff)
+        }
+    }
+
+    static let key = SessionKey(urlToken: "demo", sessionId: "s")
+
+    /// A commit of a new session with one output.
+    static func commit(_ text: String) -> SessionCommit {
+        var session = Session(key: key, userId: "u", now: Timestamp(milliseconds: 0))
+        session.version = 1
+        session.nextSeq = 2
+        let output = Output(
+            session: key, userId: "u", seq: 1, type: .output, text: text, data: nil, inputId: nil, source: .user,
+            timestamp: Timestamp(milliseconds: 0))
+        return SessionCommit(session: session, expectedVersion: 0, input: nil, outputs: [output])
+    }
+
+    static func delivered(_ id: String) -> StoreChange {
+        .delivery(DeliveryUpdate(outputId: id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil))
+    }
+
+    /// Runs a writer on `store` while `body` runs.
+    static func withWriter(_ store: any HeraldStore, _ body: @Sendable (StoreWriter) async throws -> Void) async throws {
+        let writer = StoreWriter(store: store, logger: Logger(label: "test"))
+        let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await body(writer)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test func aDeliveryResultWhoseBatchFailedIsRecordedByALaterOne() async throws {
+        let store = FlakyStore(failures: 0)
+        try await Self.withWriter(store) { writer in
+            try await writer.commit(.session(Self.commit("hello")))
+            let id = try #require(try await store.undeliveredOutputs().first?.output.id)
+            store.failures.store(1, ordering: .relaxed)
+            // The result fails with its batch, then goes in again: flush returns once it is in.
+            writer.submit(Self.delivered(id))
+            try? await writer.flush()
+            try await writer.flush()
+            #expect(try await store.delivery(outputId: id)?.status == .delivered)
+            #expect(try await store.undeliveredOutputs().isEmpty)
+        }
+    }
+
+    @Test func aCallerWaitingInAFailedBatchLearnsItAndNothingIsRecorded() async throws {
+        let store = FlakyStore(failures: 1)
+        try await Self.withWriter(store) { writer in
+            await #expect(throws: StoreWriter.CommitFailed.self) { try await writer.commit(.session(Self.commit("lost"))) }
+            #expect(try await store.session(Self.key) == nil)
+            try await writer.commit(.session(Self.commit("kept")))
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["kept"])
+        }
+    }
+
+    @Test func flushWaitsForWhatWasQueuedBeforeIt() async throws {
+        let store = FlakyStore(failures: 0)
+        try await Self.withWriter(store) { writer in
+            let ticket = writer.enqueue(.session(Self.commit("first")))
+            try await writer.flush()
+            // Recorded by the time flush returns, before its own caller looks.
+            #expect(try await store.session(Self.key) != nil)
+            try await ticket.wait()
+        }
+    }
+
+    @Test func aRejectedTurnFailsItsCallerAloneAndTheBatchCommits() async throws {
+        let store = FlakyStore(failures: 0)
+        try await Self.withWriter(store) { writer in
+            struct Refused: Error {}
+            let refused = SessionTurn(SessionKey(urlToken: "demo", sessionId: "other")) { _ in throw Refused() }
+            let accepted = SessionTurn(Self.key) { _ in Self.commit("turn") }
+            let refusedTicket = writer.enqueue(.turn(refused))
+            let acceptedTicket = writer.enqueue(.turn(accepted))
+            await #expect(throws: Refused.self) { try await refusedTicket.wait() }
+            try await acceptedTicket.wait()
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["turn"])
+        }
+    }
+}
