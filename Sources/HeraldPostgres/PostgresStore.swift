@@ -69,8 +69,9 @@ public final class PostgresStore: HeraldStore, Service {
         _ = try await bounded { try await self.client.query("SELECT 1", logger: self.logger) }
     }
 
-    /// How long a request waits for PostgreSQL: while the server is down, postgres-nio keeps a
-    /// query waiting for a connection, and a request should get its 503 instead.
+    /// How long a request waits for PostgreSQL (every read a request makes, and each batch):
+    /// while the server is down, postgres-nio keeps a query waiting for a connection, and a
+    /// request should get its 503 instead.
     static let answerTimeout: Duration = .seconds(5)
 
     /// Runs `body`, or throws once ``answerTimeout`` has passed (and cancels it).
@@ -91,10 +92,12 @@ public final class PostgresStore: HeraldStore, Service {
     // MARK: Sessions
 
     public func session(_ key: SessionKey) async throws -> Session? {
-        let rows = try await client.query(
-            "SELECT * FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea)", logger: logger)
-        for try await row in rows { return try Self.session(from: Reader(row)) }
-        return nil
+        try await bounded { [self] in
+            let rows = try await client.query(
+                "SELECT * FROM sessions WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea)", logger: logger)
+            for try await row in rows { return try Self.session(from: Reader(row)) }
+            return nil
+        }
     }
 
     /// A transaction whose errors are the closure's own (postgres-nio wraps them).
@@ -192,83 +195,95 @@ public final class PostgresStore: HeraldStore, Service {
     // MARK: Admin
 
     public func sessions(_ query: SessionQuery) async throws -> [SessionSummary] {
-        let afterToken = query.after?.urlToken
-        let afterSession = query.after?.sessionId
-        let rows = try await client.query(
-            """
-            SELECT * FROM sessions
-            WHERE (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
-              AND (\(query.userId?.bytea)::bytea IS NULL OR user_id = \(query.userId?.bytea))
-              AND (\(query.activeSince?.milliseconds)::bigint IS NULL OR updated_at >= \(query.activeSince?.milliseconds))
-              AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession?.bytea)))
-            ORDER BY url_token, session_id LIMIT \(query.limit)
-            """, logger: logger)
-        var sessions: [SessionSummary] = []
-        for try await row in rows { sessions.append(SessionSummary(try Self.session(from: Reader(row)))) }
-        return sessions
+        try await bounded { [self] in
+            let afterToken = query.after?.urlToken
+            let afterSession = query.after?.sessionId
+            let rows = try await client.query(
+                """
+                SELECT * FROM sessions
+                WHERE (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
+                  AND (\(query.userId?.bytea)::bytea IS NULL OR user_id = \(query.userId?.bytea))
+                  AND (\(query.activeSince?.milliseconds)::bigint IS NULL OR updated_at >= \(query.activeSince?.milliseconds))
+                  AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession?.bytea)))
+                ORDER BY url_token, session_id LIMIT \(query.limit)
+                """, logger: logger)
+            var sessions: [SessionSummary] = []
+            for try await row in rows { sessions.append(SessionSummary(try Self.session(from: Reader(row)))) }
+            return sessions
+        }
     }
 
     public func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] {
-        var entries: [TranscriptEntry] = []
-        for try await row in try await client.query(
-            """
-            SELECT * FROM inputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY received_at DESC LIMIT \(limit)
-            """, logger: logger)
-        {
-            entries.append(.input(try Self.input(from: Reader(row))))
+        try await bounded { [self] in
+            var entries: [TranscriptEntry] = []
+            for try await row in try await client.query(
+                """
+                SELECT * FROM inputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY received_at DESC LIMIT \(limit)
+                """, logger: logger)
+            {
+                entries.append(.input(try Self.input(from: Reader(row))))
+            }
+            for try await row in try await client.query(
+                """
+                SELECT * FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY position DESC LIMIT \(limit)
+                """, logger: logger)
+            {
+                entries.append(.output(try Self.delivery(from: Reader(row))))
+            }
+            return Array(entries.sorted { $0.timestamp < $1.timestamp }.suffix(limit))
         }
-        for try await row in try await client.query(
-            """
-            SELECT * FROM outputs WHERE url_token = \(key.urlToken) AND session_id = \(key.sessionId.bytea) ORDER BY position DESC LIMIT \(limit)
-            """, logger: logger)
-        {
-            entries.append(.output(try Self.delivery(from: Reader(row))))
-        }
-        return Array(entries.sorted { $0.timestamp < $1.timestamp }.suffix(limit))
     }
 
     public func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] {
-        let rows = try await client.query(
-            """
-            SELECT * FROM outputs
-            WHERE (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
-              AND (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
-              AND (\(query.sessionId?.bytea)::bytea IS NULL OR session_id = \(query.sessionId?.bytea))
-            ORDER BY position LIMIT \(query.limit)
-            """, logger: logger)
-        var records: [DeliveryRecord] = []
-        for try await row in rows { records.append(try Self.delivery(from: Reader(row))) }
-        return records
+        try await bounded { [self] in
+            let rows = try await client.query(
+                """
+                SELECT * FROM outputs
+                WHERE (\(query.status?.rawValue)::text IS NULL OR status = \(query.status?.rawValue))
+                  AND (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
+                  AND (\(query.sessionId?.bytea)::bytea IS NULL OR session_id = \(query.sessionId?.bytea))
+                ORDER BY position LIMIT \(query.limit)
+                """, logger: logger)
+            var records: [DeliveryRecord] = []
+            for try await row in rows { records.append(try Self.delivery(from: Reader(row))) }
+            return records
+        }
     }
 
     public func delivery(outputId: String) async throws -> DeliveryRecord? {
-        for try await row in try await client.query("SELECT * FROM outputs WHERE id = \(outputId)", logger: logger) {
-            return try Self.delivery(from: Reader(row))
+        try await bounded { [self] in
+            for try await row in try await client.query("SELECT * FROM outputs WHERE id = \(outputId)", logger: logger) {
+                return try Self.delivery(from: Reader(row))
+            }
+            return nil
         }
-        return nil
     }
 
     public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
-        var attempts: [DeliveryAttempt] = []
-        for try await row in try await client.query("SELECT * FROM attempts WHERE output_id = \(outputId) ORDER BY number", logger: logger) {
-            let reader = Reader(row)
-            attempts.append(
-                DeliveryAttempt(
-                    outputId: try reader("output_id"), number: Int(try reader("number") as Int64),
-                    startedAt: Timestamp(milliseconds: try reader("started_at")), durationMilliseconds: try reader("duration_ms"),
-                    statusCode: (try reader("status_code") as Int64?).map { Int($0) }, error: try reader("error"),
-                    responseBody: try reader("response_body")))
+        try await bounded { [self] in
+            var attempts: [DeliveryAttempt] = []
+            for try await row in try await client.query("SELECT * FROM attempts WHERE output_id = \(outputId) ORDER BY number", logger: logger) {
+                let reader = Reader(row)
+                attempts.append(
+                    DeliveryAttempt(
+                        outputId: try reader("output_id"), number: Int(try reader("number") as Int64),
+                        startedAt: Timestamp(milliseconds: try reader("started_at")), durationMilliseconds: try reader("duration_ms"),
+                        statusCode: (try reader("status_code") as Int64?).map { Int($0) }, error: try reader("error"),
+                        responseBody: try reader("response_body")))
+            }
+            return attempts
         }
-        return attempts
     }
 
     public func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
-        for try await count in try await client.query(
-            "SELECT COUNT(*) FROM sessions WHERE url_token = \(urlToken) AND updated_at >= \(since.milliseconds)", logger: logger
-        ).decode(Int64.self) {
-            return Int(count)
+        try await bounded { [self] in
+            for try await count in try await client.query(
+                "SELECT COUNT(*) FROM sessions WHERE url_token = \(urlToken) AND updated_at >= \(since.milliseconds)", logger: logger
+            ).decode(Int64.self) {
+                return Int(count)
+            }
+            return 0
         }
-        return 0
     }
 
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
@@ -294,16 +309,18 @@ public final class PostgresStore: HeraldStore, Service {
     }
 
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
-        for try await row in try await client.query(
-            "SELECT * FROM idempotency WHERE url_token = \(urlToken) AND key = \(key) AND created_at >= \(since.milliseconds)", logger: logger)
-        {
-            let reader = Reader(row)
-            let body: String = try reader("body")
-            return IdempotentResponse(
-                urlToken: try reader("url_token"), key: try reader("key"), status: Int(try reader("status") as Int64), body: Array(body.utf8),
-                createdAt: Timestamp(milliseconds: try reader("created_at")))
+        try await bounded { [self] in
+            for try await row in try await client.query(
+                "SELECT * FROM idempotency WHERE url_token = \(urlToken) AND key = \(key) AND created_at >= \(since.milliseconds)", logger: logger)
+            {
+                let reader = Reader(row)
+                let body: String = try reader("body")
+                return IdempotentResponse(
+                    urlToken: try reader("url_token"), key: try reader("key"), status: Int(try reader("status") as Int64), body: Array(body.utf8),
+                    createdAt: Timestamp(milliseconds: try reader("created_at")))
+            }
+            return nil
         }
-        return nil
     }
 
     // MARK: Rows
