@@ -75,7 +75,10 @@ struct PostgresOutageTests {
         return try await HTTP.request("POST", base + "/demo", body: Array(body.utf8), headers: ["Content-Type": "application/json"])
     }
 
-    @Test func tenSecondsWithoutPostgreSQL() async throws {
+    /// A `herald serve` on a PostgreSQL server of the test's own, delivering to a receiver.
+    static func withHerald(
+        arguments: [String] = [], _ body: @Sendable (OwnPostgres, TestReceiver, HeraldProcess, String) async throws -> Void
+    ) async throws {
         let postgres = try OwnPostgres.start()
         defer { postgres.remove() }
         let receiver = TestReceiver()
@@ -85,10 +88,16 @@ struct PostgresOutageTests {
             let port = try freePort()
             let base = "http://127.0.0.1:\(port)"
             let process = try HeraldProcess(
-                ["serve", "--config", try Self.config(directory, port: port, database: postgres.url, receiver: receiver.url)],
+                ["serve", "--config", try Self.config(directory, port: port, database: postgres.url, receiver: receiver.url)] + arguments,
                 logPath: directory + "/serve.log")
             defer { process.stop() }
             try await process.waitUntilHealthy(base + "/healthz")
+            try await body(postgres, receiver, process, base)
+        }
+    }
+
+    @Test func tenSecondsWithoutPostgreSQL() async throws {
+        try await Self.withHerald { postgres, receiver, process, base in
 
             var accepted: [String] = []
             for index in 0..<20 {
@@ -145,19 +154,7 @@ struct PostgresOutageTests {
     }
 
     @Test func sigtermWhilePostgreSQLIsDownEndsTheProcessInBoundedTime() async throws {
-        let postgres = try OwnPostgres.start()
-        defer { postgres.remove() }
-        let receiver = TestReceiver()
-        try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
-            try await receiver.waitUntilListening()
-            let directory = try Fixtures.temporaryDirectory()
-            let port = try freePort()
-            let base = "http://127.0.0.1:\(port)"
-            let process = try HeraldProcess(
-                ["serve", "--config", try Self.config(directory, port: port, database: postgres.url, receiver: receiver.url), "--shutdown-timeout", "5"],
-                logPath: directory + "/serve.log")
-            defer { process.stop() }
-            try await process.waitUntilHealthy(base + "/healthz")
+        try await Self.withHerald(arguments: ["--shutdown-timeout", "5"]) { postgres, _, process, base in
             for index in 0..<10 {
                 _ = try await Self.send(base, session: "s\(index % 3)", text: "m\(index)")
             }
