@@ -35,8 +35,11 @@ curl -sf -X POST http://127.0.0.1:18080/demo -H 'Content-Type: application/json'
      -d '{"userId":"user-42","sessionId":"conv-7","text":"seed"}' >/dev/null
 
 CHECKS=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,missing_required_header,ignored_auth
-COMMON=(-H "X-API-Key: contract-admin-key" --checks "$CHECKS" --max-examples 40 --workers 2 --seed 20261129 --warnings off)
+COMMON=(-H "X-API-Key: contract-admin-key" --checks "$CHECKS" --max-examples 40 --workers 1 --seed 20261129 --warnings off)
 
+# One worker: with two, hypothesis parses lambda sources from two threads at once, and
+# CPython 3.11.7's ast.parse is not safe for that ("AST constructor recursion depth
+# mismatch", CPython gh-106905) -- a crash of the tool, not a finding about Herald.
 status=0
 # DELETE runs without the fuzzing phase: hypothesis' target optimiser crashes on it
 # (an IndexError inside schemathesis 4.32 / hypothesis, not a finding about Herald).
