@@ -36,7 +36,7 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     static func from(_ error: HeraldError) -> APIError {
         let status: HTTPResponse.Status
         switch error {
-        case .unknownEndpoint, .unknownSession, .unknownOutput: status = .notFound
+        case .unknownEndpoint, .unknownSession, .unknownOutput, .unknownSchedule: status = .notFound
         case .userMismatch, .invalidState: status = .conflict
         default: status = .serviceUnavailable
         }

@@ -58,6 +58,7 @@ public func buildApplication(
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
     InjectNotifyRoutes(herald: herald).addRoutes(to: router)
     router.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
+    router.addRoutes(ScheduledRoutes(herald: herald).endpoints, atPath: "admin/v1")
     ConsoleRoutes().addRoutes(to: router)
 }
 

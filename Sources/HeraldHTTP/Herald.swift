@@ -21,6 +21,8 @@ public struct Herald: Sendable {
     public let client: CurlWebhookClient
     public let delivery: DeliveryService
     public let sweeper: SessionSweeper
+    /// Fires scheduled messages, reminders and timeouts when they are due.
+    public let scheduler: Scheduler
     /// With PostgreSQL: which instance delivers which session.
     public let leases: OutboxLeases?
     public let logger: Logger
@@ -41,14 +43,17 @@ public struct Herald: Sendable {
     public var services: [any Service] {
         var services: [any Service] = [StoreService(store: store), client, writer]
         if let leases { services.append(leases) }
-        return services + [delivery, sweeper]
+        return services + [delivery, sweeper, scheduler]
     }
 
     /// Wires the message path together. Nothing touches the store until ``prepare()``.
     ///
     /// `maxCommitBatch` caps how many changes one store transaction takes (group commit); 1
-    /// turns group commit off, which only benchmarks want.
-    public static func start(configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger) async throws -> Herald {
+    /// turns group commit off, which only benchmarks want. `clock` is the time schedules,
+    /// timeouts and session expiry follow (a ``ManualClock`` in tests and playbooks).
+    public static func start(
+        configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, clock: HeraldClock = .system, logger: Logger
+    ) async throws -> Herald {
         _ = HeraldMetrics.registry  // before any counter is made
         // Channel files first: a bad one stops start-up with file:line before anything opens.
         let channels = try loadChannels(configuration)
@@ -62,14 +67,15 @@ public struct Herald: Sendable {
             writer.onCommitted { outputs in outbox.add(outputs) }
         }
         let registry = SessionRegistry(
-            endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, logger: logger)
+            endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, clock: clock, logger: logger)
         let client = CurlWebhookClient()
         let delivery = DeliveryService(
             endpoints: configuration.endpoints, channels: channels, outbox: outbox, writer: writer, client: client, logger: logger)
         let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
+        let scheduler = Scheduler(registry: registry, store: store, logger: logger)
         var herald = Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
-            sweeper: sweeper, leases: leases, logger: logger)
+            sweeper: sweeper, scheduler: scheduler, leases: leases, logger: logger)
         herald.channels = channels
         return herald
     }

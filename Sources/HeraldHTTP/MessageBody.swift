@@ -12,12 +12,48 @@ struct MessageBody: Sendable {
     var data: JSON?
     var createSession: Bool
     var attachments: [JSON]?
+    /// Inject and notify: when to send (`sendAt` or `delay`), with `key` and
+    /// `cancelOnUserMessage`; `nil` sends now.
+    var timing: Timing?
 
     struct Rules {
         /// Notify may leave `userId` out when the session exists.
         var userIdRequired = true
         var allowsCreateSession = false
         var allowsAttachments = false
+        var allowsScheduling = false
+    }
+
+    /// `sendAt` or `delay` as given, checked for syntax; ``dueAt(now:maxDelay:)`` checks it
+    /// against the present.
+    struct Timing {
+        enum When {
+            case at(Timestamp)
+            case after(Duration)
+        }
+
+        var when: When
+        var key: String?
+        var cancelOnUserMessage: Bool
+
+        /// A time more than a minute past, or further ahead than `maxDelay`, is a 400.
+        func request(now: Timestamp, maxDelay: Duration) throws(APIError) -> ScheduleRequest {
+            let dueAt: Timestamp
+            switch when {
+            case .at(let time):
+                guard time >= now.adding(milliseconds: -60_000) else {
+                    throw APIError(.badRequest, "sendAt: \(time.iso8601) is more than a minute in the past (now is \(now.iso8601))")
+                }
+                guard time <= now.adding(maxDelay) else {
+                    throw APIError(.badRequest, "sendAt: \(time.iso8601) is more than \(maxDelay.configText) ahead (maxScheduleDelay)")
+                }
+                dueAt = time
+            case .after(let delay):
+                guard delay <= maxDelay else { throw APIError(.badRequest, "delay: \(delay.configText) is over the maximum of \(maxDelay.configText) (maxScheduleDelay)") }
+                dueAt = now.adding(delay)
+            }
+            return ScheduleRequest(dueAt: dueAt, key: key, cancelOnUserMessage: cancelOnUserMessage)
+        }
     }
 
     static let maxIdBytes = 256
@@ -73,7 +109,52 @@ struct MessageBody: Sendable {
         if (text ?? "").isEmpty, data == nil {
             throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
         }
-        return MessageBody(userId: userId, sessionId: sessionId, text: text, data: data, createSession: createSession, attachments: attachments)
+        let timing = rules.allowsScheduling ? try self.timing(object) : nil
+        return MessageBody(
+            userId: userId, sessionId: sessionId, text: text, data: data, createSession: createSession, attachments: attachments, timing: timing)
+    }
+
+    private static func timing(_ object: JSONObject) throws(APIError) -> Timing? {
+        func string(_ field: String) throws(APIError) -> String? {
+            switch object[field] {
+            case .none, .null?: return nil
+            case .string(let value)?: return value
+            case let other?: throw APIError(.badRequest, "\(field): must be a string, not \(other.typeName)")
+            }
+        }
+        let sendAt = try string("sendAt")
+        let delay = try string("delay")
+        let key = try string("key")
+        var cancelOnUserMessage = false
+        switch object["cancelOnUserMessage"] {
+        case .none, .null?: break
+        case .bool(let value)?: cancelOnUserMessage = value
+        case let other?: throw APIError(.badRequest, "cancelOnUserMessage: must be true or false, not \(other.typeName)")
+        }
+        let when: Timing.When
+        switch (sendAt, delay) {
+        case (nil, nil):
+            if key != nil { throw APIError(.badRequest, "key: only with sendAt or delay (it names a scheduled message)") }
+            if cancelOnUserMessage { throw APIError(.badRequest, "cancelOnUserMessage: only with sendAt or delay") }
+            return nil
+        case (_?, _?):
+            throw APIError(.badRequest, "sendAt, delay: give one of them, not both")
+        case (let sendAt?, nil):
+            guard let time = Timestamp(rfc3339: sendAt) else {
+                throw APIError(.badRequest, "sendAt: '\(sendAt)' is not an RFC 3339 time with an offset, such as 2026-12-24T09:00:00Z")
+            }
+            when = .at(time)
+        case (nil, let delay?):
+            guard let duration = Duration(configText: delay), duration > .zero, delay.rangeOfCharacter(from: .letters) != nil else {
+                throw APIError(.badRequest, "delay: '\(delay)' is not a duration (write 90s, 10m, 2h or 1d)")
+            }
+            when = .after(duration)
+        }
+        if let key {
+            if key.isEmpty { throw APIError(.badRequest, "key: must not be empty") }
+            if key.utf8.count > maxIdBytes { throw APIError(.badRequest, "key: must be at most \(maxIdBytes) bytes") }
+        }
+        return Timing(when: when, key: key, cancelOnUserMessage: cancelOnUserMessage)
     }
 
     private static func identifier(_ object: JSONObject, _ field: String, required: Bool) throws(APIError) -> String? {

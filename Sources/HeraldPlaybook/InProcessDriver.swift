@@ -8,9 +8,14 @@ import ServiceLifecycle
 /// configuration's endpoints and flows on a memory store, with no HTTP server and no webhook
 /// deliveries. Messages go straight to the ``SessionRegistry``, and a step's outputs are the
 /// ones its receipt lists, so nothing leaves the process.
+///
+/// Herald's time is a ``ManualClock`` here: it moves only when a `wait` step moves it, so a
+/// ten-minute timeout or a reminder a day later is tested in milliseconds.
 public struct InProcessDriver: PlaybookDriver {
     /// The Herald the playbooks talk to.
     public let herald: Herald
+    /// Herald's time; `wait` steps advance it.
+    public let clock: ManualClock
 
     /// Starts Herald from `configuration`, with its storage replaced by memory, runs `body`
     /// with a driver for it, and shuts it down. Only the store writer runs: the delivery
@@ -20,7 +25,8 @@ public struct InProcessDriver: PlaybookDriver {
     ) async throws -> T {
         var configuration = configuration
         configuration.storage = .memory
-        let herald = try await Herald.start(configuration: configuration, logger: logger)
+        let clock = ManualClock()
+        let herald = try await Herald.start(configuration: configuration, clock: HeraldClock(clock, startingAt: .now()), logger: logger)
         // Made with the rest of Herald, never used here: stop its thread.
         herald.client.stop()
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -28,7 +34,7 @@ public struct InProcessDriver: PlaybookDriver {
             group.addTask { try await services.run() }
             do {
                 try await herald.prepare()
-                let value = try await body(InProcessDriver(herald: herald))
+                let value = try await body(InProcessDriver(herald: herald, clock: clock))
                 await services.triggerGracefulShutdown()
                 try await group.waitForAll()
                 return value
@@ -60,6 +66,30 @@ public struct InProcessDriver: PlaybookDriver {
             urlToken: session.urlToken, sessionId: session.sessionId, userId: session.userId, text: message.text, data: message.data,
             attachments: message.attachments, createSession: true)
         return try await outputs { () async throws(HeraldError) in try await herald.registry.notify(notification) }
+    }
+
+    /// Moves the clock to each of the session's schedules due within `duration` in turn, fires
+    /// it (what it produces may schedule more), then moves it to the end of the wait.
+    public func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
+        let key = SessionKey(urlToken: session.urlToken, sessionId: session.sessionId)
+        let registry = herald.registry
+        let end = registry.clock.now().adding(duration)
+        var observed: [ObservedOutput] = []
+        do {
+            while let due = try await registry.session(key)?.schedules.first?.dueAt, due <= end {
+                advance(to: due)
+                observed += try await registry.fireDue(key).flatMap(\.outputs).map(ObservedOutput.init)
+            }
+        } catch {
+            throw DriverError(error.message)
+        }
+        advance(to: end)
+        return observed
+    }
+
+    private func advance(to time: Timestamp) {
+        let now = herald.registry.clock.now()
+        if now < time { clock.advance(by: .milliseconds(time.milliseconds - now.milliseconds)) }
     }
 
     public func context(of session: SessionAddress) async throws(DriverError) -> JSONObject? {

@@ -58,7 +58,7 @@ private struct PlaybookLoader {
 
     static let playbookKeys = ["name", "description", "endpoint", "userId", "conversations"]
     static let conversationKeys = ["name", "description", "userId", "session", "continue", "steps"]
-    static let stepKeys = ["user", "inject", "notify", "expect", "expectNothing", "context"]
+    static let stepKeys = ["user", "inject", "notify", "wait", "expect", "expectNothing", "context"]
     static let expectationKeys = ["text", "contains", "matches", "data", "attachments", "type", "source"]
 
     init(file: YAMLFile) {
@@ -181,6 +181,16 @@ private struct PlaybookLoader {
                 actionKey = key
                 let message = try message(value, key, attachments: key == "notify")
                 step.action = key == "user" ? .user(message) : key == "inject" ? .inject(message) : .notify(message)
+            case "wait":
+                if let actionKey {
+                    throw file.error(keyNode, "a step does one thing, but '\(actionKey)' and 'wait' are both here; make them two steps")
+                }
+                actionKey = key
+                let text = try file.string(value, "wait")
+                guard let duration = Duration(configText: text), duration > .zero else {
+                    throw file.error(value, "wait: '\(text)' is not a duration (write 90s, 10m, 2h or 1d)")
+                }
+                step.action = .wait(duration)
             case "expect", "expectNothing":
                 if let outputsKey {
                     throw file.error(keyNode, "'\(outputsKey)' and '\(key)' are both here; a step has one of them")
@@ -199,7 +209,7 @@ private struct PlaybookLoader {
             }
         }
         if step.action == nil, step.outputs == nil, step.context.isEmpty {
-            throw file.error(node, "a step needs a message (user, inject or notify) or a check (expect, expectNothing, context)")
+            throw file.error(node, "a step needs a message (user, inject or notify), a wait, or a check (expect, expectNothing, context)")
         }
         if let outputsKey, step.action == nil, !afterMessage {
             throw file.error(node, "\(outputsKey) checks the outputs of a message, but no user, inject or notify step comes before it")

@@ -84,19 +84,25 @@ public enum StepAction: Sendable {
     case inject(PlaybookMessage)
     /// An output straight to the user, bypassing the flow (`POST /notify/{urlToken}`).
     case notify(PlaybookMessage)
+    /// Time passes: schedules, reminders and `ask` timeouts of the session that fall due fire;
+    /// their outputs are the step's outputs. Self-contained runs only (Herald's clock moves).
+    case wait(Duration)
 
-    /// `user`, `inject` or `notify`.
+    /// `user`, `inject`, `notify` or `wait`.
     public var kind: String {
         switch self {
         case .user: "user"
         case .inject: "inject"
         case .notify: "notify"
+        case .wait: "wait"
         }
     }
 
+    /// What the step sends; empty for `wait`.
     public var message: PlaybookMessage {
         switch self {
         case .user(let message), .inject(let message), .notify(let message): message
+        case .wait: PlaybookMessage()
         }
     }
 }

@@ -16,6 +16,10 @@ public protocol PlaybookDriver: Sendable {
     /// when it does not exist yet.
     func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput]
 
+    /// Lets `duration` pass and returns the outputs of the session's schedules (scheduled
+    /// messages, reminders, `ask` timeouts) that fell due meanwhile, in order.
+    func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput]
+
     /// The session's context, or `nil` when there is no such session.
     func context(of session: SessionAddress) async throws(DriverError) -> JSONObject?
 

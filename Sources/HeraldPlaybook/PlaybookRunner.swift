@@ -104,6 +104,7 @@ public struct PlaybookRunner: Sendable {
                     case .user(let message): lastOutputs = try await driver.send(message, source: .user, to: session)
                     case .inject(let message): lastOutputs = try await driver.send(message, source: .inject, to: session)
                     case .notify(let message): lastOutputs = try await driver.notify(message, to: session)
+                    case .wait(let duration): lastOutputs = try await driver.wait(duration, in: session)
                     }
                 }
                 if let expectation = step.outputs, let mismatch = expectation.check(lastOutputs) {
@@ -219,6 +220,7 @@ extension Step {
         }
         let message = action.message
         var parts = [action.kind]
+        if case .wait(let duration) = action { parts.append(duration.configText) }
         if let text = message.text { parts.append(JSON.string(text).jsonString) }
         if let data = message.data { parts.append("data " + data.jsonString) }
         if let attachments = message.attachments { parts.append("attachments " + JSON.array(attachments).jsonString) }

@@ -57,7 +57,7 @@ public struct RemoteDriver: PlaybookDriver {
             var headers: [(name: String, value: String)] = []
             if let webhookKey { headers.append(("X-Webhook-Key", webhookKey.value)) }
             json = try await call("POST", baseURL + "/" + escaped(session.urlToken) + "?wait=true", body: body, headers: headers).json
-        case .inject:
+        case .inject, .timeout:
             body["createSession"] = true
             json = try await call("POST", adminURL + "/inject/" + escaped(session.urlToken) + "?wait=true", body: body, admin: true).json
         }
@@ -65,6 +65,12 @@ public struct RemoteDriver: PlaybookDriver {
             throw DriverError("Herald's answer has no 'outputs' list (does this server support ?wait=true?): \(json.jsonString)")
         }
         return try outputs.map { (output: JSON) throws(DriverError) -> ObservedOutput in try Self.output(output) }
+    }
+
+    /// A running server keeps its own time: a playbook cannot move it.
+    public func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
+        throw DriverError(
+            "'wait' needs a self-contained run (herald test --config FILE), where the playbook moves Herald's clock; a running server's time cannot be advanced")
     }
 
     public func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {

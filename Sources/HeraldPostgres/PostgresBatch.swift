@@ -170,15 +170,17 @@ struct PostgresBatch {
         let rows = sessionOrder.map { sessionWrites[$0]! }
         try await connection.query(
             """
-            INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version)
+            INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
+              schedules, next_due_at)
             SELECT * FROM unnest(\(rows.map(\.key.urlToken))::text[], \(rows.map(\.key.sessionId.bytea))::bytea[], \(rows.map(\.userId.bytea))::bytea[],
               \(rows.map { JSON.object($0.context).jsonString })::text[], \(NullableArray(rows.map { $0.waiting?.nodeId }))::text[],
               \(rows.map { Int64($0.waiting?.retries ?? 0) })::int8[], \(rows.map(\.nextSeq))::int8[], \(rows.map(\.createdAt.milliseconds))::int8[],
-              \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[])
+              \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[],
+              \(NullableArray(rows.map { Schedule.stored($0.schedules) }))::text[], \(NullableArray(rows.map { $0.nextDueAt?.milliseconds }))::int8[])
             ON CONFLICT (url_token, session_id) DO UPDATE SET
               user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
               waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-              updated_at = excluded.updated_at, version = excluded.version
+              updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at
             """, logger: logger)
     }
 
@@ -199,15 +201,16 @@ struct PostgresBatch {
         guard !outputs.isEmpty else { return }
         try await connection.query(
             """
-            INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
-            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0
+            INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
+              scheduled_id, late)
+            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0, scheduled_id, late
             FROM unnest(\(outputs.map(\.id))::text[], \(outputs.map(\.session.urlToken))::text[], \(outputs.map(\.session.sessionId.bytea))::bytea[],
               \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
               \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
               \(NullableArray(outputs.map { $0.attachments.map { JSON.array($0).jsonString } }))::text[],
               \(NullableArray(outputs.map(\.inputId)))::text[], \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
-              \(outputs.map(\.timestamp.milliseconds))::int8[])
-              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, n)
+              \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[])
+              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, scheduled_id, late, n)
             ORDER BY n
             """, logger: logger)
     }

@@ -124,6 +124,15 @@ enum PostgresSchema {
                 "CREATE TABLE outbox_owners (owner TEXT PRIMARY KEY, alive_until BIGINT NOT NULL)",
             ]
         ),
+        (
+            3,
+            [
+                // A session's pending schedules live in its row; `next_due_at` is the earliest.
+                "ALTER TABLE sessions ADD COLUMN schedules TEXT, ADD COLUMN next_due_at BIGINT",
+                "CREATE INDEX sessions_by_due_time ON sessions (next_due_at) WHERE next_due_at IS NOT NULL",
+                "ALTER TABLE outputs ADD COLUMN scheduled_id TEXT, ADD COLUMN late BOOLEAN NOT NULL DEFAULT false",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

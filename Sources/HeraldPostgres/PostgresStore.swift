@@ -289,11 +289,51 @@ public final class PostgresStore: HeraldStore, Service {
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         var keys: [SessionKey] = []
         for try await sessionId in try await client.query(
-            "SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND updated_at < \(cutoff.milliseconds) LIMIT \(limit)", logger: logger
+            """
+            SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND updated_at < \(cutoff.milliseconds) AND next_due_at IS NULL
+            LIMIT \(limit)
+            """, logger: logger
         ).decode(ByteBuffer.self) {
             keys.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
         }
         return keys
+    }
+
+    public func dueSessions(before time: Timestamp, limit: Int) async throws -> [SessionKey] {
+        try await bounded { [self] in
+            try await PostgresBatch.sessionKeys(
+                client.query(
+                    "SELECT url_token, session_id FROM sessions WHERE next_due_at <= \(time.milliseconds) ORDER BY next_due_at LIMIT \(limit)",
+                    logger: logger))
+        }
+    }
+
+    public func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] {
+        try await bounded { [self] in
+            // The first `limit` sessions by their earliest schedule hold the first `limit` schedules.
+            let rows = try await client.query(
+                """
+                SELECT * FROM sessions
+                WHERE next_due_at IS NOT NULL AND (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
+                  AND (\(query.sessionId?.bytea)::bytea IS NULL OR session_id = \(query.sessionId?.bytea))
+                ORDER BY next_due_at LIMIT \(query.limit)
+                """, logger: logger)
+            var sessions: [Session] = []
+            for try await row in rows { sessions.append(try Self.session(from: Reader(row))) }
+            return ScheduledEntry.earliest(sessions, limit: query.limit)
+        }
+    }
+
+    public func scheduledSession(id: String) async throws -> SessionKey? {
+        try await bounded { [self] in
+            let rows = try await client.query(
+                "SELECT * FROM sessions WHERE next_due_at IS NOT NULL AND strpos(schedules, \(Schedule.storedIdField(id))) > 0", logger: logger)
+            for try await row in rows {
+                let session = try Self.session(from: Reader(row))
+                if session.schedules.contains(where: { $0.id == id }) { return session.key }
+            }
+            return nil
+        }
     }
 
     public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
@@ -360,6 +400,7 @@ public final class PostgresStore: HeraldStore, Service {
         session.nextSeq = try row("next_seq")
         session.updatedAt = Timestamp(milliseconds: try row("updated_at"))
         session.version = try row("version")
+        session.schedules = try Schedule.load(stored: try row("schedules"))
         return session
     }
 
@@ -377,7 +418,7 @@ public final class PostgresStore: HeraldStore, Service {
             userId: try row.text("user_id"), seq: try row("seq"), type: OutputType(rawValue: try row("type")) ?? .output,
             text: try row.optionalText("text"), data: try json(try row("data")),
             attachments: try json(try row("attachments"))?.arrayValue, inputId: try row("input_id"), source: source.flatMap(InputSource.init),
-            timestamp: Timestamp(milliseconds: try row("created_at")))
+            timestamp: Timestamp(milliseconds: try row("created_at")), scheduledId: try row("scheduled_id"), late: try row("late"))
     }
 
     static func entry(from row: Reader) throws -> OutboxEntry {

@@ -94,6 +94,16 @@ enum SQLiteSchema {
                     UPDATE outputs SET session_id = CAST(session_id AS BLOB), user_id = CAST(user_id AS BLOB), text = CAST(text AS BLOB);
                     """)
         }
+        migrator.registerMigration("v3: schedules") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE sessions ADD COLUMN schedules TEXT;
+                    ALTER TABLE sessions ADD COLUMN next_due_at INTEGER;
+                    CREATE INDEX sessions_by_due_time ON sessions (next_due_at) WHERE next_due_at IS NOT NULL;
+                    ALTER TABLE outputs ADD COLUMN scheduled_id TEXT;
+                    ALTER TABLE outputs ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
+                    """)
+        }
         return migrator
     }
 }

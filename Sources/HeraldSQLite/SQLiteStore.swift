@@ -121,16 +121,18 @@ public final class SQLiteStore: HeraldStore {
 
         try db.cachedStatement(
             sql: """
-                INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
+                  schedules, next_due_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (url_token, session_id) DO UPDATE SET
                   user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
                   waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-                  updated_at = excluded.updated_at, version = excluded.version
+                  updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at
                 """
         ).execute(arguments: [
             key.urlToken, key.sessionId.blob, session.userId.blob, JSON.object(session.context).jsonString, session.waiting?.nodeId,
             session.waiting?.retries ?? 0, session.nextSeq, session.createdAt.milliseconds, session.updatedAt.milliseconds, session.version,
+            Schedule.stored(session.schedules), session.nextDueAt?.milliseconds,
         ])
         if let input = commit.input {
             try db.cachedStatement(
@@ -145,13 +147,15 @@ public final class SQLiteStore: HeraldStore {
         }
         let insertOutput = try db.cachedStatement(
             sql: """
-                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0)
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
+                  scheduled_id, late)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
                 """)
         for output in commit.outputs {
             try insertOutput.execute(arguments: [
                 output.id, key.urlToken, key.sessionId.blob, output.userId.blob, output.seq, output.type.rawValue, output.text?.blob, output.data?.jsonString,
                 output.attachments.map { JSON.array($0).jsonString }, output.inputId, output.source?.rawValue, output.timestamp.milliseconds,
+                output.scheduledId, output.late,
             ])
         }
         if let response = commit.idempotency {
@@ -308,9 +312,50 @@ public final class SQLiteStore: HeraldStore {
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         try await pool.read { db in
             try Data.fetchAll(
-                db, sql: "SELECT session_id FROM sessions WHERE url_token = ? AND updated_at < ? LIMIT ?",
+                db, sql: "SELECT session_id FROM sessions WHERE url_token = ? AND updated_at < ? AND next_due_at IS NULL LIMIT ?",
                 arguments: [urlToken, cutoff.milliseconds, limit]
             ).map { SessionKey(urlToken: urlToken, sessionId: String(decoding: $0, as: UTF8.self)) }
+        }
+    }
+
+    public func dueSessions(before time: Timestamp, limit: Int) async throws -> [SessionKey] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT url_token, session_id FROM sessions WHERE next_due_at <= ? ORDER BY next_due_at LIMIT ?",
+                arguments: [time.milliseconds, limit]
+            ).map { SessionKey(urlToken: $0["url_token"], sessionId: text($0, "session_id")) }
+        }
+    }
+
+    public func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] {
+        try await pool.read { db in
+            var conditions = ["next_due_at IS NOT NULL"]
+            var arguments: StatementArguments = []
+            if let urlToken = query.urlToken {
+                conditions.append("url_token = ?")
+                arguments += [urlToken]
+            }
+            if let sessionId = query.sessionId {
+                conditions.append("session_id = ?")
+                arguments += [sessionId.blob]
+            }
+            arguments += [query.limit]
+            // The first `limit` sessions by their earliest schedule hold the first `limit` schedules.
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM sessions WHERE \(conditions.joined(separator: " AND ")) ORDER BY next_due_at LIMIT ?", arguments: arguments)
+            return ScheduledEntry.earliest(try rows.map(Self.session(from:)), limit: query.limit)
+        }
+    }
+
+    public func scheduledSession(id: String) async throws -> SessionKey? {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM sessions WHERE next_due_at IS NOT NULL AND instr(schedules, ?) > 0", arguments: [Schedule.storedIdField(id)])
+            for row in rows {
+                let session = try Self.session(from: row)
+                if session.schedules.contains(where: { $0.id == id }) { return session.key }
+            }
+            return nil
         }
     }
 
@@ -355,6 +400,7 @@ public final class SQLiteStore: HeraldStore {
         session.nextSeq = row["next_seq"]
         session.updatedAt = Timestamp(milliseconds: row["updated_at"])
         session.version = row["version"]
+        session.schedules = try Schedule.load(stored: row["schedules"])
         return session
     }
 
@@ -371,7 +417,7 @@ public final class SQLiteStore: HeraldStore {
             id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id")), userId: text(row, "user_id"),
             seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: optionalText(row, "text"), data: try json(row["data"]),
             attachments: try json(row["attachments"])?.arrayValue, inputId: row["input_id"], source: source.flatMap(InputSource.init),
-            timestamp: Timestamp(milliseconds: row["created_at"]))
+            timestamp: Timestamp(milliseconds: row["created_at"]), scheduledId: row["scheduled_id"], late: row["late"])
     }
 
     static func delivery(from row: Row) throws -> DeliveryRecord {

@@ -37,6 +37,11 @@ import Testing
         func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
             try await base.idleSessions(urlToken: urlToken, before: cutoff, limit: limit)
         }
+        func dueSessions(before time: Timestamp, limit: Int) async throws -> [SessionKey] {
+            try await base.dueSessions(before: time, limit: limit)
+        }
+        func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] { try await base.scheduled(query) }
+        func scheduledSession(id: String) async throws -> SessionKey? { try await base.scheduledSession(id: id) }
         func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
             try await base.idempotentResponse(urlToken: urlToken, key: key, since: since)
         }

@@ -104,13 +104,14 @@ private struct ConfigurationLoader {
     func load() throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
-        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "publicUrl"]
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl"]
         for (key, keyNode, value) in try keys(file.root, "the config") {
             switch key {
             case "listen": configuration.listen = try listen(value, key)
             case "maxBodySize": configuration.maxBodySize = try byteSize(value, key)
             case "outboxLease": configuration.outboxLease = try duration(value, key)
             case "history": configuration.history = try duration(value, key)
+            case "maxScheduleDelay": configuration.maxScheduleDelay = try duration(value, key)
             case "storage": configuration.storage = try storage(value, key)
             case "endpoints": endpointsNode = value
             case "publicUrl":
@@ -352,11 +353,22 @@ extension Duration {
     public init?(configText text: String) {
         let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400), ("", 1)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
-            guard let number = Double(text.dropLast(suffix.count)), number.isFinite, number >= 0 else { continue }
+            // Beyond about 292 million years the milliseconds no longer fit an Int64.
+            guard let number = Double(text.dropLast(suffix.count)), number.isFinite, number >= 0, number * factor < 9e15 else { continue }
             self = .milliseconds(Int64((number * factor * 1000).rounded()))
             return
         }
         return nil
+    }
+
+    /// The largest whole unit: `1d`, `90s` as `90s`, `10m`, `500ms`.
+    public var configText: String {
+        let ms = milliseconds
+        if ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
     }
 }
 

@@ -196,6 +196,8 @@ public struct HeraldConfiguration: Sendable {
     /// Delivered and dead outputs, their attempts and inputs are kept this long (transcripts,
     /// the attempt log), then pruned. Undelivered outputs are kept until delivered or dead.
     public var history: Duration = .seconds(7 * 86400)
+    /// The furthest ahead a notify or inject may be scheduled (`delay` or `sendAt`).
+    public var maxScheduleDelay: Duration = .seconds(365 * 86400)
     /// How callers reach Herald, e.g. `https://bots.example.com`: channels whose signature
     /// covers the request URL (Twilio) sign this plus the path. `nil`: the request's `Host`.
     public var publicUrl: String?

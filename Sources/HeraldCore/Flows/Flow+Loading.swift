@@ -64,15 +64,17 @@ private struct FlowLoader {
         self.file = file
     }
 
-    static let kinds = ["say", "ask", "set", "if", "switch", "goto", "end"]
+    static let kinds = ["say", "ask", "set", "if", "switch", "goto", "end", "schedule", "cancel"]
     static let allowedKeys: [String: Set<String>] = [
         "say": ["id", "say"],
-        "ask": ["id", "ask", "into", "validate", "retry"],
+        "ask": ["id", "ask", "into", "validate", "retry", "timeout"],
         "set": ["id", "set"],
         "if": ["id", "if", "then", "else"],
         "switch": ["id", "switch", "cases", "default"],
         "goto": ["id", "goto"],
         "end": ["id", "end"],
+        "schedule": ["id", "schedule"],
+        "cancel": ["id", "cancel"],
     ]
 
     /// A jump found while loading, checked once every node id is known.
@@ -185,7 +187,10 @@ private struct FlowLoader {
             guard index < flow.nodes.count, reached.insert(index).inserted else { continue }
             let next = index + 1
             switch flow.nodes[index].kind {
-            case .say, .set, .ask: pending.append(next)
+            case .say, .set, .schedule, .cancel: pending.append(next)
+            case .ask(let ask):
+                pending.append(next)
+                if let target = ask.timeout?.target, let index = flow.index(of: target) { pending.append(index) }
             case .goto(let target): pending += [flow.index(of: target)].compactMap { $0 }
             case .end: break
             case .if(_, let then, let otherwise):
@@ -247,7 +252,12 @@ private struct FlowLoader {
             if let validateNode = value("validate") { validation = try self.validation(validateNode) }
             var retry: FlowNode.Message?
             if let retryNode = value("retry") { retry = try message(retryNode, "retry") }
-            result = .ask(FlowNode.Ask(prompt: prompt, into: into, validation: validation, retry: retry))
+            var timeout: FlowNode.Timeout?
+            if let timeoutNode = value("timeout") {
+                timeout = try self.timeout(timeoutNode)
+                targets.append((timeout!.target, timeoutNode))
+            }
+            result = .ask(FlowNode.Ask(prompt: prompt, into: into, validation: validation, retry: retry, timeout: timeout))
         case "set":
             var assignments: [FlowNode.Assignment] = []
             for (key, keyNode, valueNode) in try file.mapping(body, "set") {
@@ -277,10 +287,64 @@ private struct FlowLoader {
             let name = try file.string(body, "goto (a node id)")
             targets.append((name, body))
             result = .goto(name)
+        case "schedule":
+            result = .schedule(try reminder(body))
+        case "cancel":
+            let key = try file.string(body, "cancel (the key of a schedule)")
+            guard !key.isEmpty else { throw file.error(body, "cancel needs the key of a schedule") }
+            result = .cancel(key: key)
         default:  // end
             result = .end(reset: try endReset(body))
         }
         return (FlowNode(id: id, line: line, kind: result), targets)
+    }
+
+    /// `timeout: { after: 10m, goto: node-id }`.
+    private func timeout(_ node: Node) throws(FileError) -> FlowNode.Timeout {
+        let usage = "timeout takes { after: DURATION, goto: NODE-ID }"
+        var after: Duration?
+        var target: String?
+        for (key, keyNode, value) in try file.mapping(node, "timeout") {
+            switch key {
+            case "after": after = try duration(value, "timeout.after")
+            case "goto": target = try file.string(value, "timeout.goto (a node id)")
+            default: throw file.error(keyNode, "unknown key '\(key)' in timeout (\(usage))")
+            }
+        }
+        guard let after, let target else { throw file.error(node, usage) }
+        return FlowNode.Timeout(after: after, target: target)
+    }
+
+    /// `schedule: { key: K, after: DURATION | at: "TEMPLATE", text: ..., data: ... }`.
+    private func reminder(_ node: Node) throws(FileError) -> FlowNode.Reminder {
+        var key: String?
+        var when: FlowNode.Reminder.When?
+        var message = FlowNode.Message(text: nil, data: nil)
+        for (name, keyNode, value) in try file.mapping(node, "schedule") {
+            switch name {
+            case "key":
+                key = try file.string(value, "schedule.key")
+                guard key?.isEmpty == false else { throw file.error(value, "schedule.key must not be empty") }
+            case "after", "at":
+                guard when == nil else { throw file.error(keyNode, "schedule takes 'after' or 'at', not both") }
+                when = name == "after" ? .after(try duration(value, "schedule.after")) : .at(try template(value))
+            case "text": message.text = try template(value)
+            case "data": message.data = try valueTemplate(value)
+            default:
+                throw file.error(keyNode, "unknown key '\(name)' in schedule (it takes key, after or at, text and data)")
+            }
+        }
+        guard let when else { throw file.error(node, "schedule needs 'after: DURATION' (10m, 2h, 1d) or 'at: TIME' (RFC 3339)") }
+        guard message.text != nil || message.data != nil else { throw file.error(node, "schedule needs text or data: what the inject carries") }
+        return FlowNode.Reminder(key: key, when: when, message: message)
+    }
+
+    private func duration(_ node: Node, _ what: String) throws(FileError) -> Duration {
+        let text = try file.string(node, what)
+        guard let duration = Duration(configText: text), duration > .zero else {
+            throw file.error(node, "\(what): '\(text)' is not a duration (write 90s, 10m, 2h or 1d)")
+        }
+        return duration
     }
 
     /// `end: true` (or nothing) ends the run; `end: reset` or `end: { reset: true }` also clears

@@ -51,7 +51,7 @@ public struct FlowNode: Sendable {
         self.kind = kind
     }
 
-    /// The seven node kinds (docs/flows.md has each with examples).
+    /// The nine node kinds (docs/flows.md has each with examples).
     public enum Kind: Sendable {
         /// Emit an output.
         case say(Message)
@@ -68,6 +68,44 @@ public struct FlowNode: Sendable {
         case goto(String)
         /// Stop the run; with `reset` the session's context is cleared.
         case end(reset: Bool)
+        /// Schedule an inject into this session, later (a reminder).
+        case schedule(Reminder)
+        /// Cancel this session's pending schedule with this key, if any.
+        case cancel(key: String)
+    }
+
+    /// An inject a `schedule` node sets up: due `after` a while or `at` a time, with a text and
+    /// data the flow sees as `input.text` and `input.data` when it fires.
+    public struct Reminder: Sendable {
+        public enum When: Sendable {
+            case after(Duration)
+            /// A template that renders an RFC 3339 time.
+            case at(Template)
+        }
+
+        /// A pending schedule with the same key is replaced; `cancel` finds it by the key.
+        public var key: String?
+        public var when: When
+        public var message: Message
+
+        public init(key: String?, when: When, message: Message) {
+            self.key = key
+            self.when = when
+            self.message = message
+        }
+    }
+
+    /// How long an `ask` waits, and where the flow goes on when the user has not answered by
+    /// then.
+    public struct Timeout: Sendable {
+        public var after: Duration
+        /// The node id the flow continues at.
+        public var target: String
+
+        public init(after: Duration, target: String) {
+            self.after = after
+            self.target = target
+        }
     }
 
     /// The text and data of an output, both templated.
@@ -93,12 +131,15 @@ public struct FlowNode: Sendable {
         public var validation: Validation?
         /// Said when the answer does not validate; the prompt again when absent.
         public var retry: Message?
+        /// When the user has not answered by then, the flow goes on elsewhere.
+        public var timeout: Timeout?
 
-        public init(prompt: Message, into: [Substring], validation: Validation?, retry: Message?) {
+        public init(prompt: Message, into: [Substring], validation: Validation?, retry: Message?, timeout: Timeout? = nil) {
             self.prompt = prompt
             self.into = into
             self.validation = validation
             self.retry = retry
+            self.timeout = timeout
         }
     }
 

@@ -14,9 +14,18 @@ public struct OutputDraft: Sendable, Hashable {
     }
 }
 
+/// What a flow run did to the session's schedules, in order (``Session/apply(_:)``).
+public enum ScheduleChange: Sendable, Hashable {
+    /// A reminder from a `schedule` node, or the timeout of the `ask` the run waits at.
+    case add(Schedule)
+    /// A `cancel` node: the pending schedule with this key goes.
+    case cancel(key: String)
+}
+
 /// Runs a flow for one input of a session. Pure: it reads the session and the input, and
 /// returns the outputs and the session's new context and waiting point. The caller records
-/// them; nothing here touches a store or the network.
+/// them; nothing here touches a store or the network. The input's `receivedAt` is "now" for
+/// whatever the run schedules.
 public enum FlowEngine {
     /// What one run produced.
     public struct Run: Sendable {
@@ -26,6 +35,8 @@ public enum FlowEngine {
         public var context: JSONObject
         /// The `ask` the session now waits at, or `nil`; store it with the session.
         public var waiting: FlowWait?
+        /// Reminders set and cancelled, and the new `ask`'s timeout; apply them to the session.
+        public var schedules: [ScheduleChange] = []
         /// Set when the run stopped on an error (the step limit); the outputs end with an
         /// `error` output saying so.
         public var error: String?
@@ -34,70 +45,128 @@ public enum FlowEngine {
     /// Runs `flow` for `input`: resumes the session's pending `ask` with it, or starts at the
     /// first node, and steps until the flow ends, waits at an `ask`, or hits its step limit.
     public static func run(_ flow: Flow, session: Session, input: Input) -> Run {
-        var scope = Scope(input: input, context: session.context, session: session.key, userId: session.userId)
-        var outputs: [OutputDraft] = []
-        var index = 0
-
+        var run = Runner(flow: flow, session: session, input: input)
         // A wait at a node that is no longer an ask (the flow file changed) is dropped, and the
         // input starts the flow from the top like any other.
         if let wait = session.waiting, let askIndex = flow.index(of: wait.nodeId), case .ask(let ask) = flow.nodes[askIndex].kind {
             guard let value = answer(ask, input: input) else {
-                outputs.append(draft(ask.retry ?? ask.prompt, scope))
-                return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: wait.nodeId, retries: wait.retries + 1))
+                run.outputs.append(draft(ask.retry ?? ask.prompt, run.scope))
+                return run.waiting(at: flow.nodes[askIndex], ask, retries: wait.retries + 1)
             }
-            scope.context = JSONObject.setting(value, at: ask.into, in: scope.context)
-            index = askIndex + 1
+            run.scope.context = JSONObject.setting(value, at: ask.into, in: run.scope.context)
+            return run.steps(from: askIndex + 1)
+        }
+        return run.steps(from: 0)
+    }
+
+    /// The session's `ask` timed out: the flow goes on at the ask's `timeout` target, with
+    /// `input` (source `timeout`) as the input. Nothing happens (no outputs, nothing changes)
+    /// when the session no longer waits at that ask.
+    public static func timeout(_ flow: Flow, session: Session, nodeId: String, input: Input) -> Run {
+        var run = Runner(flow: flow, session: session, input: input)
+        guard session.waiting?.nodeId == nodeId, let askIndex = flow.index(of: nodeId), case .ask(let ask) = flow.nodes[askIndex].kind,
+            let timeout = ask.timeout
+        else {
+            return Run(outputs: [], context: session.context, waiting: session.waiting)
+        }
+        guard let target = flow.index(of: timeout.target) else { return run.stop(flow.nodes[askIndex], "no node has the id '\(timeout.target)'") }
+        return run.steps(from: target)
+    }
+
+    /// One run in progress.
+    private struct Runner {
+        let flow: Flow
+        let input: Input
+        var scope: Scope
+        var outputs: [OutputDraft] = []
+        var schedules: [ScheduleChange] = []
+
+        init(flow: Flow, session: Session, input: Input) {
+            self.flow = flow
+            self.input = input
+            self.scope = Scope(input: input, context: session.context, session: session.key, userId: session.userId)
+        }
+
+        var now: Timestamp { input.receivedAt }
+
+        mutating func steps(from start: Int) -> Run {
+            var index = start
+            var steps = 0
+            while index < flow.nodes.count {
+                let node = flow.nodes[index]
+                guard steps < flow.stepLimit else {
+                    return stop(node, "more than \(flow.stepLimit) steps in one run; is there a loop?")
+                }
+                steps += 1
+                var next = index + 1
+                var target: String?
+                switch node.kind {
+                case .say(let message):
+                    outputs.append(draft(message, scope))
+                case .ask(let ask):
+                    outputs.append(draft(ask.prompt, scope))
+                    return waiting(at: node, ask, retries: 0)
+                case .set(let assignments):
+                    // In order: a later assignment sees what an earlier one stored.
+                    for assignment in assignments {
+                        let value = assignment.value.evaluate(in: scope)
+                        scope.context = JSONObject.setting(value, at: assignment.path, in: scope.context)
+                    }
+                case .if(let condition, let then, let otherwise):
+                    target = condition.evaluate(in: scope).isTruthy ? then : otherwise
+                case .switch(let subject, let cases, let fallback):
+                    let value = subject.evaluate(in: scope).text
+                    target = cases.first(where: { $0.value == value })?.target ?? fallback
+                case .goto(let destination):
+                    target = destination
+                case .end(let reset):
+                    if reset { scope.context = JSONObject() }
+                    next = flow.nodes.count
+                case .schedule(let reminder):
+                    let dueAt: Timestamp
+                    switch reminder.when {
+                    case .after(let delay):
+                        dueAt = now.adding(delay)
+                    case .at(let template):
+                        let text = template.render(in: scope)
+                        guard let time = Timestamp(rfc3339: text) else {
+                            return stop(node, "at: '\(text)' is not an RFC 3339 time such as 2026-12-24T09:00:00Z")
+                        }
+                        dueAt = time
+                    }
+                    let message = draft(reminder.message, scope)
+                    schedules.append(
+                        .add(Schedule(key: reminder.key, kind: .inject, dueAt: dueAt, createdAt: now, text: message.text, data: message.data)))
+                case .cancel(let key):
+                    schedules.append(.cancel(key: key))
+                }
+                if let target {
+                    // The loader checks every target; a flow built in code may still name a missing one.
+                    guard let position = flow.index(of: target) else { return stop(node, "no node has the id '\(target)'") }
+                    next = position
+                }
+                index = next
+            }
+            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules)
+        }
+
+        /// The run ends waiting at `ask`; its timeout, if it has one, starts now.
+        func waiting(at node: FlowNode, _ ask: FlowNode.Ask, retries: Int) -> Run {
+            var schedules = self.schedules
+            if let timeout = ask.timeout {
+                schedules.append(.add(Schedule(key: nil, kind: .timeout(nodeId: node.id), dueAt: now.adding(timeout.after), createdAt: now)))
+            }
+            return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: node.id, retries: retries), schedules: schedules)
         }
 
         func stop(_ node: FlowNode, _ reason: String) -> Run {
             let message = "flow '\(flow.name)' stopped at node '\(node.id)' (\(flow.file):\(node.line)): \(reason)"
-            outputs.append(OutputDraft(type: .error, text: message, data: nil))
-            return Run(outputs: outputs, context: scope.context, waiting: nil, error: message)
+            let outputs = self.outputs + [OutputDraft(type: .error, text: message, data: nil)]
+            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules, error: message)
         }
-
-        var steps = 0
-        while index < flow.nodes.count {
-            let node = flow.nodes[index]
-            guard steps < flow.stepLimit else {
-                return stop(node, "more than \(flow.stepLimit) steps in one run; is there a loop?")
-            }
-            steps += 1
-            var next = index + 1
-            var target: String?
-            switch node.kind {
-            case .say(let message):
-                outputs.append(draft(message, scope))
-            case .ask(let ask):
-                outputs.append(draft(ask.prompt, scope))
-                return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: node.id))
-            case .set(let assignments):
-                // In order: a later assignment sees what an earlier one stored.
-                for assignment in assignments {
-                    let value = assignment.value.evaluate(in: scope)
-                    scope.context = JSONObject.setting(value, at: assignment.path, in: scope.context)
-                }
-            case .if(let condition, let then, let otherwise):
-                target = condition.evaluate(in: scope).isTruthy ? then : otherwise
-            case .switch(let subject, let cases, let fallback):
-                let value = subject.evaluate(in: scope).text
-                target = cases.first(where: { $0.value == value })?.target ?? fallback
-            case .goto(let destination):
-                target = destination
-            case .end(let reset):
-                if reset { scope.context = JSONObject() }
-                next = flow.nodes.count
-            }
-            if let target {
-                // The loader checks every target; a flow built in code may still name a missing one.
-                guard let position = flow.index(of: target) else { return stop(node, "no node has the id '\(target)'") }
-                next = position
-            }
-            index = next
-        }
-        return Run(outputs: outputs, context: scope.context, waiting: nil)
     }
 
-    private static func draft(_ message: FlowNode.Message, _ scope: Scope) -> OutputDraft {
+    fileprivate static func draft(_ message: FlowNode.Message, _ scope: Scope) -> OutputDraft {
         var data = message.data?.evaluate(in: scope)
         if data?.isNull == true { data = nil }
         return OutputDraft(text: message.text?.render(in: scope), data: data)

@@ -1,7 +1,9 @@
-/// Where an input came from: the user through the endpoint, or a back-end through `inject`.
+/// Where an input came from: the user through the endpoint, a back-end through `inject` (now
+/// or scheduled, or a flow's reminder), or the timeout of the `ask` the session waited at.
 public enum InputSource: String, Sendable, Hashable, CaseIterable {
     case user
     case inject
+    case timeout
 }
 
 /// One message entering a session's flow.
@@ -58,6 +60,10 @@ public struct Output: Sendable, Hashable {
     public var inputId: String?
     public var source: InputSource?
     public var timestamp: Timestamp
+    /// The schedule this output came from (a scheduled notify or inject, a reminder, a timeout).
+    public var scheduledId: String?
+    /// The schedule fired more than ``Schedule/lateAfter`` after it was due (Herald was down).
+    public var late: Bool
 
     public init(
         id: String = Identifier.output(),
@@ -70,7 +76,9 @@ public struct Output: Sendable, Hashable {
         attachments: [JSON]? = nil,
         inputId: String?,
         source: InputSource?,
-        timestamp: Timestamp = .now()
+        timestamp: Timestamp = .now(),
+        scheduledId: String? = nil,
+        late: Bool = false
     ) {
         self.id = id
         self.session = session
@@ -83,5 +91,7 @@ public struct Output: Sendable, Hashable {
         self.inputId = inputId
         self.source = source
         self.timestamp = timestamp
+        self.scheduledId = scheduledId
+        self.late = late
     }
 }

@@ -8,6 +8,8 @@ public struct Session: Sendable, Hashable {
     public var waiting: FlowWait?
     /// The `seq` the next output of this session gets.
     public var nextSeq: Int64
+    /// Messages due later, in `dueAt` order (``Schedule``). A session with one never expires.
+    public var schedules: [Schedule]
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
     /// Incremented on every recorded change; stores sharing sessions across instances use it to
@@ -20,6 +22,7 @@ public struct Session: Sendable, Hashable {
         self.context = JSONObject()
         self.waiting = nil
         self.nextSeq = 1
+        self.schedules = []
         self.createdAt = now
         self.updatedAt = now
         self.version = 0

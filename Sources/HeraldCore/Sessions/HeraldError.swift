@@ -9,6 +9,8 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
         case unknownOutput
         case invalidState
         case idempotencyRace
+        case unknownSchedule
+        case nothingDue
     }
 
     private let code: Code
@@ -58,7 +60,16 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
     /// answers with that instance's answer instead.
     static let idempotencyRace = HeraldError(.idempotencyRace, "Idempotency-Key: recorded concurrently")
 
+    /// No pending schedule has this id (it never existed, fired, or was cancelled).
+    public static func unknownSchedule(_ id: String) -> HeraldError {
+        HeraldError(.unknownSchedule, "id: no pending schedule '\(id)'")
+    }
+
+    /// Internal: the session has no schedule due (another instance, or an earlier pass, fired it).
+    static let nothingDue = HeraldError(.nothingDue, "nothing is due")
+
     public static let unknownEndpoint = HeraldError(.unknownEndpoint, "")
+    public static let unknownSchedule = HeraldError(.unknownSchedule, "")
     public static let unknownSession = HeraldError(.unknownSession, "")
     public static let userMismatch = HeraldError(.userMismatch, "")
     public static let unavailable = HeraldError(.unavailable, "")

@@ -59,6 +59,25 @@ public struct Receipt: Sendable {
     /// The input's id; `nil` for a notify.
     public var inputId: String?
     public var outputs: [Output]
+    /// The schedule a scheduled notify or inject set up (or a cancel removed, or that fired).
+    public var scheduled: Schedule?
+    /// The session's user.
+    public var userId: String?
+}
+
+/// When a scheduled notify or inject is due, and how it may be replaced or dropped.
+public struct ScheduleRequest: Sendable {
+    public var dueAt: Timestamp
+    /// A pending schedule with the same key in the session is replaced.
+    public var key: String?
+    /// Dropped when the user writes before it is due.
+    public var cancelOnUserMessage: Bool
+
+    public init(dueAt: Timestamp, key: String? = nil, cancelOnUserMessage: Bool = false) {
+        self.dueAt = dueAt
+        self.key = key
+        self.cancelOnUserMessage = cancelOnUserMessage
+    }
 }
 
 /// Makes the answer an `Idempotency-Key` replays: the HTTP layer renders it from the receipt.
@@ -94,6 +113,7 @@ public final class SessionRegistry: Sendable {
         var session: Session
         var input: Input?
         var outputs: [Output]
+        var scheduled: Schedule?
     }
 
     public let endpoints: [String: Endpoint]
@@ -110,16 +130,20 @@ public final class SessionRegistry: Sendable {
     private let cacheLimit: Int
     private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let metrics: RegistryMetrics
+    /// "Now" for every turn: when schedules are due, whether they are late, whether a session
+    /// expired.
+    public let clock: HeraldClock
 
     public init(
         endpoints: [Endpoint], store: any HeraldStore, writer: StoreWriter, cachesSessions: Bool = true, cacheLimit: Int = 200_000,
-        logger: Logger
+        clock: HeraldClock = .system, logger: Logger
     ) {
         self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
         self.store = store
         self.writer = writer
         self.cachesSessions = cachesSessions
         self.cacheLimit = cacheLimit
+        self.clock = clock
         self.logger = logger
         self.metrics = RegistryMetrics(urlTokens: endpoints.map(\.urlToken))
     }
@@ -147,27 +171,50 @@ public final class SessionRegistry: Sendable {
                     guard message.source == .user || message.createSession else { throw .unknownSession(key) }
                     session = Session(key: key, userId: message.userId, now: now)
                 }
+                if message.source == .user { session.schedules.removeAll(where: \.cancelOnUserMessage) }
                 let input = Input(
                     session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
-                let run = FlowEngine.run(endpoint.flow, session: session, input: input)
-                if let error = run.error {
-                    self.logger.error("flow run stopped", metadata: ["session": "\(key)", "input": "\(input.id)", "error": "\(error)"])
-                }
-                var outputs: [Output] = []
-                outputs.reserveCapacity(run.outputs.count)
-                for draft in run.outputs {
-                    outputs.append(
-                        Output(
-                            id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: draft.type,
-                            text: draft.text, data: draft.data, inputId: input.id, source: message.source, timestamp: now))
-                    session.nextSeq += 1
-                }
-                session.context = run.context
-                session.waiting = run.waiting
-                session.updatedAt = now
+                let outputs = self.run(endpoint.flow, &session, input) { FlowEngine.run($0, session: $1, input: input) }
                 return Change(session: session, input: input, outputs: outputs)
             }
         }
+    }
+
+    /// Runs a flow (``FlowEngine/run(_:session:input:)`` or a timeout) on `session` and applies
+    /// what it decided: the outputs get their ids and `seq`, the context, the waiting point
+    /// and the schedules change.
+    private func run(
+        _ flow: Flow, _ session: inout Session, _ input: Input, from schedule: Schedule? = nil,
+        _ engine: (Flow, Session) -> FlowEngine.Run
+    ) -> [Output] {
+        let run = engine(flow, session)
+        if let error = run.error {
+            logger.error("flow run stopped", metadata: ["session": "\(session.key)", "input": "\(input.id)", "error": "\(error)"])
+        }
+        let now = input.receivedAt
+        let late = schedule.map { now > $0.dueAt.adding(Schedule.lateAfter) } ?? false
+        var outputs: [Output] = []
+        outputs.reserveCapacity(run.outputs.count)
+        for draft in run.outputs {
+            outputs.append(
+                Output(
+                    id: Identifier.output(at: now), session: session.key, userId: session.userId, seq: session.nextSeq, type: draft.type,
+                    text: draft.text, data: draft.data, inputId: input.id, source: input.source, timestamp: now, scheduledId: schedule?.id,
+                    late: late))
+            session.nextSeq += 1
+        }
+        session.context = run.context
+        session.waiting = run.waiting
+        session.updatedAt = now
+        // A run replaces the timeout of the ask the session waited at.
+        session.schedules.removeAll { if case .timeout = $0.kind { true } else { false } }
+        for change in run.schedules {
+            switch change {
+            case .add(let schedule): session.addSchedule(schedule)
+            case .cancel(let key): session.schedules.removeAll { $0.key == key }
+            }
+        }
+        return outputs
     }
 
     /// Sends one output straight to the session's webhook; the flow does not run and the
@@ -197,14 +244,125 @@ public final class SessionRegistry: Sendable {
         }
     }
 
+    // MARK: Time
+
+    /// Sets up a notify for later: nothing is sent until `request.dueAt`, then it goes out like
+    /// ``notify(_:idempotency:)``, with the output's `scheduledId`.
+    public func schedule(
+        _ notification: Notification, _ request: ScheduleRequest, idempotency: IdempotencyRequest? = nil
+    ) async throws(HeraldError) -> Accepted {
+        let schedule = Schedule(
+            key: request.key, kind: .notify, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
+            text: notification.text, data: notification.data, attachments: notification.attachments)
+        let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
+        return try await add(schedule, to: key, userId: notification.userId, mustMatch: true, createSession: notification.createSession, idempotency)
+    }
+
+    /// Sets up an inject for later: at `request.dueAt` it runs through the flow like
+    /// ``receive(_:idempotency:)`` with `input.source == "inject"`.
+    public func schedule(
+        _ message: InboundMessage, _ request: ScheduleRequest, idempotency: IdempotencyRequest? = nil
+    ) async throws(HeraldError) -> Accepted {
+        let schedule = Schedule(
+            key: request.key, kind: .inject, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
+            text: message.text, data: message.data)
+        let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
+        return try await add(
+            schedule, to: key, userId: message.userId, mustMatch: !message.sharedSession, createSession: message.createSession, idempotency)
+    }
+
+    private func add(
+        _ schedule: Schedule, to key: SessionKey, userId: String?, mustMatch: Bool, createSession: Bool, _ idempotency: IdempotencyRequest?
+    ) async throws(HeraldError) -> Accepted {
+        let endpoint = try endpoint(key.urlToken)
+        return try await idempotent(key.urlToken, idempotency) { () async throws(HeraldError) -> Receipt in
+            try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
+                var session: Session
+                if let existing {
+                    if mustMatch, let userId, userId != existing.userId { throw .userMismatch(key, owner: existing.userId, given: userId) }
+                    session = existing
+                } else {
+                    guard createSession, let userId else { throw .unknownSession(key) }
+                    session = Session(key: key, userId: userId, now: now)
+                }
+                session.addSchedule(schedule)
+                return Change(session: session, input: nil, outputs: [], scheduled: schedule)
+            }
+        }
+    }
+
+    /// Cancels a pending schedule. Throws ``HeraldError/unknownSchedule`` when there is none
+    /// with this id (it fired, was cancelled or replaced, or never existed).
+    public func cancelSchedule(id: String) async throws(HeraldError) -> ScheduledEntry {
+        let found: SessionKey?
+        do {
+            found = try await store.scheduledSession(id: id)
+        } catch {
+            throw .unavailable("the store is not available: \(error)")
+        }
+        guard let key = found, let endpoint = endpoints[key.urlToken] else { throw .unknownSchedule(id) }
+        let receipt = try await change(key, endpoint: endpoint, idempotency: nil) { existing, _ throws(HeraldError) -> Change in
+            guard var session = existing, let schedule = session.removeSchedule(id: id) else { throw .unknownSchedule(id) }
+            return Change(session: session, input: nil, outputs: [], scheduled: schedule)
+        }
+        return ScheduledEntry(session: key, userId: receipt.userId ?? "", schedule: receipt.scheduled!)
+    }
+
+    /// Fires the session's schedules that are due, one change each, earliest first: a notify
+    /// goes out, an inject or a timeout runs the flow. Each is removed in the same change that
+    /// records what it produced, so it fires once even when several instances try at the same
+    /// moment (the others find nothing due). Returns one receipt per schedule fired.
+    @discardableResult
+    public func fireDue(_ key: SessionKey) async throws(HeraldError) -> [Receipt] {
+        let endpoint = try endpoint(key.urlToken)
+        var fired: [Receipt] = []
+        while true {
+            do {
+                fired.append(
+                    try await change(key, endpoint: endpoint, idempotency: nil) { existing, now throws(HeraldError) -> Change in
+                        guard var session = existing, let schedule = session.schedules.first, schedule.dueAt <= now else { throw .nothingDue }
+                        session.schedules.removeFirst()
+                        return self.fire(schedule, in: &session, endpoint, now)
+                    })
+            } catch .nothingDue {
+                return fired
+            }
+        }
+    }
+
+    private func fire(_ schedule: Schedule, in session: inout Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+        switch schedule.kind {
+        case .notify:
+            let output = Output(
+                id: Identifier.output(at: now), session: session.key, userId: session.userId, seq: session.nextSeq, type: .notify,
+                text: schedule.text, data: schedule.data, attachments: schedule.attachments, inputId: nil, source: nil, timestamp: now,
+                scheduledId: schedule.id, late: now > schedule.dueAt.adding(Schedule.lateAfter))
+            session.nextSeq += 1
+            return Change(session: session, input: nil, outputs: [output], scheduled: schedule)
+        case .inject:
+            let input = Input(
+                session: session.key, userId: session.userId, text: schedule.text, data: schedule.data, source: .inject, receivedAt: now)
+            let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input) }
+            return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
+        case .timeout(let nodeId):
+            guard session.waiting?.nodeId == nodeId else { return Change(session: session, input: nil, outputs: [], scheduled: schedule) }
+            let input = Input(
+                session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
+            let outputs = run(endpoint.flow, &session, input, from: schedule) {
+                FlowEngine.timeout($0, session: $1, nodeId: nodeId, input: input)
+            }
+            return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
+        }
+    }
+
     /// The session as it is now, or `nil` when there is none or it expired.
     public func session(_ key: SessionKey) async throws(HeraldError) -> Session? {
         let endpoint = try endpoint(key.urlToken)
         if cachesSessions, let cached = cache.withLock({ $0[key] }), cached.epoch == writer.epoch {
-            return live(cached.session, endpoint, .now())
+            return live(cached.session, endpoint, clock.now())
         }
         do {
-            return try await store.session(key).flatMap { live($0, endpoint, .now()) }
+            return try await store.session(key).flatMap { live($0, endpoint, self.clock.now()) }
         } catch {
             throw .unavailable("the store is not available: \(error)")
         }
@@ -237,7 +395,7 @@ public final class SessionRegistry: Sendable {
                 try await mailbox.withTurn(key) {
                     let current = try await self.currentSession(key)
                     guard let session = current.session, let endpoint = self.endpoints[key.urlToken],
-                        self.live(session, endpoint, .now()) == nil
+                        self.live(session, endpoint, self.clock.now()) == nil
                     else { return }
                     try await self.writer.commit(.deleteSession(key))
                     self.cache.withLock { $0[key] = nil }
@@ -261,7 +419,7 @@ public final class SessionRegistry: Sendable {
         while true {
             let page: [SessionSummary]
             do {
-                let since = Timestamp.now().adding(milliseconds: -endpoint.sessionTTL.milliseconds)
+                let since = clock.now().adding(milliseconds: -endpoint.sessionTTL.milliseconds)
                 page = try await store.sessions(SessionQuery(urlToken: urlToken, userId: userId, activeSince: since, limit: pageSize, after: after))
             } catch {
                 throw .unavailable("the store is not available: \(error)")
@@ -331,12 +489,19 @@ public final class SessionRegistry: Sendable {
             // session's lock across instances. Queued while holding the turn, so this
             // instance's inputs of a session run in arrival order; many sessions' turns share
             // one transaction (group commit).
-            let turn = SessionTurn(key) { stored in try self.makeCommit(key, stored, endpoint, idempotency, decide).0 }
+            let decided = Mutex<Receipt?>(nil)
+            let turn = SessionTurn(key) { stored in
+                let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
+                decided.withLock { $0 = receipt }
+                return commit
+            }
             let ticket = await mailbox.withTurn(key) { self.writer.enqueue(.turn(turn)) }
             try await ticket.wait()
-            guard let commit = turn.commit else { throw HeraldError.unavailable("the store did not run the message; retry the request") }
+            guard let commit = turn.commit, let receipt = decided.withLock({ $0 }) else {
+                throw HeraldError.unavailable("the store did not run the message; retry the request")
+            }
             metrics.record(commit)
-            return Receipt(sessionId: key.sessionId, inputId: commit.input?.id, outputs: commit.outputs)
+            return receipt
         } catch let error as HeraldError {
             throw error
         } catch is IdempotencyConflict {
@@ -352,12 +517,13 @@ public final class SessionRegistry: Sendable {
         _ key: SessionKey, _ stored: Session?, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?,
         _ decide: (Session?, Timestamp) throws(HeraldError) -> Change
     ) throws(HeraldError) -> (SessionCommit, Receipt) {
-        let now = Timestamp.now()
+        let now = clock.now()
         let existing = stored.flatMap { live($0, endpoint, now) }
         var change = try decide(existing, now)
         let storedVersion = stored?.version ?? 0
         change.session.version = storedVersion + 1
-        let receipt = Receipt(sessionId: key.sessionId, inputId: change.input?.id, outputs: change.outputs)
+        let receipt = Receipt(
+            sessionId: key.sessionId, inputId: change.input?.id, outputs: change.outputs, scheduled: change.scheduled, userId: change.session.userId)
         let response = idempotency.map { request in
             let (status, body) = request.render(receipt)
             return IdempotentResponse(urlToken: key.urlToken, key: request.key, status: status, body: body, createdAt: now)
@@ -376,9 +542,10 @@ public final class SessionRegistry: Sendable {
         return (try await store.session(key), epoch)
     }
 
-    /// `nil` when the session has been idle for longer than the endpoint's TTL.
+    /// `nil` when the session has been idle for longer than the endpoint's TTL and has no
+    /// pending schedule.
     private func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
-        session.updatedAt.adding(endpoint.sessionTTL) < now ? nil : session
+        session.updatedAt.adding(endpoint.sessionTTL) < now && session.schedules.isEmpty ? nil : session
     }
 
     /// Drops cache entries untouched for 10 s. Younger ones may belong to commits still in the

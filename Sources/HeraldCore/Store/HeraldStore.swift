@@ -41,8 +41,16 @@ public protocol HeraldStore: Sendable {
     /// How many sessions of `urlToken` were active at or after `since` (the active-sessions gauge).
     func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int
 
-    /// Keys of sessions of `urlToken` idle since before `cutoff` (for expiry).
+    /// Keys of sessions of `urlToken` idle since before `cutoff` and without a pending
+    /// schedule (for expiry).
     func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey]
+
+    /// Sessions with a schedule due at or before `time`, earliest first (``Session/nextDueAt``).
+    func dueSessions(before time: Timestamp, limit: Int) async throws -> [SessionKey]
+    /// Pending schedules matching the query, earliest `dueAt` first.
+    func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry]
+    /// The session holding the pending schedule with this id.
+    func scheduledSession(id: String) async throws -> SessionKey?
 
     /// The recorded answer for an `Idempotency-Key`, if it is younger than 24 h.
     func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse?

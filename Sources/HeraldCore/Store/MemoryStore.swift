@@ -172,8 +172,31 @@ public final class MemoryStore: HeraldStore {
 
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         state.withLock { state in
-            Array(state.sessions.values.filter { $0.key.urlToken == urlToken && $0.updatedAt < cutoff }.prefix(limit).map(\.key))
+            Array(
+                state.sessions.values.filter { $0.key.urlToken == urlToken && $0.updatedAt < cutoff && $0.schedules.isEmpty }.prefix(limit)
+                    .map(\.key))
         }
+    }
+
+    public func dueSessions(before time: Timestamp, limit: Int) async throws -> [SessionKey] {
+        state.withLock { state in
+            let due = state.sessions.values.compactMap { session in session.nextDueAt.flatMap { $0 <= time ? (session.key, $0) : nil } }
+            return Array(due.sorted { $0.1 < $1.1 }.prefix(limit).map(\.0))
+        }
+    }
+
+    public func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] {
+        state.withLock { state in
+            let entries = state.sessions.values.filter { session in
+                !session.schedules.isEmpty && (query.urlToken.map { $0 == session.key.urlToken } ?? true)
+                    && (query.sessionId.map { $0 == session.key.sessionId } ?? true)
+            }.flatMap { session in session.schedules.map { ScheduledEntry(session: session.key, userId: session.userId, schedule: $0) } }
+            return Array(entries.sorted { ($0.schedule.dueAt, $0.schedule.id) < ($1.schedule.dueAt, $1.schedule.id) }.prefix(query.limit))
+        }
+    }
+
+    public func scheduledSession(id: String) async throws -> SessionKey? {
+        state.withLock { state in state.sessions.values.first { $0.schedules.contains { $0.id == id } }?.key }
     }
 
     public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {

@@ -63,8 +63,30 @@ enum AdminJSON {
             "nextSeq": .number(Double(session.nextSeq)),
             "createdAt": .string(session.createdAt.iso8601),
             "updatedAt": .string(session.updatedAt.iso8601),
+            "scheduled": .array(session.schedules.map { scheduled(ScheduledEntry(session: session.key, userId: session.userId, schedule: $0)) }),
             "messages": .array(transcript.map(message)),
         ]
+    }
+
+    /// A pending schedule (`GET /admin/v1/scheduled`, a session's `scheduled`).
+    static func scheduled(_ entry: ScheduledEntry) -> JSON {
+        let schedule = entry.schedule
+        var object: JSONObject = [
+            "id": .string(schedule.id),
+            "key": schedule.key.map(JSON.string) ?? .null,
+            "kind": .string(schedule.kind.name),
+            "urlToken": .string(entry.session.urlToken),
+            "sessionId": .string(entry.session.sessionId),
+            "userId": .string(entry.userId),
+            "dueAt": .string(schedule.dueAt.iso8601),
+            "createdAt": .string(schedule.createdAt.iso8601),
+            "cancelOnUserMessage": .bool(schedule.cancelOnUserMessage),
+            "text": schedule.text.map(JSON.string) ?? .null,
+            "data": schedule.data ?? .null,
+        ]
+        if case .timeout(let nodeId) = schedule.kind { object["nodeId"] = .string(nodeId) }
+        if let attachments = schedule.attachments { object["attachments"] = .array(attachments) }
+        return .object(object)
     }
 
     static func message(_ entry: TranscriptEntry) -> JSON {
@@ -107,6 +129,10 @@ enum AdminJSON {
             "deliveredAt": record.deliveredAt.map { .string($0.iso8601) } ?? .null,
         ]
         if let attachments = output.attachments { object["attachments"] = .array(attachments) }
+        if let scheduledId = output.scheduledId {
+            object["scheduledId"] = .string(scheduledId)
+            object["late"] = .bool(output.late)
+        }
         if let attempts { object["attemptLog"] = .array(attempts.map(attempt)) }
         return .object(object)
     }
@@ -124,12 +150,7 @@ enum AdminJSON {
 
     /// `15s`, `500ms`, `30m`: the config's own notation.
     static func duration(_ duration: Duration) -> String {
-        let ms = duration.milliseconds
-        if ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
-        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
-        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
-        if ms % 1000 == 0 { return "\(ms / 1000)s" }
-        return "\(ms)ms"
+        duration.configText
     }
 
     /// A URL with any `user:password@` replaced by `***@`.

@@ -159,13 +159,17 @@ struct EndpointRoutes<Context: RequestContext> {
 }
 
 /// The answer to an accepted message: `{"sessionId", "inputId"}` (or `"outputId"` for a
-/// notify), with `"outputs"` when the caller asked to wait.
+/// notify, `"scheduledId"` and `"dueAt"` for a scheduled one), with `"outputs"` when the
+/// caller asked to wait.
 enum ReceiptBody {
     static func render(_ receipt: Receipt, wait: Bool) -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
         writer.field("sessionId", receipt.sessionId)
-        if let inputId = receipt.inputId {
+        if let scheduled = receipt.scheduled {
+            writer.field("scheduledId", scheduled.id)
+            writer.field("dueAt", scheduled.dueAt.iso8601)
+        } else if let inputId = receipt.inputId {
             writer.field("inputId", inputId)
         } else if let output = receipt.outputs.first {
             writer.field("outputId", output.id)

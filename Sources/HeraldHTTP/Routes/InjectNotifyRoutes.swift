@@ -18,10 +18,15 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let urlToken = try context.parameters.require("urlToken")
         _ = try endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
-        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true))
+        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsScheduling: true))
         let message = InboundMessage(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .inject,
             createSession: body.createSession)
+        if let schedule = try scheduleRequest(body, request) {
+            return try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
+                try await herald.registry.schedule(message, schedule, idempotency: idempotency)
+            }
+        }
         return try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.receive(message, idempotency: idempotency)
         }
@@ -33,13 +38,27 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let urlToken = try context.parameters.require("urlToken")
         _ = try endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
-        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsAttachments: true))
+        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsAttachments: true, allowsScheduling: true))
         let notification = Notification(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId, text: body.text, data: body.data,
             attachments: body.attachments, createSession: body.createSession)
+        if let schedule = try scheduleRequest(body, request) {
+            return try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
+                try await herald.registry.schedule(notification, schedule, idempotency: idempotency)
+            }
+        }
         return try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.notify(notification, idempotency: idempotency)
         }
+    }
+
+    /// With `sendAt` or `delay`: when the message is due, checked against Herald's clock.
+    private func scheduleRequest(_ body: MessageBody, _ request: Request) throws(APIError) -> ScheduleRequest? {
+        guard let timing = body.timing else { return nil }
+        if let wait = request.uri.queryParameters.get("wait"), wait == "true" || wait == "1" {
+            throw APIError(.badRequest, "wait: a scheduled message has no outputs yet; leave wait out with sendAt or delay")
+        }
+        return try timing.request(now: herald.registry.clock.now(), maxDelay: herald.configuration.maxScheduleDelay)
     }
 
     private func endpoint(_ urlToken: String) throws(APIError) -> Endpoint {

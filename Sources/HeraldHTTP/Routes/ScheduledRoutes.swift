@@ -1,0 +1,47 @@
+import HeraldCore
+import Hummingbird
+
+/// Pending scheduled messages under `/admin/v1/scheduled` (SPEC §10): list them, cancel one.
+/// They are set up by `POST /notify/{urlToken}` and `POST /inject/{urlToken}` with `sendAt`
+/// or `delay`, and by flows (reminders, `ask` timeouts).
+struct ScheduledRoutes<Context: RequestContext> {
+    let herald: Herald
+
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+            .add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
+        routes.get("scheduled", use: list)
+        routes.delete("scheduled/:id", use: cancel)
+        return routes
+    }
+
+    /// `?urlToken=&sessionId=&limit=` → `{"scheduled": [...]}`, earliest `dueAt` first.
+    @Sendable func list(request: Request, context: Context) async throws -> Response {
+        let query = request.uri.queryParameters
+        let urlToken = query.get("urlToken")
+        if let urlToken, herald.configuration.endpoint(urlToken) == nil {
+            throw APIError(.notFound, "urlToken: no endpoint '\(urlToken)'")
+        }
+        let sessionId = query.get("sessionId")
+        if sessionId != nil, urlToken == nil { throw APIError(.badRequest, "sessionId: only with urlToken (a session is named by both)") }
+        let limit = try AdminRoutes<Context>.limit(query.get("limit"), default: 100)
+        let entries: [ScheduledEntry]
+        do {
+            entries = try await herald.store.scheduled(ScheduleQuery(urlToken: urlToken, sessionId: sessionId, limit: limit))
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
+        return .json(.ok, ["scheduled": .array(entries.map(AdminJSON.scheduled))])
+    }
+
+    /// 204, or 404 when no pending schedule has the id (fired, cancelled, replaced, unknown).
+    @Sendable func cancel(request: Request, context: Context) async throws -> Response {
+        let id = try context.parameters.require("id")
+        do {
+            _ = try await herald.registry.cancelSchedule(id: id)
+        } catch {
+            throw APIError.from(error)
+        }
+        return Response(status: .noContent)
+    }
+}
