@@ -74,7 +74,7 @@ import Testing
         ),
         (
             "endpoint: demo\nconversations:\n  - name: a\n    steps:\n      - user: hi\n        expcet: x",
-            "p.yaml:6: unknown key 'expcet' in a step (expected one of user, inject, notify, expect, expectNothing, context)"
+            "p.yaml:6: unknown key 'expcet' in a step (expected one of user, inject, notify, wait, expect, expectNothing, context)"
         ),
         (
             "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        inject: hi",
@@ -123,7 +123,7 @@ import Testing
         ),
         (
             "endpoint: demo\nconversations:\n  - steps:\n      - {}",
-            "p.yaml:4: a step needs a message (user, inject or notify) or a check (expect, expectNothing, context)"
+            "p.yaml:4: a step needs a message (user, inject or notify), a wait, or a check (expect, expectNothing, context)"
         ),
         (
             "endpoint: demo\nconversations:\n  - continue: true\n    steps: [{ user: hi }]",

@@ -71,7 +71,7 @@ import Testing
         #expect(
             ConsoleReport.lines(for: results[0]) == [
                 "\(file): cannot be read",
-                "  \(file):4: unknown key 'usr' in a step (expected one of user, inject, notify, expect, expectNothing, context)",
+                "  \(file):4: unknown key 'usr' in a step (expected one of user, inject, notify, wait, expect, expectNothing, context)",
             ])
     }
 
