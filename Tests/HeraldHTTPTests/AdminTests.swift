@@ -27,6 +27,8 @@ import Testing
         Route(method: "GET", path: "/admin/v1/deliveries"),
         Route(method: "GET", path: "/admin/v1/deliveries/out_x"),
         Route(method: "POST", path: "/admin/v1/deliveries/out_x/retry"),
+        Route(method: "GET", path: "/admin/v1/scheduled"),
+        Route(method: "DELETE", path: "/admin/v1/scheduled/sch_x"),
         Route(method: "GET", path: "/metrics"),
     ]
 

@@ -29,6 +29,22 @@ public enum Fixtures {
         return HeraldConfiguration(adminKeys: [Secret(adminKey)], storage: storage, endpoints: [endpoint])
     }
 
+    /// The three stores, for tests that run on each (`@Test(arguments: Fixtures.Store.allCases)`).
+    public enum Store: String, CaseIterable, Sendable, CustomStringConvertible {
+        case memory, sqlite, postgres
+
+        /// A fresh, empty store of this kind: a new SQLite file, a new PostgreSQL database.
+        public func location() throws -> StorageLocation {
+            switch self {
+            case .memory: .memory
+            case .sqlite: .sqlite(path: try Fixtures.temporaryDirectory() + "/herald.sqlite")
+            case .postgres: .postgres(url: Secret(try PostgresTestDatabase.create()))
+            }
+        }
+
+        public var description: String { rawValue }
+    }
+
     /// A fresh temporary directory.
     public static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "herald-test-" + UUID().uuidString

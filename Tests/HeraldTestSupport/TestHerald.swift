@@ -38,6 +38,7 @@ public enum TestServices {
     public static func withHerald<T: Sendable>(
         receiver: TestReceiver = TestReceiver(),
         logger: Logger = logger,
+        clock: HeraldClock = .system,
         _ makeConfiguration: @Sendable (String) throws -> HeraldConfiguration,
         _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
@@ -47,7 +48,7 @@ public enum TestServices {
             configuration.listen = ListenAddress(host: "127.0.0.1", port: 0)
             if configuration.adminListen != nil { configuration.adminListen = ListenAddress(host: "127.0.0.1", port: 0) }
             let expected = configuration.adminListen == nil ? 1 : 2
-            let herald = try await Herald.start(configuration: configuration, logger: logger)
+            let herald = try await Herald.start(configuration: configuration, clock: clock, logger: logger)
             let ports = Mutex<[HeraldListener: Int]>([:])
             let app = buildApplication(herald: herald) { listener, port in ports.withLock { $0[listener] = port } }
             return try await run([app], logger: logger) {
@@ -68,6 +69,13 @@ public struct TestHerald: Sendable {
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var adminURL: String { "http://127.0.0.1:\(adminPort)" }
+
+    /// POSTs JSON to an admin route (`/notify/demo`, `/admin/v1/...`) with the admin key.
+    public func admin(_ method: String, _ path: String, json: String? = nil) async throws -> HTTPResult {
+        var headers = ["X-API-Key": Fixtures.adminKey]
+        if json != nil { headers["Content-Type"] = "application/json" }
+        return try await HTTP.request(method, adminURL + path, body: json.map { Array($0.utf8) }, headers: headers)
+    }
 
     /// POSTs JSON to a path of the main listener.
     public func post(_ path: String, json: String, headers: [String: String] = [:]) async throws -> HTTPResult {
