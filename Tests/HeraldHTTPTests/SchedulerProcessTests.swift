@@ -1,0 +1,108 @@
+import Foundation
+import HeraldCore
+import HeraldTestSupport
+import Testing
+
+/// Schedules with real `herald serve` processes (SPEC §10): they survive `kill -9` and fire once
+/// after the restart, and several instances on one PostgreSQL fire each schedule once.
+@Suite(.serialized) struct SchedulerProcessTests {
+    static func post(_ url: String, _ path: String, _ body: String) async throws -> HTTPResult {
+        try await HTTP.request(
+            "POST", url + path, body: Array(body.utf8), headers: ["Content-Type": "application/json", "X-API-Key": Fixtures.adminKey])
+    }
+
+    @Test func aScheduleSurvivesKill9AndFiresOnceAfterTheRestart() async throws {
+        let receiver = TestReceiver()
+        try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
+            try await receiver.waitUntilListening()
+            let directory = try Fixtures.temporaryDirectory()
+            let port = try freePort()
+            let config = directory + "/herald.yaml"
+            try """
+                listen: 127.0.0.1:\(port)
+                admin:
+                  keys: ["\(Fixtures.adminKey)"]
+                storage: sqlite:\(directory)/herald.sqlite
+                endpoints:
+                  - urlToken: demo
+                    flow: \(Fixtures.root)/examples/flows/echo.yaml
+                    webhook:
+                      url: \(receiver.url)
+                """.write(toFile: config, atomically: true, encoding: .utf8)
+            let url = "http://127.0.0.1:\(port)"
+            let first = try HeraldProcess(["serve", "--config", config], logPath: directory + "/serve-1.log")
+            try await first.waitUntilHealthy(url + "/healthz")
+            let soon = try await Self.post(url, "/notify/demo", #"{"userId":"u","sessionId":"s","text":"soon","delay":"2s","createSession":true}"#)
+            let later = try await Self.post(url, "/inject/demo", #"{"userId":"u","sessionId":"s","text":"later","delay":"1h"}"#)
+            #expect(soon.status == 202, "\(soon.text)")
+            #expect(later.status == 202, "\(later.text)")
+            first.kill9()
+
+            // Down past the first one's time; it fires once Herald is back.
+            try await Task.sleep(for: .seconds(3))
+            #expect(receiver.all.isEmpty)
+            let second = try HeraldProcess(["serve", "--config", config], logPath: directory + "/serve-2.log")
+            defer { second.stop() }
+            try await second.waitUntilHealthy(url + "/healthz")
+            let arrived = try await receiver.waitForAccepted(1)
+            #expect(arrived[0].text == "soon")
+            #expect(arrived[0].body["scheduledId"] == soon.json["scheduledId"])
+            #expect(arrived[0].body["seq"] == 1)
+
+            let pending = try await HTTP.get(url + "/admin/v1/scheduled", headers: ["X-API-Key": Fixtures.adminKey])
+            #expect(pending.json["scheduled"]?.arrayValue?.compactMap { $0["id"] } == [later.json["scheduledId"]].compactMap { $0 })
+            // Nothing twice: another scheduler pass or two changes nothing.
+            try await Task.sleep(for: .seconds(1))
+            #expect(receiver.all.count == 1)
+        }
+    }
+
+    /// Three instances see the same schedules due at the same moment; one instance is killed
+    /// before they are due. Every schedule fires once, in each session's order.
+    @Test func severalInstancesOnPostgreSQLFireEachScheduleOnce() async throws {
+        let database = try PostgresTestDatabase.create()
+        let receiver = TestReceiver()
+        try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
+            try await receiver.waitUntilListening()
+            let (processes, urls) = try await ScaleOutTests.startInstances(
+                3, database: database, receiver: receiver, directory: try Fixtures.temporaryDirectory(), outboxLease: "30s")
+            defer { for process in processes { process.stop() } }
+
+            let sessions = 100
+            let perSession = 3
+            let dueAt = Timestamp.now().adding(.seconds(5)).iso8601
+            var scheduled: Set<String> = []
+            try await withThrowingTaskGroup(of: [String].self) { group in
+                for session in 0..<sessions {
+                    group.addTask {
+                        var ids: [String] = []
+                        for index in 0..<perSession {
+                            let body = #"{"userId":"u","sessionId":"s\#(session)","text":"m\#(index)","key":"k\#(index)","sendAt":"\#(dueAt)","createSession":true}"#
+                            let response = try await Self.post(urls[(session + index) % 3], "/notify/demo", body)
+                            #expect(response.status == 202, "\(response.text)")
+                            if let id = response.json["scheduledId"]?.stringValue { ids.append(id) }
+                        }
+                        return ids
+                    }
+                }
+                for try await ids in group { scheduled.formUnion(ids) }
+            }
+            #expect(scheduled.count == sessions * perSession)
+            processes[2].kill9()
+
+            let total = sessions * perSession
+            _ = try await receiver.wait(timeout: .seconds(60)) { $0.count >= total }
+            try await Task.sleep(for: .seconds(2))  // room for a duplicate to show up
+            let arrivals = receiver.all
+            #expect(arrivals.count == total, "\(arrivals.count) POSTs for \(total) schedules")
+            #expect(Set(arrivals.compactMap(\.webhookId)).count == arrivals.count, "a Webhook-Id was POSTed twice")
+            let fired = arrivals.compactMap { $0.body["scheduledId"]?.stringValue }
+            #expect(Set(fired) == scheduled)
+            #expect(fired.count == scheduled.count, "a schedule fired twice")
+            for session in 0..<sessions {
+                let seqs = arrivals.filter { $0.sessionId == "s\(session)" }.compactMap(\.seq)
+                #expect(seqs == [1, 2, 3], "session s\(session)")
+            }
+        }
+    }
+}
