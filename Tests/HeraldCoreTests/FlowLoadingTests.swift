@@ -152,6 +152,28 @@ struct FlowLoadingTests {
             reason: "invalid regular expression"),
         BadFlow(name: "duplicate key in a node", yaml: "nodes:\n  - say: hi\n  - say: one\n    say: two\n", line: 4, reason: "duplicate key 'say'"),
         BadFlow(name: "duplicate top-level key", yaml: "name: a\nnodes:\n  - say: hi\nname: b\n", line: 4, reason: "duplicate key 'name'"),
+        BadFlow(
+            name: "timeout without goto", yaml: "nodes:\n  - ask: Q?\n    into: context.a\n    timeout:\n      after: 10m\n", line: 5,
+            reason: "timeout takes { after: DURATION, goto: NODE-ID }"),
+        BadFlow(
+            name: "timeout with a bad duration", yaml: "nodes:\n  - ask: Q?\n    into: context.a\n    timeout: {after: soon, goto: x}\n  - id: x\n    end:\n",
+            line: 4, reason: "timeout.after: 'soon' is not a duration"),
+        BadFlow(
+            name: "timeout to a missing node", yaml: "nodes:\n  - ask: Q?\n    into: context.a\n    timeout: {after: 1m, goto: nudge}\n", line: 4,
+            reason: "jumps to 'nudge', which is not a node id"),
+        BadFlow(
+            name: "schedule without a time", yaml: "nodes:\n  - schedule:\n      key: r\n      text: hi\n", line: 3,
+            reason: "schedule needs 'after: DURATION'"),
+        BadFlow(
+            name: "schedule with after and at", yaml: "nodes:\n  - schedule:\n      after: 1d\n      at: '2030-01-01T00:00:00Z'\n      text: hi\n",
+            line: 4, reason: "schedule takes 'after' or 'at', not both"),
+        BadFlow(
+            name: "schedule without a message", yaml: "nodes:\n  - schedule:\n      after: 1d\n", line: 3,
+            reason: "schedule needs text or data"),
+        BadFlow(
+            name: "schedule unknown key", yaml: "nodes:\n  - schedule:\n      in: 1d\n      text: hi\n", line: 3,
+            reason: "unknown key 'in' in schedule"),
+        BadFlow(name: "cancel without a key", yaml: "nodes:\n  - cancel: ''\n", line: 2, reason: "cancel needs the key of a schedule"),
     ]
 
     @Test("every load-time error names its line", arguments: badFlows)
@@ -254,7 +276,7 @@ struct FlowLoadingTests {
         #expect(try Flow.make(yaml).warnings.isEmpty)
     }
 
-    @Test("the example flows load without errors or warnings", arguments: ["echo.yaml", "order-status.yaml", "survey.yaml"])
+    @Test("the example flows load without errors or warnings", arguments: ["echo.yaml", "order-status.yaml", "survey.yaml", "reminder.yaml"])
     func examplesLoad(_ name: String) throws {
         let check = Flow.check(path: exampleFlowPath(name))
         #expect(check.errors.isEmpty, "\(check.errors)")
