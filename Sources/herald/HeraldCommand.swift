@@ -9,7 +9,7 @@ struct HeraldCommand: AsyncParsableCommand {
         abstract: "Herald: a proactive messaging service (endpoints, flows, inject & notify, durable webhooks).",
         version: "0.1.0",
         subcommands: [
-            Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, DeliveriesCommand.self, EndpointsCommand.self,
+            Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, ScheduledCommand.self, DeliveriesCommand.self, EndpointsCommand.self,
             FlowCommand.self, ChannelCommand.self, TestCommand.self,
         ]
     )

@@ -21,6 +21,18 @@ struct MessageOptions: ParsableArguments {
     @Flag(help: "Create the session when it does not exist.")
     var createSession = false
 
+    @Option(help: "Send later, at this RFC 3339 time (2026-12-24T09:00:00Z).")
+    var sendAt: String?
+
+    @Option(help: "Send later, after this long (90s, 10m, 2h, 1d).")
+    var delay: String?
+
+    @Option(help: "With --send-at or --delay: replaces a pending message with the same key in the session.")
+    var key: String?
+
+    @Flag(help: "With --send-at or --delay: dropped when the user writes first.")
+    var cancelOnUserMessage = false
+
     func body() throws -> JSONObject {
         var body: JSONObject = ["userId": .string(user), "sessionId": .string(session)]
         if let text { body["text"] = .string(text) }
@@ -31,6 +43,10 @@ struct MessageOptions: ParsableArguments {
             body["data"] = parsed
         }
         if createSession { body["createSession"] = true }
+        if let sendAt { body["sendAt"] = .string(sendAt) }
+        if let delay { body["delay"] = .string(delay) }
+        if let key { body["key"] = .string(key) }
+        if cancelOnUserMessage { body["cancelOnUserMessage"] = true }
         guard text?.isEmpty == false || data != nil else { throw ValidationError("give --text or --data (or both)") }
         return body
     }
@@ -54,6 +70,9 @@ struct Inject: AsyncParsableCommand {
             if admin.json {
                 printLine(json.prettyPrinted())
                 return
+            }
+            if let scheduled = json["scheduledId"]?.stringValue {
+                return printLine("scheduled \(scheduled) into \(message.token)/\(message.session), due \(json["dueAt"]?.text ?? "")")
             }
             printLine("injected \(json["inputId"]?.text ?? "") into \(message.token)/\(message.session)")
             for output in json["outputs"]?.arrayValue ?? [] {
@@ -85,6 +104,8 @@ struct Notify: AsyncParsableCommand {
             let (_, json) = try await client.call("POST", "/notify/\(escaped(message.token))", body: .object(body))
             if admin.json {
                 printLine(json.prettyPrinted())
+            } else if let scheduled = json["scheduledId"]?.stringValue {
+                printLine("scheduled \(scheduled) for \(message.token)/\(message.session), due \(json["dueAt"]?.text ?? "")")
             } else {
                 printLine("notified \(message.token)/\(message.session): output \(json["outputId"]?.text ?? "")")
             }

@@ -106,3 +106,38 @@ import Testing
         }
     }
 }
+
+/// `herald notify --delay`, `herald scheduled list` and `herald scheduled cancel`, as an
+/// operator runs them against a running Herald.
+@Suite struct ScheduledCommandTests {
+    /// Runs the `herald` binary to its end and returns its output.
+    static func herald(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let log = try Fixtures.temporaryDirectory() + "/cli.log"
+        let process = try HeraldProcess(arguments, logPath: log)
+        process.process.waitUntilExit()
+        return (process.process.terminationStatus, process.log)
+    }
+
+    @Test func scheduleListAndCancelFromTheCommandLine() async throws {
+        try await TestServices.withHerald({ try Fixtures.configuration(url: $0) }) { herald in
+            let admin = ["--url", herald.adminURL, "--api-key", Fixtures.adminKey]
+            let scheduled = try await Self.herald(
+                ["notify"] + admin + ["--token", "demo", "--session", "s1", "--user", "u1", "--text", "see you", "--delay", "1h", "--key", "bye",
+                    "--create-session"])
+            #expect(scheduled.status == 0, "\(scheduled.output)")
+            #expect(scheduled.output.hasPrefix("scheduled sch_"), "\(scheduled.output)")
+            let id = try #require(scheduled.output.split(separator: " ").dropFirst().first.map(String.init))
+
+            let listed = try await Self.herald(["scheduled", "list"] + admin + ["--token", "demo"])
+            #expect(listed.status == 0)
+            #expect(listed.output.contains(id) && listed.output.contains("notify  demo/s1 key bye  \"see you\""), "\(listed.output)")
+
+            #expect(try await Self.herald(["scheduled", "cancel", id] + admin).output == "cancelled \(id)\n")
+            #expect(try await Self.herald(["scheduled", "list"] + admin).output == "nothing scheduled\n")
+            let again = try await Self.herald(["scheduled", "cancel", id] + admin)
+            #expect(again.status != 0)
+            #expect(again.output.contains("no pending schedule '\(id)'"), "\(again.output)")
+            #expect(herald.receiver.all.isEmpty)
+        }
+    }
+}
