@@ -412,6 +412,22 @@ def run_single_listener(binary, workdir, screenshots):
         page.screenshot(screenshots, "console.png")
         print("console test: inject, live polling and the attempt log work")
 
+        # A notify for later: it shows under Scheduled, nothing reaches the receiver, Cancel drops it.
+        before = len(receiver.bodies())
+        page.type("#message-text", "Your survey, in an hour")
+        page.type("#message-delay", "1h")
+        page.click("#notify-button")
+        page.wait(lambda: page.all("#session-scheduled li") and "Your survey, in an hour" in page.text("#session-scheduled"),
+                  "the scheduled notify is listed")
+        assert not page.visible("#session-scheduled-empty")
+        assert "notify" in page.text("#session-scheduled li")
+        page.click("#session-scheduled li button")
+        page.wait(lambda: not page.all("#session-scheduled li") and page.visible("#session-scheduled-empty"), "the cancelled schedule is gone")
+        status, _, body = http("GET", herald.admin_url("/admin/v1/scheduled?urlToken=demo"), headers={"X-API-Key": ADMIN_KEY})
+        assert status == 200 and json.loads(body)["scheduled"] == [], body
+        assert len(receiver.bodies()) == before, "a scheduled notify was sent at once"
+        print("console test: a notify scheduled from the form is listed and cancelled")
+
         # Markup in a message is text: literal in the DOM, no element made, no script run.
         page.go("#session/demo/conv-xss")
         page.wait(lambda: page.visible("#view-session") and len(transcript_items(page)) == 2, "conv-xss's transcript shows")

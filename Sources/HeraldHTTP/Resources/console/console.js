@@ -413,8 +413,10 @@ async function broadcast(event) {
     const text = $('broadcast-text').value;
     const data = readData($('broadcast-data'));
     if (userId) body.userId = userId;
+    const delay = $('message-delay').value.trim();
     if (text) body.text = text;
     if (data) body.data = data;
+    if (delay) body.delay = delay;
     if (!text && !data) throw new Error('Write a text or a data object.');
   } catch (error) {
     notice(error.message, 'error');
@@ -516,12 +518,36 @@ function renderSession(session) {
     el('dt', {}, 'Waiting at'), el('dd', {}, session.waitingAt || '—'),
     el('dt', {}, 'Next seq'), el('dd', {}, String(session.nextSeq)));
   $('session-context').textContent = json(session.context);
+  const scheduled = session.scheduled || [];
+  $('session-scheduled').replaceChildren(...scheduled.map(renderScheduled));
+  $('session-scheduled-empty').hidden = scheduled.length > 0;
 
   const list = $('transcript');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   list.replaceChildren(...session.messages.map(renderMessage));
   $('transcript-empty').hidden = session.messages.length > 0;
   if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+// A pending schedule: a scheduled notify or inject, a flow's reminder, an ask's timeout.
+function renderScheduled(entry) {
+  const what = entry.kind === 'timeout' ? 'timeout of ' + entry.nodeId : (entry.text || (entry.data ? JSON.stringify(entry.data) : ''));
+  return el('li', { 'data-id': entry.id },
+    el('div', { className: 'meta' }, pill(entry.kind), ' due ', timeElement(entry.dueAt),
+      entry.key ? el('span', { className: 'hint' }, ' key ' + entry.key) : null,
+      entry.cancelOnUserMessage ? el('span', { className: 'hint' }, ' · dropped if the user writes') : null),
+    what ? el('div', { className: 'text' }, what) : null,
+    el('button', { type: 'button', className: 'small', onclick: () => cancelScheduled(entry.id) }, 'Cancel'));
+}
+
+async function cancelScheduled(id) {
+  try {
+    await api('DELETE', '/admin/v1/scheduled/' + encodeURIComponent(id));
+    notice('Cancelled ' + id + '.');
+    refresh();
+  } catch (error) {
+    notice('Cancel failed: ' + error.message, 'error');
+  }
 }
 
 function renderMessage(message) {
@@ -586,8 +612,10 @@ async function sendToSession(event) {
   try {
     const text = $('message-text').value;
     const data = readData($('message-data'));
+    const delay = $('message-delay').value.trim();
     if (text) body.text = text;
     if (data) body.data = data;
+    if (delay) body.delay = delay;
     if (!text && !data) throw new Error('Write a text or a data object.');
     if (!current.userId) throw new Error('The session has not loaded yet.');
   } catch (error) {
@@ -597,10 +625,12 @@ async function sendToSession(event) {
   const buttons = [$('notify-button'), $('inject-button')];
   for (const button of buttons) button.disabled = true;
   try {
-    await api('POST', '/' + kind + '/' + encodeURIComponent(current.urlToken), body);
-    notice(kind === 'notify' ? 'Notify sent.' : 'Injected into the flow.');
+    const answer = await api('POST', '/' + kind + '/' + encodeURIComponent(current.urlToken), body);
+    if (answer.scheduledId) notice((kind === 'notify' ? 'Notify' : 'Inject') + ' scheduled for ' + answer.dueAt + '.');
+    else notice(kind === 'notify' ? 'Notify sent.' : 'Injected into the flow.');
     $('message-text').value = '';
     $('message-data').value = '';
+    $('message-delay').value = '';
     refresh();
   } catch (error) {
     notice((kind === 'notify' ? 'Notify' : 'Inject') + ' failed: ' + error.message, 'error');
