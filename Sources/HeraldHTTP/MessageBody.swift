@@ -145,7 +145,9 @@ struct MessageBody: Sendable {
             }
             when = .at(time)
         case (nil, let delay?):
-            guard let duration = Duration(configText: delay), duration > .zero, delay.rangeOfCharacter(from: .letters) != nil else {
+            guard delay.range(of: #"^[0-9]+(\.[0-9]+)?(ms|s|m|h|d)$"#, options: .regularExpression) != nil,
+                let duration = Duration(configText: delay), duration > .zero
+            else {
                 throw APIError(.badRequest, "delay: '\(delay)' is not a duration (write 90s, 10m, 2h or 1d)")
             }
             when = .after(duration)

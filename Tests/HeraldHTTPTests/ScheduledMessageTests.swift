@@ -164,6 +164,9 @@ import Testing
                 (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"2d"}"#, "", "delay:"),  // over maxScheduleDelay
                 (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"ten minutes"}"#, "", "delay:"),
                 (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"600"}"#, "", "delay:"),  // a unit is required
+                (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"1e3s"}"#, "", "delay:"),
+                (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"+10m"}"#, "", "delay:"),
+                (#"{"userId":"u1","sessionId":"s1","text":"x","delay":"0s"}"#, "", "delay:"),
                 (#"{"userId":"u1","sessionId":"s1","text":"x","delay":600}"#, "", "delay:"),
                 (#"{"userId":"u1","sessionId":"s1","text":"x","key":"k"}"#, "", "key:"),
                 (#"{"userId":"u1","sessionId":"s1","text":"x","cancelOnUserMessage":true}"#, "", "cancelOnUserMessage:"),
