@@ -32,6 +32,20 @@ struct FlowConsoleTests {
             goto: spin
         """
 
+    @Test("/wait lets time pass: a timeout nudges, a reminder fires a day later, and nothing fires early")
+    func waitFiresSchedulesInTurn() throws {
+        var console = FlowConsole(flow: try Flow.load(path: exampleFlowPath("reminder.yaml")))
+        #expect(console.handle("hi").lines == ["bot> Hi! What should I remind you of tomorrow?", "! 'ask-task' times out in 10m (/wait 10m)"])
+        #expect(console.handle("/wait 9m").lines == ["! 9m passed"])
+        #expect(
+            console.handle("/wait 1m").lines == [
+                "! 1m later:", "bot> Still there? Tell me what to remind you of, and I'll do it tomorrow.", "! 1m passed",
+            ])
+        #expect(console.handle("water the plants").lines.last == "! scheduled an inject in 1d (key reminder)")
+        #expect(console.handle("/wait 2d").lines == ["! 1d later:", "bot> Reminder: water the plants", "! 2d passed"])
+        #expect(console.handle("/wait soon").lines == ["! /wait needs a duration, e.g. /wait 10m (90s, 10m, 2h, 1d)"])
+    }
+
     @Test("a line is a user message; outputs print as bot> lines")
     func userMessages() throws {
         var console = FlowConsole(flow: try Flow.make(Self.flow))

@@ -25,6 +25,7 @@ public struct FlowConsole: Sendable {
         "/inject {JSON}    an inject with a body like POST /inject: {\"text\": ..., \"data\": {...}}",
         "/data JSON        a user message whose data is this JSON object",
         "/context          print the session's context as JSON",
+        "/wait DURATION    let time pass (90s, 10m, 1d): ask timeouts and reminders that fall due fire",
         "/reset            start a new session (context and pending ask cleared)",
         "/quit             leave (end of input does too)",
     ]
@@ -35,6 +36,8 @@ public struct FlowConsole: Sendable {
     public private(set) var session: Session
     private let userId: String
     private var sessionNumber = 1
+    /// The conversation's own time: `/wait` moves it, so a timeout needs no waiting.
+    private var now = Timestamp.now()
 
     /// A conversation with `flow` as `userId`, starting with an empty session.
     public init(flow: Flow, userId: String = "console-user") {
@@ -69,6 +72,11 @@ public struct FlowConsole: Sendable {
             sessionNumber += 1
             session = Session(key: Self.key(sessionNumber), userId: userId)
             return Reply(lines: ["! new session \(session.key.sessionId): context cleared"])
+        case "/wait":
+            guard let duration = Duration(configText: argument), duration > .zero else {
+                return problem("/wait needs a duration, e.g. /wait 10m (90s, 10m, 2h, 1d)")
+            }
+            return wait(duration)
         case "/data":
             guard !argument.isEmpty else { return problem("/data needs a JSON object, e.g. /data {\"choice\": 2}") }
             switch parseObject(argument) {
@@ -116,13 +124,54 @@ public struct FlowConsole: Sendable {
     }
 
     private mutating func send(text: String?, data: JSONObject?, source: InputSource) -> Reply {
-        let input = Input(session: session.key, userId: session.userId, text: text, data: data.map(JSON.object), source: source)
-        let run = FlowEngine.run(flow, session: session, input: input)
+        let input = Input(session: session.key, userId: session.userId, text: text, data: data.map(JSON.object), source: source, receivedAt: now)
+        return apply(FlowEngine.run(flow, session: session, input: input), at: input.receivedAt)
+    }
+
+    /// Moves the conversation's time on by `duration`, firing each schedule that falls due in
+    /// turn, as the service's scheduler would.
+    private mutating func wait(_ duration: Duration) -> Reply {
+        let end = now.adding(duration)
+        var lines: [String] = []
+        while let next = session.schedules.first, next.dueAt <= end {
+            session.schedules.removeFirst()
+            lines.append("! " + Duration.milliseconds(next.dueAt.milliseconds - now.milliseconds).configText + " later:")
+            now = next.dueAt
+            switch next.kind {
+            case .inject:
+                lines += send(text: next.text, data: next.data?.objectValue, source: .inject).lines
+            case .timeout(let nodeId):
+                let input = Input(session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
+                lines += apply(FlowEngine.timeout(flow, session: session, nodeId: nodeId, input: input), at: now).lines
+            case .notify:
+                lines += Self.lines(for: OutputDraft(type: .notify, text: next.text, data: next.data))
+            }
+        }
+        now = end
+        return Reply(lines: lines + ["! \(duration.configText) passed"])
+    }
+
+    private mutating func apply(_ run: FlowEngine.Run, at time: Timestamp) -> Reply {
         session.context = run.context
         session.waiting = run.waiting
         session.nextSeq += Int64(run.outputs.count)
-        session.updatedAt = input.receivedAt
-        return Reply(lines: run.outputs.flatMap(Self.lines(for:)))
+        session.updatedAt = time
+        session.apply(run.schedules)
+        var lines = run.outputs.flatMap(Self.lines(for:))
+        for change in run.schedules {
+            switch change {
+            case .add(let schedule):
+                let after = Duration.milliseconds(schedule.dueAt.milliseconds - time.milliseconds).configText
+                if case .timeout(let nodeId) = schedule.kind {
+                    lines.append("! '\(nodeId)' times out in \(after) (/wait \(after))")
+                } else {
+                    lines.append("! scheduled an inject in \(after)" + (schedule.key.map { " (key \($0))" } ?? ""))
+                }
+            case .cancel(let key):
+                lines.append("! cancelled the schedule with key \(key)")
+            }
+        }
+        return Reply(lines: lines)
     }
 
     /// `bot> text`, continuation lines indented under it, then `data: {...}` when there is data;

@@ -70,6 +70,18 @@ extension Session {
         schedules.insert(schedule, at: position)
     }
 
+    /// Applies what a flow run decided about schedules (``FlowEngine/Run/schedules``). A run
+    /// replaces the timeout of the `ask` the session waited at: the user answered (or it fired).
+    public mutating func apply(_ changes: [ScheduleChange]) {
+        schedules.removeAll { if case .timeout = $0.kind { true } else { false } }
+        for change in changes {
+            switch change {
+            case .add(let schedule): addSchedule(schedule)
+            case .cancel(let key): schedules.removeAll { $0.key == key }
+            }
+        }
+    }
+
     /// Removes and returns the schedule with this id.
     public mutating func removeSchedule(id: String) -> Schedule? {
         guard let index = schedules.firstIndex(where: { $0.id == id }) else { return nil }

@@ -206,14 +206,7 @@ public final class SessionRegistry: Sendable {
         session.context = run.context
         session.waiting = run.waiting
         session.updatedAt = now
-        // A run replaces the timeout of the ask the session waited at.
-        session.schedules.removeAll { if case .timeout = $0.kind { true } else { false } }
-        for change in run.schedules {
-            switch change {
-            case .add(let schedule): session.addSchedule(schedule)
-            case .cancel(let key): session.schedules.removeAll { $0.key == key }
-            }
-        }
+        session.apply(run.schedules)
         return outputs
     }
 
