@@ -15,6 +15,7 @@ Figures are wall-clock on whatever machine runs this; all processes share its co
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import resource
@@ -55,7 +56,8 @@ class Settings:
         self.rate_duration = env_float("BENCH_RATE_DURATION", 20)
         self.hot_duration = env_float("BENCH_HOT_DURATION", 5)
         self.broadcast_sessions = env_int("BENCH_BROADCAST_SESSIONS", 100_000)
-        self.scenarios = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "throughput,latency,hot,broadcast").split(",") if s.strip()]
+        self.scenarios = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "throughput,latency,hot,broadcast,scheduled").split(",") if s.strip()]
+        self.scheduled_count = env_int("BENCH_SCHEDULED", 100_000)
         self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
         self.instances = env_int("BENCH_INSTANCES", 1)
         self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
@@ -258,10 +260,10 @@ endpoints:
                 self.notes.append(note)
         return round(busy, 3)
 
-    def load(self, port, *, duration, sessions, connections, rate=None, count=None, warmup=False):
+    def load(self, port, *, duration, sessions, connections, rate=None, count=None, warmup=False, path=None, extra=()):
         busy = None if warmup else self.wait_quiet()
-        args = [f"{self.bin}/herald-bench", "load", "--client", self.s.client, "--url", f"http://127.0.0.1:{port}/{URL_TOKEN}",
-                "--duration", str(duration), "--sessions", str(sessions), "--connections", str(connections)]
+        args = [f"{self.bin}/herald-bench", "load", "--client", self.s.client, "--url", f"http://127.0.0.1:{port}{path or '/' + URL_TOKEN}",
+                "--duration", str(duration), "--sessions", str(sessions), "--connections", str(connections), *extra]
         args += ["--rate", str(rate)] if rate else ["--max"]
         if count is not None:
             args += ["--count", str(count)]
@@ -443,6 +445,44 @@ endpoints:
         finally:
             self.stop(herald)
 
+    def scheduled(self):
+        """100,000 notifies (one per session) scheduled for the same second: how long until all
+        reached the webhook, counted from that second, and memory per pending schedule."""
+        count = self.s.scheduled_count
+        log(f"scheduled: creating {count} sessions")
+        herald = self.start_herald("scheduled")
+        try:
+            created = self.load(self.s.herald_port, duration=3600, sessions=count, connections=self.s.connections, count=count)
+            self.wait_delivered(created["accepted"], created["startedAtMicros"])
+            time.sleep(2)
+            rss_idle = rss_kib(herald.pid)
+            # Due far enough ahead for all of them to be scheduled first.
+            lead = max(20.0, count / max(1.0, created["acceptedPerSecond"]) * 2 + 10)
+            due = math.ceil(time.time() + lead)
+            due_text = datetime.datetime.fromtimestamp(due, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            log(f"  scheduling {count} notifies for {due_text} ({lead:.0f}s ahead)")
+            self.sink_reset()
+            scheduling = self.load(self.s.herald_port, duration=3600, sessions=count, connections=self.s.connections, count=count,
+                                   path=f"/notify/{URL_TOKEN}", extra=["--send-at", due_text, "--header", f"X-API-Key: {ADMIN_KEY}"])
+            time.sleep(1)
+            rss_pending = rss_kib(herald.pid)
+            if time.time() > due:
+                note = f"scheduled: scheduling took past the due time ({due_text}); the figures include it"
+                log(note)
+                self.notes.append(note)
+            log(f"  {scheduling['accepted']} scheduled at {scheduling['acceptedPerSecond']}/s; "
+                f"RSS {rss_idle / 1024:.0f} → {rss_pending / 1024:.0f} MiB")
+            delivered = self.wait_delivered(scheduling["accepted"], due * 1_000_000)
+            log(f"  all {delivered['count']} delivered {delivered.get('seconds')}s after the due second")
+            return {
+                "count": count, "dueAt": due_text, "scheduling": scheduling, "delivered": delivered,
+                "memory": {"rssIdleSessionsKiB": rss_idle, "rssPendingKiB": rss_pending,
+                           "bytesPerPendingSchedule": round((rss_pending - rss_idle) * 1024 / max(1, scheduling["accepted"])),
+                           "peakRssKiB": rss_kib(herald.pid, "VmHWM")},
+            }
+        finally:
+            self.stop(herald)
+
     # Report
 
     def table(self, results):
@@ -487,6 +527,12 @@ endpoints:
             rows.append([f"(e) RSS with {b['sessions']:,} idle sessions", f"{memory['rssIdleSessionsKiB'] / 1024:,.0f} MiB",
                          f"empty {memory['rssEmptyKiB'] / 1024:,.0f} MiB", "-", "-", f"peak {memory['peakRssKiB'] / 1024:,.0f} MiB",
                          "-", "-", "-"])
+        if "scheduled" in results:
+            r = results["scheduled"]
+            memory = r["memory"]
+            rows.append([f"(f) {r['scheduling']['accepted']:,} notifies due in one second", f"sched {r['scheduling']['acceptedPerSecond']:,.0f}/s",
+                         fmt(r["delivered"].get("perSecond")), "-", "-", f"all {r['delivered'].get('seconds', 0):.2f}s after due",
+                         "-", "-", f"{memory['bytesPerPendingSchedule']:,} B/pending"])
         header = ["scenario", "herald acc/s", "deliv/s", "s→a p50 ms", "s→a p99 ms", "req p99 ms", "baseline acc/s",
                   "base req p99", "ratio"]
         widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
@@ -514,7 +560,7 @@ endpoints:
         for scenario in self.s.scenarios:
             method = getattr(self, scenario, None)
             if method is None:
-                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast)")
+                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast, scheduled)")
             results[scenario] = method()
         text, table = self.table(results)
         settings = {k: v for k, v in vars(self.s).items() if k != "out"}

@@ -17,7 +17,8 @@
 #   BENCH_RATE_DURATION=20        seconds of the fixed-rate scenario
 #   BENCH_HOT_DURATION=5          seconds of the one-hot-session scenario
 #   BENCH_BROADCAST_SESSIONS=100000   sessions created, then notified in one broadcast
-#   BENCH_SCENARIOS=throughput,latency,hot,broadcast   which to run
+#   BENCH_SCHEDULED=100000        notifies scheduled for the same second (one per session)
+#   BENCH_SCENARIOS=throughput,latency,hot,broadcast,scheduled   which to run
 #   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
 #   BENCH_INSTANCES=1             with postgres: that many Herald instances share the store and the load
 #   BENCH_MAX_COMMIT_BATCH=       e.g. 1: passes --max-commit-batch N to `herald serve` (if it has it)

@@ -52,6 +52,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Extra request header, 'Name: value' (repeatable).")
     var header: [String] = []
 
+    @Option(help: "Schedule each message for this RFC 3339 time: adds \"sendAt\" (with a notify or inject URL and an admin key header).")
+    var sendAt: String?
+
     @Option(help: "The HTTP client: nio or curl (Herald's CurlWebhookClient).")
     var client: Client = .nio
 
@@ -68,7 +71,7 @@ struct Load: AsyncParsableCommand {
             let colon = line.firstIndex(of: ":")!
             return (name: String(line[..<colon]), value: String(line[line.index(after: colon)...]).trimmingSpaces)
         }
-        let messages = Messages(sessions: sessions, sessionPrefix: sessionPrefix)
+        let messages = Messages(sessions: sessions, sessionPrefix: sessionPrefix, sendAt: sendAt)
         let started = nowMicros()
         let clock = ContinuousClock()
         let start = clock.now
@@ -99,11 +102,14 @@ struct Load: AsyncParsableCommand {
 struct Messages: Sendable {
     var sessions: Int
     var sessionPrefix: String
+    /// Scheduled messages: due at this time.
+    var sendAt: String? = nil
 
     /// The body of message `number`, stamped with the current time.
     func body(_ number: Int) -> String {
         let session = number % sessions
-        return #"{"userId":"u\#(session)","sessionId":"\#(sessionPrefix)\#(session)","text":"hi","data":{"sentAt":\#(nowMicros())}}"#
+        let schedule = sendAt.map { #","sendAt":"\#($0)""# } ?? ""
+        return #"{"userId":"u\#(session)","sessionId":"\#(sessionPrefix)\#(session)","text":"hi","data":{"sentAt":\#(nowMicros())}\#(schedule)}"#
     }
 }
 
