@@ -23,5 +23,11 @@ cat <<HINT
     curl -s -X POST http://127.0.0.1:8080/demo -H 'Content-Type: application/json' \\
          -d '{"userId":"user-42","sessionId":"conv-7","text":"hello"}'
 
+  and a notify that arrives 10 seconds later:
+
+    curl -s -X POST http://127.0.0.1:8080/notify/demo -H 'X-API-Key: $HERALD_ADMIN_KEY' \\
+         -H 'Content-Type: application/json' \\
+         -d '{"userId":"user-42","sessionId":"conv-7","text":"later","delay":"10s"}'
+
 HINT
 "$BIN" serve --config examples/herald.yaml
