@@ -472,6 +472,7 @@ endpoints:
                 self.notes.append(note)
             log(f"  {scheduling['accepted']} scheduled at {scheduling['acceptedPerSecond']}/s; "
                 f"RSS {rss_idle / 1024:.0f} → {rss_pending / 1024:.0f} MiB")
+            time.sleep(max(0.0, due - time.time()))
             delivered = self.wait_delivered(scheduling["accepted"], due * 1_000_000)
             log(f"  all {delivered['count']} delivered {delivered.get('seconds')}s after the due second")
             return {
