@@ -21,6 +21,8 @@ public struct Herald: Sendable {
     public let client: CurlWebhookClient
     public let delivery: DeliveryService
     public let sweeper: SessionSweeper
+    /// Hands sessions back when their operator was idle past `handover.idleTimeout`.
+    public let handoverTimeout: HandoverTimeout
     /// With PostgreSQL: which instance delivers which session.
     public let leases: OutboxLeases?
     public let logger: Logger
@@ -41,7 +43,7 @@ public struct Herald: Sendable {
     public var services: [any Service] {
         var services: [any Service] = [StoreService(store: store), client, writer]
         if let leases { services.append(leases) }
-        return services + [delivery, sweeper]
+        return services + [delivery, sweeper, handoverTimeout]
     }
 
     /// Wires the message path together. Nothing touches the store until ``prepare()``.
@@ -69,7 +71,7 @@ public struct Herald: Sendable {
         let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
         var herald = Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
-            sweeper: sweeper, leases: leases, logger: logger)
+            sweeper: sweeper, handoverTimeout: HandoverTimeout(registry: registry, store: store, logger: logger), leases: leases, logger: logger)
         herald.channels = channels
         return herald
     }

@@ -18,6 +18,7 @@ public enum WebhookPayload {
             if let attachments = output.attachments { writer.field("attachments", .array(attachments)) }
             if let inputId = output.inputId { writer.field("inputId", inputId) }
             if let source = output.source { writer.field("source", source.rawValue) }
+            if let name = output.operatorName { writer.field("operator", name) }
             writer.field("timestamp", output.timestamp.iso8601)
             writer.endObject()
         case .cognigy:

@@ -45,7 +45,7 @@ import Testing
         let path = try Self.write(Self.valid)
         let configuration = try HeraldConfiguration.load(path: path, environment: ["ADMIN_KEY": "a", "HOOK_PASSWORD": "p"])
         #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 8080))
-        #expect(configuration.adminKeys.map(\.value) == ["a"])
+        #expect(configuration.adminKeys.map(\.key.value) == ["a"])
         #expect(configuration.storage == .sqlite(path: "./x.sqlite"))
         let endpoint = try #require(configuration.endpoint("demo"))
         #expect(endpoint.webhook.password?.value == "p")

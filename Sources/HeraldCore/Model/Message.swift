@@ -1,7 +1,10 @@
 /// Where an input came from: the user through the endpoint, or a back-end through `inject`.
+/// As an output's source it says what made the output: a flow run for a user message or an
+/// inject, or an operator's reply (`operator`, never an input's source).
 public enum InputSource: String, Sendable, Hashable, CaseIterable {
     case user
     case inject
+    case `operator`
 }
 
 /// One message entering a session's flow.
@@ -40,6 +43,9 @@ public enum OutputType: String, Sendable, Hashable, CaseIterable {
     case output
     case notify
     case error
+    /// A user's message while an operator has the session, for the endpoint's
+    /// `handover.webhook` (not the user's channel).
+    case userMessage
 }
 
 /// One message to the user, sent as one webhook POST.
@@ -58,6 +64,9 @@ public struct Output: Sendable, Hashable {
     public var inputId: String?
     public var source: InputSource?
     public var timestamp: Timestamp
+    /// The operator who sent this reply (`source == .operator`), or who has the session a
+    /// `userMessage` was written in.
+    public var operatorName: String?
 
     public init(
         id: String = Identifier.output(),
@@ -83,5 +92,6 @@ public struct Output: Sendable, Hashable {
         self.inputId = inputId
         self.source = source
         self.timestamp = timestamp
+        self.operatorName = nil
     }
 }

@@ -83,30 +83,30 @@ public enum Accepted: Sendable {
 /// output, gives the outputs their `seq`, and is recorded by the ``StoreWriter``, which then
 /// hands the outputs to the ``Outbox``. A call returns once its record is durable.
 public final class SessionRegistry: Sendable {
-    private struct CachedSession {
+    struct CachedSession {
         var session: Session
         var epoch: Int
         var touched: Timestamp
     }
 
     /// What one turn decided: the session's next state, the input, the outputs.
-    private struct Change {
+    struct Change {
         var session: Session
         var input: Input?
         var outputs: [Output]
     }
 
     public let endpoints: [String: Endpoint]
-    private let store: any HeraldStore
-    private let writer: StoreWriter
-    private let mailbox = SessionMailbox()
-    private let logger: Logger
+    let store: any HeraldStore
+    let writer: StoreWriter
+    let mailbox = SessionMailbox()
+    let logger: Logger
     /// With a store only this process writes (memory, SQLite), session state is carried in
     /// memory from one input to the next, and an input does not wait for the previous input's
     /// commit before running. With a shared store (PostgreSQL) each input is a ``SessionTurn``
     /// that the store runs on the session as stored, inside the batch's transaction.
-    private let cachesSessions: Bool
-    private let cache = Mutex<[SessionKey: CachedSession]>([:])
+    let cachesSessions: Bool
+    let cache = Mutex<[SessionKey: CachedSession]>([:])
     private let cacheLimit: Int
     private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let metrics: RegistryMetrics
@@ -137,7 +137,7 @@ public final class SessionRegistry: Sendable {
         let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
         return try await idempotent(message.urlToken, idempotency) { () async throws(HeraldError) -> Receipt in
             try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
-                var session: Session
+                let session: Session
                 if let existing {
                     guard existing.userId == message.userId || message.sharedSession else {
                         throw .userMismatch(key, owner: existing.userId, given: message.userId)
@@ -149,25 +149,34 @@ public final class SessionRegistry: Sendable {
                 }
                 let input = Input(
                     session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
-                let run = FlowEngine.run(endpoint.flow, session: session, input: input)
-                if let error = run.error {
-                    self.logger.error("flow run stopped", metadata: ["session": "\(key)", "input": "\(input.id)", "error": "\(error)"])
-                }
-                var outputs: [Output] = []
-                outputs.reserveCapacity(run.outputs.count)
-                for draft in run.outputs {
-                    outputs.append(
-                        Output(
-                            id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: draft.type,
-                            text: draft.text, data: draft.data, inputId: input.id, source: message.source, timestamp: now))
-                    session.nextSeq += 1
-                }
-                session.context = run.context
-                session.waiting = run.waiting
-                session.updatedAt = now
-                return Change(session: session, input: input, outputs: outputs)
+                // While an operator has the session, the user's message is recorded, not run.
+                if session.handover != nil, message.source == .user { return self.heldForOperator(input, session, endpoint, now) }
+                return self.runFlow(input, session, endpoint, now)
             }
         }
+    }
+
+    /// Runs the endpoint's flow for `input` and numbers its outputs with the session's `seq`.
+    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+        var session = session
+        let key = session.key
+        let run = FlowEngine.run(endpoint.flow, session: session, input: input)
+        if let error = run.error {
+            logger.error("flow run stopped", metadata: ["session": "\(key)", "input": "\(input.id)", "error": "\(error)"])
+        }
+        var outputs: [Output] = []
+        outputs.reserveCapacity(run.outputs.count)
+        for draft in run.outputs {
+            outputs.append(
+                Output(
+                    id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: draft.type,
+                    text: draft.text, data: draft.data, inputId: input.id, source: input.source, timestamp: now))
+            session.nextSeq += 1
+        }
+        session.context = run.context
+        session.waiting = run.waiting
+        session.updatedAt = now
+        return Change(session: session, input: input, outputs: outputs)
     }
 
     /// Sends one output straight to the session's webhook; the flow does not run and the
@@ -302,7 +311,7 @@ public final class SessionRegistry: Sendable {
 
     /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
     /// when the session does not exist or expired), records it, and returns the receipt.
-    private func change(
+    func change(
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
@@ -368,7 +377,7 @@ public final class SessionRegistry: Sendable {
     }
 
     /// The session's latest state: the cache when it is valid, else the store.
-    private func currentSession(_ key: SessionKey) async throws -> (session: Session?, epoch: Int) {
+    func currentSession(_ key: SessionKey) async throws -> (session: Session?, epoch: Int) {
         let epoch = writer.epoch
         if cachesSessions, let cached = cache.withLock({ $0[key] }), cached.epoch == epoch {
             return (cached.session, epoch)
@@ -377,7 +386,7 @@ public final class SessionRegistry: Sendable {
     }
 
     /// `nil` when the session has been idle for longer than the endpoint's TTL.
-    private func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
+    func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
         session.updatedAt.adding(endpoint.sessionTTL) < now ? nil : session
     }
 
