@@ -37,6 +37,10 @@ import Testing
         func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
             try await base.idleSessions(urlToken: urlToken, before: cutoff, limit: limit)
         }
+        func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] { try await base.auditEntries(before: before, limit: limit) }
+        func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+            try await base.idleHandovers(urlToken: urlToken, before: cutoff, limit: limit)
+        }
         func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
             try await base.idempotentResponse(urlToken: urlToken, key: key, since: since)
         }
