@@ -10,7 +10,7 @@ struct HeraldCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, DeliveriesCommand.self, EndpointsCommand.self,
-            FlowCommand.self, ChannelCommand.self, TestCommand.self,
+            UsersCommand.self, AuditCommand.self, FlowCommand.self, ChannelCommand.self, TestCommand.self,
         ]
     )
 }
