@@ -139,7 +139,8 @@ struct AuditCommand: AsyncParsableCommand {
                 let erased = entry["targetErased"] == true ? " (target erased)" : ""
                 let detail = entry["detail"]?.stringValue.map { "  \($0)" } ?? ""
                 printLine(
-                    "\(entry["at"]?.text ?? "")  \(entry["keyName"]?.text ?? "")  \(entry["action"]?.text ?? "")  \(target.joined(separator: " "))\(erased)\(detail)")
+                    "\(entry["at"]?.text ?? "")  \(entry["keyName"]?.text ?? "")  \(entry["action"]?.text ?? "")  \(target.joined(separator: " "))\(erased)\(detail)"
+                )
             }
             if let next = json["nextCursor"]?.stringValue { printLine("more: --cursor \(next)") }
         }

@@ -60,7 +60,8 @@ extension Herald {
         do {
             try await writer.commit(.audit(entry))
         } catch {
-            logger.error("could not record an admin action in the audit log", metadata: ["action": "\(action)", "key": "\(key.name)", "error": "\(error)"])
+            logger.error(
+                "could not record an admin action in the audit log", metadata: ["action": "\(action)", "key": "\(key.name)", "error": "\(error)"])
         }
     }
 }

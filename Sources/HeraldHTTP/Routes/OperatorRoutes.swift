@@ -93,7 +93,8 @@ struct OperatorRoutes<Context: RequestContext> {
         } catch {
             throw APIError.from(error)
         }
-        let summary = "sessions \(counts.sessions), inputs \(counts.inputs), outputs \(counts.outputs) (\(counts.undelivered) undelivered), attempts \(counts.attempts)"
+        let summary =
+            "sessions \(counts.sessions), inputs \(counts.inputs), outputs \(counts.outputs) (\(counts.undelivered) undelivered), attempts \(counts.attempts)"
         await herald.audit(key, .erase, AuditTarget(urlToken: endpoint.urlToken, userId: userId), detail: summary)
         return .json(
             .ok,
@@ -136,7 +137,8 @@ struct OperatorBody {
     var data: JSON?
     var inject: (text: String?, data: JSON?)?
 
-    static func parse(_ request: Request, _ herald: Herald, requireOperator: Bool = false, requireMessage: Bool = false) async throws -> OperatorBody {
+    static func parse(_ request: Request, _ herald: Herald, requireOperator: Bool = false, requireMessage: Bool = false) async throws -> OperatorBody
+    {
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         var body = OperatorBody()
         let object: JSONObject
