@@ -23,6 +23,8 @@ public struct Herald: Sendable {
     public let sweeper: SessionSweeper
     /// Fires scheduled messages, reminders and timeouts when they are due.
     public let scheduler: Scheduler
+    /// Hands sessions back when their operator was idle past `handover.idleTimeout`.
+    public let handoverTimeout: HandoverTimeout
     /// With PostgreSQL: which instance delivers which session.
     public let leases: OutboxLeases?
     public let logger: Logger
@@ -43,7 +45,7 @@ public struct Herald: Sendable {
     public var services: [any Service] {
         var services: [any Service] = [StoreService(store: store), client, writer]
         if let leases { services.append(leases) }
-        return services + [delivery, sweeper, scheduler]
+        return services + [delivery, sweeper, scheduler, handoverTimeout]
     }
 
     /// Wires the message path together. Nothing touches the store until ``prepare()``.
@@ -75,7 +77,8 @@ public struct Herald: Sendable {
         let scheduler = Scheduler(registry: registry, store: store, logger: logger)
         var herald = Herald(
             configuration: configuration, store: store, writer: writer, outbox: outbox, registry: registry, client: client, delivery: delivery,
-            sweeper: sweeper, scheduler: scheduler, leases: leases, logger: logger)
+            sweeper: sweeper, scheduler: scheduler, handoverTimeout: HandoverTimeout(registry: registry, store: store, logger: logger),
+            leases: leases, logger: logger)
         herald.channels = channels
         return herald
     }

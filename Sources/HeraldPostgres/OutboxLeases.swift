@@ -147,6 +147,11 @@ public final class OutboxLeases: Service, Sendable {
                     let notifications = try await connection.listen("herald_outbox")
                     for try await notification in notifications {
                         let parts = notification.payload.split(separator: " ", omittingEmptySubsequences: false)
+                        // An erasure on any instance: none of the user's outputs may go out.
+                        if parts.count == 3, parts[0] == "erased", let userId = Self.fromHex(parts[2]) {
+                            self.outbox.drop(urlToken: String(parts[1]), userId: userId)
+                            continue
+                        }
                         guard parts.count == 3, parts[0].isEmpty || parts[0] == self.owner, let sessionId = Self.fromHex(parts[2]) else { continue }
                         let key = SessionKey(urlToken: String(parts[1]), sessionId: sessionId)
                         self.signal { $0.announced.insert(key) }

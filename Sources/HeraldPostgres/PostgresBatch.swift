@@ -49,6 +49,7 @@ struct PostgresBatch {
     private var outputs: [Output] = []
     private var idempotency: [(response: IdempotentResponse, turn: SessionTurn?)] = []
     private var deliveries: [DeliveryUpdate] = []
+    private var audit: [AuditEntry] = []
     /// Leases claimed, with the outputs to hand to the local outbox after the commit.
     private(set) var claimed: [ClaimedOutputs] = []
 
@@ -65,6 +66,7 @@ struct PostgresBatch {
             case .session(let commit): keys.insert(commit.session.key)
             case .turn(let turn) where !excluded.contains(ObjectIdentifier(turn)): keys.insert(turn.key)
             case .deleteSession(let key): keys.insert(key)
+            case .erase(let erasure): keys.formUnion(erasure.sessions)
             default: break
             }
         }
@@ -93,6 +95,13 @@ struct PostgresBatch {
                 } else {
                     try await connection.query("DELETE FROM paused_endpoints WHERE url_token = \(urlToken)", logger: logger)
                 }
+            case .audit(let entry):
+                audit.append(entry)
+            case .erase(let erasure):
+                try await flush(connection)
+                try await Self.erase(erasure, connection, logger)
+                for (key, session) in sessions where key.urlToken == erasure.urlToken && session?.userId == erasure.userId { sessions[key] = .some(nil) }
+                for key in erasure.sessions { sessions[key] = .some(nil) }
             }
         }
         try await flush(connection)
@@ -135,6 +144,7 @@ struct PostgresBatch {
         try await writeInputs(connection)
         try await writeOutputs(connection)
         try await writeDeliveries(connection)
+        try await writeAudit(connection)
         try await leaseOrAnnounce(connection)
         sessionWrites.removeAll()
         sessionOrder.removeAll()
@@ -142,6 +152,7 @@ struct PostgresBatch {
         outputs.removeAll()
         idempotency.removeAll()
         deliveries.removeAll()
+        audit.removeAll()
     }
 
     private func writeIdempotency(_ connection: PostgresConnection) async throws {
@@ -171,16 +182,19 @@ struct PostgresBatch {
         try await connection.query(
             """
             INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-              schedules, next_due_at)
+              schedules, next_due_at, operator, operator_since, operator_active_at)
             SELECT * FROM unnest(\(rows.map(\.key.urlToken))::text[], \(rows.map(\.key.sessionId.bytea))::bytea[], \(rows.map(\.userId.bytea))::bytea[],
               \(rows.map { JSON.object($0.context).jsonString })::text[], \(NullableArray(rows.map { $0.waiting?.nodeId }))::text[],
               \(rows.map { Int64($0.waiting?.retries ?? 0) })::int8[], \(rows.map(\.nextSeq))::int8[], \(rows.map(\.createdAt.milliseconds))::int8[],
               \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[],
-              \(NullableArray(rows.map { Schedule.stored($0.schedules) }))::text[], \(NullableArray(rows.map { $0.nextDueAt?.milliseconds }))::int8[])
+              \(NullableArray(rows.map { Schedule.stored($0.schedules) }))::text[], \(NullableArray(rows.map { $0.nextDueAt?.milliseconds }))::int8[],
+              \(NullableArray(rows.map { $0.handover?.operatorName }))::text[], \(NullableArray(rows.map { $0.handover?.since.milliseconds }))::int8[],
+              \(NullableArray(rows.map { $0.handover?.lastActivity.milliseconds }))::int8[])
             ON CONFLICT (url_token, session_id) DO UPDATE SET
               user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
               waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-              updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at
+              updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
+              operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
             """, logger: logger)
     }
 
@@ -202,15 +216,18 @@ struct PostgresBatch {
         try await connection.query(
             """
             INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
-              scheduled_id, late)
-            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0, scheduled_id, late
+              scheduled_id, late, operator)
+            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0, scheduled_id, late,
+              operator
             FROM unnest(\(outputs.map(\.id))::text[], \(outputs.map(\.session.urlToken))::text[], \(outputs.map(\.session.sessionId.bytea))::bytea[],
               \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
               \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
               \(NullableArray(outputs.map { $0.attachments.map { JSON.array($0).jsonString } }))::text[],
               \(NullableArray(outputs.map(\.inputId)))::text[], \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
-              \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[])
-              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, scheduled_id, late, n)
+              \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[],
+              \(NullableArray(outputs.map(\.operatorName)))::text[])
+              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, scheduled_id, late,
+                operator, n)
             ORDER BY n
             """, logger: logger)
     }
@@ -248,9 +265,63 @@ struct PostgresBatch {
             SELECT * FROM unnest(\(rows.map(\.outputId))::text[], \(rows.map { Int64($0.number) })::int8[], \(rows.map(\.startedAt.milliseconds))::int8[],
               \(rows.map(\.durationMilliseconds))::int8[], \(NullableArray(rows.map { $0.statusCode.map(Int64.init) }))::int8[],
               \(NullableArray(rows.map { $0.error?.storableText }))::text[], \(NullableArray(rows.map { $0.responseBody?.storableText }))::text[])
+              AS a(output_id, number, started_at, duration_ms, status_code, error, response_body)
+            WHERE EXISTS (SELECT 1 FROM outputs o WHERE o.id = a.output_id)
             ON CONFLICT (output_id, number) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
               status_code = excluded.status_code, error = excluded.error, response_body = excluded.response_body
             """, logger: logger)
+    }
+
+    private func writeAudit(_ connection: PostgresConnection) async throws {
+        guard !audit.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO audit (at, key_name, action, url_token, session_id, user_id, output_id, detail)
+            SELECT * FROM unnest(\(audit.map(\.at.milliseconds))::int8[], \(audit.map(\.keyName))::text[], \(audit.map(\.action.rawValue))::text[],
+              \(NullableArray(audit.map(\.urlToken)))::text[], \(NullableArray(audit.map { $0.sessionId?.bytea }))::bytea[],
+              \(NullableArray(audit.map { $0.userId?.bytea }))::bytea[], \(NullableArray(audit.map(\.outputId)))::text[],
+              \(NullableArray(audit.map { $0.detail?.storableText }))::text[])
+            """, logger: logger)
+    }
+
+    /// Deletes the user's outputs (with their attempts), inputs and sessions, clears the
+    /// targets of audit entries naming the user, and tells every instance (`NOTIFY
+    /// herald_outbox 'erased …'`, on commit) to drop the user's outputs from its outbox.
+    static func erase(_ erasure: Erasure, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let (urlToken, userId) = (erasure.urlToken, erasure.userId.bytea)
+        var counts = ErasureCounts()
+        for try await (attempts, outputs, undelivered) in try await connection.query(
+            """
+            WITH gone AS (DELETE FROM outputs WHERE url_token = \(urlToken) AND user_id = \(userId) RETURNING id, status),
+              tried AS (DELETE FROM attempts WHERE output_id IN (SELECT id FROM gone) RETURNING 1)
+            SELECT (SELECT count(*) FROM tried), count(*), count(*) FILTER (WHERE status IN ('pending', 'failed')) FROM gone
+            """, logger: logger
+        ).decode((Int64, Int64, Int64).self) {
+            (counts.attempts, counts.outputs, counts.undelivered) = (Int(attempts), Int(outputs), Int(undelivered))
+        }
+        for try await inputs in try await connection.query(
+            """
+            WITH gone AS (DELETE FROM inputs WHERE url_token = \(urlToken) AND (user_id = \(userId)
+              OR session_id IN (SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND user_id = \(userId))) RETURNING 1)
+            SELECT count(*) FROM gone
+            """, logger: logger
+        ).decode(Int64.self) {
+            counts.inputs = Int(inputs)
+        }
+        for try await sessions in try await connection.query(
+            "WITH gone AS (DELETE FROM sessions WHERE url_token = \(urlToken) AND user_id = \(userId) RETURNING 1) SELECT count(*) FROM gone",
+            logger: logger
+        ).decode(Int64.self) {
+            counts.sessions = Int(sessions)
+        }
+        try await connection.query(
+            """
+            UPDATE audit SET session_id = NULL, user_id = NULL, output_id = NULL, target_erased = true
+            WHERE url_token = \(urlToken) AND user_id = \(userId)
+            """, logger: logger)
+        try await connection.query(
+            "SELECT pg_notify('herald_outbox', concat_ws(' ', 'erased', \(urlToken)::text, encode(\(userId)::bytea, 'hex')))", logger: logger)
+        erasure.record(counts)
     }
 
     private static func deliveredAt(_ update: DeliveryUpdate) -> Int64? {

@@ -133,6 +133,33 @@ enum PostgresSchema {
                 "ALTER TABLE outputs ADD COLUMN scheduled_id TEXT, ADD COLUMN late BOOLEAN NOT NULL DEFAULT false",
             ]
         ),
+        (
+            4,
+            [
+                // Operators (SPEC §11): handover state on the session, the operator on an output,
+                // lookups by user for erasure, and the audit log.
+                "ALTER TABLE sessions ADD COLUMN operator TEXT, ADD COLUMN operator_since BIGINT, ADD COLUMN operator_active_at BIGINT",
+                "CREATE INDEX sessions_handed_over ON sessions (url_token, operator_active_at) WHERE operator IS NOT NULL",
+                "ALTER TABLE outputs ADD COLUMN operator TEXT",
+                "CREATE INDEX outputs_by_user ON outputs (url_token, user_id)",
+                "CREATE INDEX inputs_by_user ON inputs (url_token, user_id)",
+                """
+                CREATE TABLE audit (
+                  sequence BIGSERIAL PRIMARY KEY,
+                  at BIGINT NOT NULL,
+                  key_name TEXT NOT NULL,
+                  action TEXT NOT NULL,
+                  url_token TEXT,
+                  session_id BYTEA,
+                  user_id BYTEA,
+                  output_id TEXT,
+                  detail TEXT,
+                  target_erased BOOLEAN NOT NULL DEFAULT false
+                )
+                """,
+                "CREATE INDEX audit_by_user ON audit (url_token, user_id)",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -348,6 +348,40 @@ public final class PostgresStore: HeraldStore, Service {
         }
     }
 
+    public func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] {
+        try await bounded { [self] in
+            var entries: [AuditEntry] = []
+            for try await row in try await client.query(
+                "SELECT * FROM audit WHERE \(before)::bigint IS NULL OR sequence < \(before) ORDER BY sequence DESC LIMIT \(limit)", logger: logger)
+            {
+                let reader = Reader(row)
+                var entry = AuditEntry(
+                    at: Timestamp(milliseconds: try reader("at")), keyName: try reader("key_name"), action: AuditAction(rawValue: try reader("action")),
+                    urlToken: try reader("url_token"), sessionId: try reader.optionalText("session_id"), userId: try reader.optionalText("user_id"),
+                    outputId: try reader("output_id"), detail: try reader("detail"))
+                entry.sequence = try reader("sequence")
+                entry.targetErased = try reader("target_erased")
+                entries.append(entry)
+            }
+            return entries
+        }
+    }
+
+    public func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+        try await bounded { [self] in
+            var keys: [SessionKey] = []
+            for try await sessionId in try await client.query(
+                """
+                SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND operator IS NOT NULL AND operator_active_at < \(cutoff.milliseconds)
+                LIMIT \(limit)
+                """, logger: logger
+            ).decode(ByteBuffer.self) {
+                keys.append(SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId)))
+            }
+            return keys
+        }
+    }
+
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
         try await bounded { [self] in
             for try await row in try await client.query(
@@ -401,6 +435,11 @@ public final class PostgresStore: HeraldStore, Service {
         session.updatedAt = Timestamp(milliseconds: try row("updated_at"))
         session.version = try row("version")
         session.schedules = try Schedule.load(stored: try row("schedules"))
+        if let name: String = try row("operator") {
+            session.handover = Handover(
+                operatorName: name, since: Timestamp(milliseconds: try row("operator_since")),
+                lastActivity: Timestamp(milliseconds: try row("operator_active_at")))
+        }
         return session
     }
 
@@ -413,12 +452,14 @@ public final class PostgresStore: HeraldStore, Service {
 
     static func output(from row: Reader) throws -> Output {
         let source: String? = try row("source")
-        return Output(
+        var output = Output(
             id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row.text("session_id")),
             userId: try row.text("user_id"), seq: try row("seq"), type: OutputType(rawValue: try row("type")) ?? .output,
             text: try row.optionalText("text"), data: try json(try row("data")),
             attachments: try json(try row("attachments"))?.arrayValue, inputId: try row("input_id"), source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: try row("created_at")), scheduledId: try row("scheduled_id"), late: try row("late"))
+        output.operatorName = try row("operator")
+        return output
     }
 
     static func entry(from row: Reader) throws -> OutboxEntry {

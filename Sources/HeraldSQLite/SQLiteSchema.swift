@@ -104,6 +104,33 @@ enum SQLiteSchema {
                     ALTER TABLE outputs ADD COLUMN late INTEGER NOT NULL DEFAULT 0;
                     """)
         }
+        migrator.registerMigration("v4: operators") { db in
+            // Handover state on the session, the operator on an output, and the audit log
+            // (its sequence never reused, so the log's cursor stays valid after erasures).
+            try db.execute(
+                sql: """
+                    ALTER TABLE sessions ADD COLUMN operator TEXT;
+                    ALTER TABLE sessions ADD COLUMN operator_since INTEGER;
+                    ALTER TABLE sessions ADD COLUMN operator_active_at INTEGER;
+                    CREATE INDEX sessions_handed_over ON sessions (url_token, operator_active_at) WHERE operator IS NOT NULL;
+                    ALTER TABLE outputs ADD COLUMN operator TEXT;
+                    CREATE INDEX outputs_by_user ON outputs (url_token, user_id);
+                    CREATE INDEX inputs_by_user ON inputs (url_token, user_id);
+                    CREATE TABLE audit (
+                      sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                      at INTEGER NOT NULL,
+                      key_name TEXT NOT NULL,
+                      action TEXT NOT NULL,
+                      url_token TEXT,
+                      session_id BLOB,
+                      user_id BLOB,
+                      output_id TEXT,
+                      detail TEXT,
+                      target_erased INTEGER NOT NULL DEFAULT 0
+                    );
+                    CREATE INDEX audit_by_user ON audit (url_token, user_id);
+                    """)
+        }
         return migrator
     }
 }

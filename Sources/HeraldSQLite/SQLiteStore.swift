@@ -99,6 +99,11 @@ public final class SQLiteStore: HeraldStore {
                     } else {
                         try db.execute(sql: "DELETE FROM paused_endpoints WHERE url_token = ?", arguments: [urlToken])
                     }
+                case .audit(let entry):
+                    try Self.write(entry, db)
+                case .erase(let erasure):
+                    try Self.erase(erasure, db)
+                    for key in erasure.sessions { versions[key] = 0 }
                 }
             }
         }
@@ -122,17 +127,19 @@ public final class SQLiteStore: HeraldStore {
         try db.cachedStatement(
             sql: """
                 INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-                  schedules, next_due_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  schedules, next_due_at, operator, operator_since, operator_active_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (url_token, session_id) DO UPDATE SET
                   user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
                   waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-                  updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at
+                  updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
+                  operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
                 """
         ).execute(arguments: [
             key.urlToken, key.sessionId.blob, session.userId.blob, JSON.object(session.context).jsonString, session.waiting?.nodeId,
             session.waiting?.retries ?? 0, session.nextSeq, session.createdAt.milliseconds, session.updatedAt.milliseconds, session.version,
             Schedule.stored(session.schedules), session.nextDueAt?.milliseconds,
+            session.handover?.operatorName, session.handover?.since.milliseconds, session.handover?.lastActivity.milliseconds,
         ])
         if let input = commit.input {
             try db.cachedStatement(
@@ -148,14 +155,15 @@ public final class SQLiteStore: HeraldStore {
         let insertOutput = try db.cachedStatement(
             sql: """
                 INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
-                  scheduled_id, late)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+                  scheduled_id, late, operator)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
                 """)
         for output in commit.outputs {
             try insertOutput.execute(arguments: [
                 output.id, key.urlToken, key.sessionId.blob, output.userId.blob, output.seq, output.type.rawValue, output.text?.blob, output.data?.jsonString,
                 output.attachments.map { JSON.array($0).jsonString }, output.inputId, output.source?.rawValue, output.timestamp.milliseconds,
                 output.scheduledId, output.late,
+                output.operatorName,
             ])
         }
         if let response = commit.idempotency {
@@ -195,13 +203,53 @@ public final class SQLiteStore: HeraldStore {
             try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM outputs WHERE id = ?)
                     """
             ).execute(arguments: [
                 attempt.outputId, attempt.number, attempt.startedAt.milliseconds, attempt.durationMilliseconds, attempt.statusCode,
-                attempt.error, attempt.responseBody,
+                attempt.error, attempt.responseBody, attempt.outputId,
             ])
         }
+    }
+
+    private static func write(_ entry: AuditEntry, _ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO audit (at, key_name, action, url_token, session_id, user_id, output_id, detail)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            entry.at.milliseconds, entry.keyName, entry.action.rawValue, entry.urlToken, entry.sessionId?.blob, entry.userId?.blob, entry.outputId,
+            entry.detail,
+        ])
+    }
+
+    /// Deletes the user's outputs (with their attempts), inputs and sessions, and clears the
+    /// targets of audit entries naming the user (SPEC §11).
+    private static func erase(_ erasure: Erasure, _ db: Database) throws {
+        let user: StatementArguments = [erasure.urlToken, erasure.userId.blob]
+        let theirOutputs = "SELECT id FROM outputs WHERE url_token = ? AND user_id = ?"
+        var counts = ErasureCounts()
+        try db.execute(sql: "DELETE FROM attempts WHERE output_id IN (\(theirOutputs))", arguments: user)
+        counts.attempts = db.changesCount
+        counts.undelivered =
+            try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM outputs WHERE url_token = ? AND user_id = ? AND status IN ('pending', 'failed')", arguments: user)
+            ?? 0
+        try db.execute(sql: "DELETE FROM outputs WHERE url_token = ? AND user_id = ?", arguments: user)
+        counts.outputs = db.changesCount
+        try db.execute(
+            sql: """
+                DELETE FROM inputs WHERE url_token = ? AND (user_id = ?
+                  OR session_id IN (SELECT session_id FROM sessions WHERE url_token = ? AND user_id = ?))
+                """, arguments: user + user)
+        counts.inputs = db.changesCount
+        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ? AND user_id = ?", arguments: user)
+        counts.sessions = db.changesCount
+        try db.execute(
+            sql: "UPDATE audit SET session_id = NULL, user_id = NULL, output_id = NULL, target_erased = 1 WHERE url_token = ? AND user_id = ?",
+            arguments: user)
+        erasure.record(counts)
     }
 
     // MARK: Outbox
@@ -371,6 +419,31 @@ public final class SQLiteStore: HeraldStore {
         }
     }
 
+    public func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT * FROM audit WHERE ? IS NULL OR sequence < ? ORDER BY sequence DESC LIMIT ?", arguments: [before, before, limit]
+            ).map { row in
+                var entry = AuditEntry(
+                    at: Timestamp(milliseconds: row["at"]), keyName: row["key_name"], action: AuditAction(rawValue: row["action"]),
+                    urlToken: row["url_token"], sessionId: optionalText(row, "session_id"), userId: optionalText(row, "user_id"),
+                    outputId: row["output_id"], detail: row["detail"])
+                entry.sequence = row["sequence"]
+                entry.targetErased = row["target_erased"]
+                return entry
+            }
+        }
+    }
+
+    public func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+        try await pool.read { db in
+            try Data.fetchAll(
+                db, sql: "SELECT session_id FROM sessions WHERE url_token = ? AND operator IS NOT NULL AND operator_active_at < ? LIMIT ?",
+                arguments: [urlToken, cutoff.milliseconds, limit]
+            ).map { SessionKey(urlToken: urlToken, sessionId: String(decoding: $0, as: UTF8.self)) }
+        }
+    }
+
     public func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
         try await pool.read { db in
             try Row.fetchOne(
@@ -401,6 +474,10 @@ public final class SQLiteStore: HeraldStore {
         session.updatedAt = Timestamp(milliseconds: row["updated_at"])
         session.version = row["version"]
         session.schedules = try Schedule.load(stored: row["schedules"])
+        if let name: String = row["operator"] {
+            session.handover = Handover(
+                operatorName: name, since: Timestamp(milliseconds: row["operator_since"]), lastActivity: Timestamp(milliseconds: row["operator_active_at"]))
+        }
         return session
     }
 
@@ -413,11 +490,13 @@ public final class SQLiteStore: HeraldStore {
 
     static func output(from row: Row) throws -> Output {
         let source: String? = row["source"]
-        return Output(
+        var output = Output(
             id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id")), userId: text(row, "user_id"),
             seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: optionalText(row, "text"), data: try json(row["data"]),
             attachments: try json(row["attachments"])?.arrayValue, inputId: row["input_id"], source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: row["created_at"]), scheduledId: row["scheduled_id"], late: row["late"])
+        output.operatorName = row["operator"]
+        return output
     }
 
     static func delivery(from row: Row) throws -> DeliveryRecord {

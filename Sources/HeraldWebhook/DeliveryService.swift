@@ -14,6 +14,8 @@ import ServiceLifecycle
 public final class DeliveryService: Service, Sendable {
     private let endpoints: [String: Endpoint]
     private let signingKeys: [String: WebhookSigningKey]
+    /// Keys of the endpoints' `handover.webhook`s, which sign with their own secrets.
+    private let handoverSigningKeys: [String: WebhookSigningKey]
     /// Endpoints that speak a channel's protocol: their outputs become the channel's requests.
     private let channels: [String: Channel]
     private let outbox: Outbox
@@ -30,10 +32,15 @@ public final class DeliveryService: Service, Sendable {
         self.channels = channels
         self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
         var keys: [String: WebhookSigningKey] = [:]
+        var handoverKeys: [String: WebhookSigningKey] = [:]
         for endpoint in endpoints {
             if let secret = endpoint.webhook.signingSecret, let key = WebhookSigningKey(secret: secret) { keys[endpoint.urlToken] = key }
+            if let secret = endpoint.handover.webhook?.signingSecret, let key = WebhookSigningKey(secret: secret) {
+                handoverKeys[endpoint.urlToken] = key
+            }
         }
         self.signingKeys = keys
+        self.handoverSigningKeys = handoverKeys
         self.outbox = outbox
         self.writer = writer
         self.client = client
@@ -82,9 +89,19 @@ public final class DeliveryService: Service, Sendable {
             outbox.finish(job, .dead)
             return
         }
-        let webhook = endpoint.webhook
+        // A user's message during a handover goes to the operators' webhook, in Herald's JSON
+        // (or its format), never to the user's channel.
+        let forOperators = output.type == .userMessage
+        guard let webhook = forOperators ? endpoint.handover.webhook : endpoint.webhook else {
+            let attempt = DeliveryAttempt(
+                outputId: output.id, number: number, startedAt: .now(), durationMilliseconds: 0, statusCode: nil,
+                error: "endpoint '\(endpoint.urlToken)' has no handover.webhook any more", responseBody: nil)
+            writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: .dead, attempts: number, nextAttemptAt: nil, attempt: attempt)))
+            outbox.finish(job, .dead)
+            return
+        }
         let started = Timestamp.now()
-        let channel = channels[endpoint.urlToken]
+        let channel = forOperators ? nil : channels[endpoint.urlToken]
         let request: WebhookRequest
         if let channel {
             do {
@@ -109,7 +126,7 @@ public final class DeliveryService: Service, Sendable {
         } else {
             let body = WebhookPayload.body(for: output, format: webhook.format)
             var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
-            if let key = signingKeys[endpoint.urlToken] {
+            if let key = (forOperators ? handoverSigningKeys : signingKeys)[endpoint.urlToken] {
                 headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
             }
             request = WebhookRequest(

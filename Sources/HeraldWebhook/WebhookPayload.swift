@@ -22,6 +22,7 @@ public enum WebhookPayload {
                 writer.field("scheduledId", scheduledId)
                 if output.late { writer.field("late", .bool(true)) }
             }
+            if let name = output.operatorName { writer.field("operator", name) }
             writer.field("timestamp", output.timestamp.iso8601)
             writer.endObject()
         case .cognigy:

@@ -9,8 +9,8 @@ struct HeraldCommand: AsyncParsableCommand {
         abstract: "Herald: a proactive messaging service (endpoints, flows, inject & notify, durable webhooks).",
         version: "0.1.0",
         subcommands: [
-            Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, ScheduledCommand.self, DeliveriesCommand.self, EndpointsCommand.self,
-            FlowCommand.self, ChannelCommand.self, TestCommand.self,
+            Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, ScheduledCommand.self, DeliveriesCommand.self,
+            EndpointsCommand.self, UsersCommand.self, AuditCommand.self, FlowCommand.self, ChannelCommand.self, TestCommand.self,
         ]
     )
 }

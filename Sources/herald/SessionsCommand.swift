@@ -3,7 +3,8 @@ import HeraldCore
 
 struct Sessions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List, show and end sessions through the admin API.", subcommands: [List.self, Show.self, Delete.self])
+        abstract: "List, show and end sessions, and take them over, through the admin API.",
+        subcommands: [List.self, Show.self, Delete.self, Handover.self, Reply.self, Handback.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List sessions, a page at a time.")
@@ -58,6 +59,7 @@ struct Sessions: AsyncParsableCommand {
                 let (_, json) = try await client.call("GET", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))")
                 if admin.json { return printLine(json.prettyPrinted()) }
                 printLine("session \(token)/\(session)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
+                if let name = json["operator"]?.stringValue { printLine("taken over by: \(name)") }
                 if let waiting = json["waitingAt"]?.stringValue { printLine("waiting at: \(waiting)") }
                 printLine("context: \(json["context"]?.prettyPrinted() ?? "{}")")
                 for message in json["messages"]?.arrayValue ?? [] {

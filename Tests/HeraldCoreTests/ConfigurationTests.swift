@@ -45,7 +45,7 @@ import Testing
         let path = try Self.write(Self.valid)
         let configuration = try HeraldConfiguration.load(path: path, environment: ["ADMIN_KEY": "a", "HOOK_PASSWORD": "p"])
         #expect(configuration.listen == ListenAddress(host: "127.0.0.1", port: 8080))
-        #expect(configuration.adminKeys.map(\.value) == ["a"])
+        #expect(configuration.adminKeys.map(\.key.value) == ["a"])
         #expect(configuration.storage == .sqlite(path: "./x.sqlite"))
         let endpoint = try #require(configuration.endpoint("demo"))
         #expect(endpoint.webhook.password?.value == "p")
@@ -112,6 +112,59 @@ import Testing
         let path = try Self.write(Self.valid.replacingOccurrences(of: "${HOOK_PASSWORD}", with: "${HOOK_PASSWORD:-fallback}"))
         let configuration = try HeraldConfiguration.load(path: path, environment: ["ADMIN_KEY": "a"])
         #expect(configuration.endpoints[0].webhook.password?.value == "fallback")
+    }
+
+    static let operators = valid.replacingOccurrences(
+        of: "  keys: [\"${ADMIN_KEY}\"]",
+        with: """
+              keys:
+                - "${ADMIN_KEY}"
+                - {name: dashboards, key: "k-read", scopes: [read]}
+                - name: ops
+                  key: k-ops
+                  scopes: [read, operate]
+            """
+    ).replacingOccurrences(
+        of: "    sessionTTL: 10m",
+        with: """
+                sessionTTL: 10m
+                handover:
+                  webhook: {url: "http://127.0.0.1:9000/operators", timeout: 3s}
+                  idleTimeout: 15m
+            """)
+
+    @Test func adminKeysHaveNamesAndScopesAndEndpointsAHandover() throws {
+        let configuration = try HeraldConfiguration.load(path: try Self.write(Self.operators), environment: ["ADMIN_KEY": "a", "HOOK_PASSWORD": "p"])
+        #expect(configuration.adminKeys.map(\.name) == ["key-1", "dashboards", "ops"])
+        #expect(configuration.adminKeys.map(\.scope) == [.admin, .read, .operate])
+        #expect(configuration.adminKeys.map(\.key.value) == ["a", "k-read", "k-ops"])
+        #expect(configuration.adminKeys[2].scopes == [.read, .operate])
+        #expect(configuration.adminKeys.identify("k-ops")?.name == "ops")
+        #expect(configuration.adminKeys.identify("k-op") == nil)
+        let handover = configuration.endpoints[0].handover
+        #expect(handover.webhook?.url == "http://127.0.0.1:9000/operators")
+        #expect(handover.webhook?.timeout == .seconds(3))
+        #expect(handover.idleTimeout == .seconds(900))
+    }
+
+    @Test(arguments: [
+        ("scopes: [read, operate]", "scopes: [write]", "'write' is not one of read, operate, admin"),
+        ("scopes: [read, operate]", "scopes: []", "scopes: must be a list"),
+        ("- name: ops\n      key:", "- key:", "name: is required"),
+        ("name: dashboards", "name: ops", "'ops' is already the name of another key"),
+        ("idleTimeout: 15m", "idleTimeout: later", "handover.idleTimeout"),
+        ("idleTimeout: 15m", "idle: 15m", "unknown key"),
+    ])
+    func badAdminKeysAndHandoversAreNamed(_ replaced: String, _ by: String, _ mention: String) throws {
+        let path = try Self.write(Self.operators.replacingOccurrences(of: replaced, with: by))
+        do {
+            _ = try HeraldConfiguration.load(path: path, environment: ["ADMIN_KEY": "a", "HOOK_PASSWORD": "p"])
+            Issue.record("loaded a bad config")
+        } catch {
+            #expect(error.description.contains(mention), "\(error)")
+            #expect(error.line != nil)
+            #expect(!error.description.contains("k-ops") && !error.description.contains("k-read"))
+        }
     }
 
     @Test func secretsPrintAsStars() throws {

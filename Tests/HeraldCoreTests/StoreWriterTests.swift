@@ -42,6 +42,10 @@ import Testing
         }
         func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] { try await base.scheduled(query) }
         func scheduledSession(id: String) async throws -> SessionKey? { try await base.scheduledSession(id: id) }
+        func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] { try await base.auditEntries(before: before, limit: limit) }
+        func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+            try await base.idleHandovers(urlToken: urlToken, before: cutoff, limit: limit)
+        }
         func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse? {
             try await base.idempotentResponse(urlToken: urlToken, key: key, since: since)
         }

@@ -106,6 +106,13 @@ import Testing
             try await Task.sleep(for: .milliseconds(200))
             let texts = herald.receiver.accepted.compactMap(\.text)
             #expect(texts == ["You said: hi", "You said: I'm here", "second"])
+
+            // Scheduling and cancelling are admin actions: audited under the key's name.
+            let audit = try await herald.admin("GET", "/admin/v1/audit").json["entries"]?.arrayValue ?? []
+            #expect(audit.filter { $0["action"] == "schedule" }.count == 4)
+            let cancel = try #require(audit.first { $0["action"] == "cancelSchedule" })
+            #expect(cancel["sessionId"] == "s1")
+            #expect(cancel["detail"]?.stringValue == "notify \(cancelledId)")
         }
     }
 

@@ -56,7 +56,7 @@ enum PlaybookFixtures {
         let flow = try Flow.load(yaml: testFlow, file: "steps.yaml")
         let webhook = WebhookSettings(url: "http://127.0.0.1:9/hook")
         return HeraldConfiguration(
-            adminKeys: [Secret(Fixtures.adminKey)], storage: .memory,
+            adminKeys: [AdminKey(plain: Secret(Fixtures.adminKey), position: 0)], storage: .memory,
             endpoints: [
                 Endpoint(urlToken: "steps", flow: flow, webhook: webhook),
                 Endpoint(urlToken: "demo", flow: try Fixtures.flow("echo"), webhook: webhook),
@@ -67,7 +67,7 @@ enum PlaybookFixtures {
     static func examplesConfiguration(webhookURL: String = "http://127.0.0.1:9/hook") throws -> HeraldConfiguration {
         var configuration = try HeraldConfiguration.load(path: Fixtures.root + "/examples/herald-test.yaml", environment: [:])
         for index in configuration.endpoints.indices { configuration.endpoints[index].webhook.url = webhookURL }
-        configuration.adminKeys = [Secret(Fixtures.adminKey)]
+        configuration.adminKeys = [AdminKey(plain: Secret(Fixtures.adminKey), position: 0)]
         return configuration
     }
 

@@ -267,6 +267,118 @@ import Testing
         }
     }
 
+    // MARK: Operators (SPEC §11)
+
+    @Test(arguments: kinds)
+    func handoverStateAndOperatorRepliesRoundTrip(_ kind: Kind) async throws {
+        try await kind.run { store in
+            var commit = Self.commit(version: 1, texts: ["reply"])
+            commit.session.handover = Handover(operatorName: "ada", since: Timestamp(milliseconds: 2_000), lastActivity: Timestamp(milliseconds: 3_000))
+            commit.outputs[0].source = .operator
+            commit.outputs[0].operatorName = "ada"
+            try await store.apply([.session(commit)])
+            let session = try #require(try await store.session(Self.key))
+            #expect(session.handover == Handover(operatorName: "ada", since: Timestamp(milliseconds: 2_000), lastActivity: Timestamp(milliseconds: 3_000)))
+            #expect(session.mode == .operator)
+            #expect(try await store.sessions(SessionQuery()).first?.handover?.operatorName == "ada")
+            let output = try #require(try await store.undeliveredOutputs().first?.output)
+            #expect(output.source == .operator)
+            #expect(output.operatorName == "ada")
+            #expect(try await store.idleHandovers(urlToken: "demo", before: Timestamp(milliseconds: 3_001), limit: 10) == [Self.key])
+            #expect(try await store.idleHandovers(urlToken: "demo", before: Timestamp(milliseconds: 3_000), limit: 10).isEmpty)
+            // Handed back: the columns are cleared.
+            var back = Self.commit(version: 2, texts: [], seq: 2)
+            back.session.handover = nil
+            try await store.apply([.session(back)])
+            #expect(try await store.session(Self.key)?.handover == nil)
+            #expect(try await store.idleHandovers(urlToken: "demo", before: Timestamp(milliseconds: 9_999_999), limit: 10).isEmpty)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func theAuditLogPagesNewestFirst(_ kind: Kind) async throws {
+        try await kind.run { store in
+            for index in 1...5 {
+                let entry = AuditEntry(
+                    at: Timestamp(milliseconds: Int64(index) * 1000), keyName: "ops", action: index.isMultiple(of: 2) ? .notify : .handover,
+                    urlToken: "demo", sessionId: "s\u{0}\(index)", userId: "u\(index)", detail: "d\(index)")
+                try await store.apply([.audit(entry)])
+            }
+            let first = try await store.auditEntries(before: nil, limit: 2)
+            #expect(first.map(\.userId) == ["u5", "u4"])
+            #expect(first[0].sequence > first[1].sequence)
+            #expect(first[0].sessionId == "s\u{0}5")
+            #expect(first[0].action == .handover)
+            #expect(first[0].keyName == "ops")
+            #expect(first[0].at == Timestamp(milliseconds: 5000))
+            #expect(first[0].detail == "d5")
+            let rest = try await store.auditEntries(before: first.last?.sequence, limit: 10)
+            #expect(rest.map(\.userId) == ["u3", "u2", "u1"])
+        }
+    }
+
+    @Test(arguments: kinds)
+    func erasingAUserRemovesEverythingOfTheirsAndNothingElse(_ kind: Kind) async throws {
+        try await kind.run { store in
+            let gone = SessionKey(urlToken: "demo", sessionId: "g1")
+            let gone2 = SessionKey(urlToken: "demo", sessionId: "g2")
+            let kept = SessionKey(urlToken: "demo", sessionId: "k1")
+            let elsewhere = SessionKey(urlToken: "other", sessionId: "g1")
+            func commit(_ key: SessionKey, user: String, texts: [String]) -> SessionCommit {
+                var commit = Self.commit(key, version: 1, texts: texts)
+                commit.session.userId = user
+                commit.input?.userId = user
+                for index in commit.outputs.indices { commit.outputs[index].userId = user }
+                return commit
+            }
+            try await store.apply([
+                .session(commit(gone, user: "eve", texts: ["delivered", "pending"])), .session(commit(gone2, user: "eve", texts: ["x"])),
+                .session(commit(kept, user: "bob", texts: ["bob's"])), .session(commit(elsewhere, user: "eve", texts: ["other endpoint"])),
+                .audit(AuditEntry(keyName: "ops", action: .notify, urlToken: "demo", sessionId: "g1", userId: "eve", outputId: "out_x")),
+                .audit(AuditEntry(keyName: "ops", action: .notify, urlToken: "demo", sessionId: "k1", userId: "bob")),
+            ])
+            let outputs = try await store.undeliveredOutputs().filter { $0.output.session == gone }.map(\.output.id)
+            let attempt = DeliveryAttempt(
+                outputId: outputs[0], number: 1, startedAt: Timestamp(milliseconds: 5_000), durationMilliseconds: 3, statusCode: 200, error: nil,
+                responseBody: "ok")
+            try await store.apply([.delivery(DeliveryUpdate(outputId: outputs[0], status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: attempt))])
+            // The session of eve's that was ended earlier keeps an undelivered output: erased too.
+            try await store.apply([.deleteSession(gone2)])
+
+            let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [gone])
+            try await store.apply([.erase(erasure)])
+            #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 1, outputs: 3, undelivered: 2, attempts: 1))
+
+            #expect(try await store.session(gone) == nil)
+            #expect(try await store.sessions(SessionQuery(urlToken: "demo", userId: "eve")).isEmpty)
+            #expect(try await store.transcript(gone, limit: 10).isEmpty)
+            #expect(try await store.delivery(outputId: outputs[0]) == nil)
+            #expect(try await store.attempts(outputId: outputs[0]).isEmpty)
+            #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo")).map(\.output.userId) == ["bob"])
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["bob's", "other endpoint"])
+            // Another endpoint's user of the same id is another user.
+            #expect(try await store.session(elsewhere) != nil)
+            #expect(try await store.session(kept) != nil)
+            // Audit entries about eve keep what happened, not whom it was about.
+            let audit = try await store.auditEntries(before: nil, limit: 10)
+            #expect(audit.map(\.targetErased) == [false, true])
+            #expect(audit[1].userId == nil && audit[1].sessionId == nil && audit[1].outputId == nil)
+            #expect(audit[1].action == .notify && audit[1].keyName == "ops" && audit[1].urlToken == "demo")
+            #expect(audit[0].userId == "bob")
+
+            // The result of an attempt in flight during the erasure records nothing.
+            let late = DeliveryAttempt(
+                outputId: outputs[1], number: 1, startedAt: Timestamp(milliseconds: 6_000), durationMilliseconds: 3, statusCode: 200, error: nil,
+                responseBody: "late")
+            try await store.apply([.delivery(DeliveryUpdate(outputId: outputs[1], status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: late))])
+            #expect(try await store.attempts(outputId: outputs[1]).isEmpty)
+            #expect(try await store.delivery(outputId: outputs[1]) == nil)
+            // A new session of the same id starts afresh.
+            try await store.apply([.session(commit(gone, user: "eve", texts: ["new"]))])
+            #expect(try await store.session(gone)?.nextSeq == 2)
+        }
+    }
+
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
         let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
         let first = try SQLiteStore(path: path, logger: Logger(label: "test"))

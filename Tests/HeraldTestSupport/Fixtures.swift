@@ -26,7 +26,7 @@ public enum Fixtures {
         webhook.retry = RetryPolicy(schedule: [.milliseconds(50), .milliseconds(100)], jitter: 0, throttleDelay: .milliseconds(200))
         configure(&webhook)
         let endpoint = Endpoint(urlToken: "demo", flow: try Fixtures.flow(flow), webhook: webhook, apiKeys: apiKeys.map(Secret.init))
-        return HeraldConfiguration(adminKeys: [Secret(adminKey)], storage: storage, endpoints: [endpoint])
+        return HeraldConfiguration(adminKeys: [AdminKey(plain: Secret(adminKey), position: 0)], storage: storage, endpoints: [endpoint])
     }
 
     /// The three stores, for tests that run on each (`@Test(arguments: Fixtures.Store.allCases)`).

@@ -7,6 +7,8 @@ first), checks endpoint health, opens a session, sends a notify and an inject th
 sees them in the transcript and at the receiver, expands delivery attempts, broadcasts, retries a
 dead letter, resumes a paused endpoint, pages and filters sessions, and checks that markup in a
 message is shown as text. Then the same core path with `admin.listen` on a listener of its own.
+Then an operator (a key with the `operate` scope) takes a session over, sees the user's messages
+arrive live, replies and hands back, and an admin key reads it all in the audit log.
 
 Usage: console_test.py --herald PATH/TO/herald [--screenshots DIR]
 
@@ -37,6 +39,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 ADMIN_KEY = "console-test-admin-key"
+OPERATOR_KEY = "console-test-operator-key"
+READ_KEY = "console-test-read-key"
 HOOK_USER, HOOK_PASSWORD = "bot", "console-hook-password"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ECHO_FLOW = os.path.join(ROOT, "examples", "flows", "echo.yaml")
@@ -52,7 +56,7 @@ class Receiver:
 
     def __init__(self):
         self.deliveries = []
-        self.answers = {"/hook": 200, "/dead": 400, "/gone": 410}
+        self.answers = {"/hook": 200, "/dead": 400, "/gone": 410, "/operators": 200}
         self.lock = threading.Lock()
         receiver = self
 
@@ -114,14 +118,17 @@ def free_port():
 
 
 class Herald:
-    def __init__(self, binary, receiver, workdir, separate_admin):
+    def __init__(self, binary, receiver, workdir, separate_admin, name=None):
         self.port = free_port()
         self.admin_port = free_port() if separate_admin else self.port
         admin_listen = f"\n  listen: 127.0.0.1:{self.admin_port}" if separate_admin else ""
         config = f"""
 listen: 127.0.0.1:{self.port}
 admin:
-  keys: ["{ADMIN_KEY}"]{admin_listen}
+  keys:
+    - "{ADMIN_KEY}"
+    - {{name: ada-key, key: "{OPERATOR_KEY}", scopes: [operate]}}
+    - {{name: dashboards, key: "{READ_KEY}", scopes: [read]}}{admin_listen}
 storage: memory
 endpoints:
   - urlToken: demo
@@ -131,6 +138,9 @@ endpoints:
       user: {HOOK_USER}
       password: {HOOK_PASSWORD}
       timeout: 5s
+    handover:
+      webhook:
+        url: {receiver.url('/operators')}
   - urlToken: billing
     flow: {ECHO_FLOW}
     webhook:
@@ -142,7 +152,7 @@ endpoints:
       url: {receiver.url('/gone')}
       timeout: 5s
 """
-        path = os.path.join(workdir, "separate.yaml" if separate_admin else "herald.yaml")
+        path = os.path.join(workdir, name or ("separate.yaml" if separate_admin else "herald.yaml"))
         with open(path, "w") as f:
             f.write(config)
         self.log_path = path + ".log"
@@ -269,6 +279,13 @@ class Page:
             raise AssertionError(f"an alert opened: {text!r}")
         except NoAlertPresentException:
             pass
+
+    def sign_in_with(self, key):
+        """Signs in on the page already open (after a sign-out, say)."""
+        self.wait(lambda: self.visible("#sign-in-key"), "the sign-in form shows")
+        self.type("#sign-in-key", key)
+        self.click("#sign-in-button")
+        self.wait(lambda: self.visible("#view-endpoints"), "the endpoints view shows after signing in")
 
     def sign_in(self, base):
         self.driver.get(base + "/console")
@@ -535,6 +552,83 @@ def run_separate_admin_listener(binary, workdir):
         receiver.close()
 
 
+def run_operators(binary, workdir, screenshots):
+    """Take over → the user's messages live → reply → hand back, with an `operate` key; what
+    that key may not do is not shown; a `read` key sees no actions at all; the audit log."""
+    receiver = Receiver()
+    herald = Herald(binary, receiver, workdir, separate_admin=False, name="operators.yaml")
+    driver = None
+    try:
+        herald.send("demo", "user-42", "conv-9", "I want to speak to a human")
+        receiver.wait_for(lambda d: d["body"].get("text") == "You said: I want to speak to a human", "of the first echo")
+        driver = browser()
+        page = Page(driver)
+
+        # A read-only key: sessions are visible, no action is.
+        driver.get(herald.url("/console"))
+        page.sign_in_with(READ_KEY)
+        page.wait(lambda: "dashboards" in page.text("#whoami"), "the key's name shows")
+        assert page.visible('#nav a[data-view="audit"]') is None, "a read key sees the audit link"
+        assert page.visible("#broadcast-form") is None, "a read key sees the broadcast form"
+        page.go("#session/demo/conv-9")
+        page.wait(lambda: page.visible("#view-session") and len(transcript_items(page)) == 2, "conv-9's transcript shows to a read key")
+        for css in ["#operator-card", "#message-form", "#end-session", "#erase-user"]:
+            assert page.visible(css) is None, f"a read key sees {css}"
+        page.click("#sign-out")
+        print("console test: a read key sees no action")
+
+        # The operator: everything of `operate`, nothing of `admin`.
+        page.sign_in_with(OPERATOR_KEY)
+        page.wait(lambda: "ada-key" in page.text("#whoami"), "the operator key's name shows")
+        page.go("#session/demo/conv-9")
+        page.wait(lambda: page.visible("#takeover-button"), "Take over shows")
+        assert page.visible("#end-session") is None and page.visible("#erase-user") is None, "an operate key sees admin actions"
+        assert page.visible('#nav a[data-view="audit"]') is None
+        page.type("#operator-name", "Ada")
+        page.click("#takeover-button")
+        page.wait(lambda: page.visible("#reply-text") and "Taken over by Ada" in page.text("#operator-state"), "the reply box shows after taking over")
+        assert page.visible("#takeover-button") is None
+        page.wait(lambda: "operator (Ada)" in page.text("#session-mode"), "the session's mode shows the operator")
+
+        # The user writes: no echo; the message shows up live and reaches the operators' webhook.
+        herald.send("demo", "user-42", "conv-9", "hello? anyone there?")
+        page.wait(lambda: any(i["text"] == "hello? anyone there?" for i in transcript_items(page)), "the user's message appears live")
+        forwarded = receiver.wait_for(lambda d: d["path"] == "/operators" and d["body"].get("text") == "hello? anyone there?", "to the operators")
+        assert forwarded[0]["body"]["type"] == "userMessage" and forwarded[0]["body"]["operator"] == "Ada"
+        time.sleep(0.5)
+        assert not any(b.get("text") == "You said: hello? anyone there?" for b in receiver.bodies()), "the flow answered during the handover"
+
+        page.type("#reply-text", "Hi, this is Ada. How can I help?")
+        page.click("#reply-button")
+        page.wait(lambda: any(i["text"] == "Hi, this is Ada. How can I help?" and "operator" in i["meta"] for i in transcript_items(page)),
+                  "the reply appears in the transcript")
+        reply = receiver.wait_for(lambda d: d["path"] == "/hook" and d["body"].get("text") == "Hi, this is Ada. How can I help?", "of the reply")
+        assert reply[0]["body"]["source"] == "operator" and reply[0]["body"]["operator"] == "Ada", reply[0]["body"]
+        page.screenshot(screenshots, "console-operator.png")
+
+        page.click("#handback-button")
+        page.wait(lambda: page.visible("#takeover-button") and "The flow answers" in page.text("#operator-state"), "handed back")
+        herald.send("demo", "user-42", "conv-9", "thanks")
+        page.wait(lambda: any(i["text"] == "You said: thanks" for i in transcript_items(page)), "the flow answers again")
+        page.click("#sign-out")
+        print("console test: an operator takes over, sees the user live, replies and hands back")
+
+        # The admin key reads it in the audit log, under the operator key's name.
+        page.sign_in_with(ADMIN_KEY)
+        page.wait(lambda: page.visible('#nav a[data-view="audit"]'), "the audit link shows to an admin key")
+        page.go("#audit")
+        page.wait(lambda: [r.get_attribute("data-action") for r in page.all("#audit-rows tr")][:3] == ["handback", "reply", "handover"],
+                  "the audit log lists handback, reply, handover newest first")
+        assert "ada-key" in page.text("#audit-rows tr:first-child")
+        assert OPERATOR_KEY not in page.text() and ADMIN_KEY not in page.text()
+        print("console test: the audit log shows the operator's actions by key name")
+    finally:
+        if driver is not None:
+            driver.quit()
+        herald.stop()
+        receiver.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--herald", required=True, help="the herald binary")
@@ -549,7 +643,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="herald-console-")
     passed, failed = 0, 0
     for name, run in [("single listener", lambda: run_single_listener(arguments.herald, workdir, arguments.screenshots)),
-                      ("separate admin listener", lambda: run_separate_admin_listener(arguments.herald, workdir))]:
+                      ("separate admin listener", lambda: run_separate_admin_listener(arguments.herald, workdir)),
+                      ("operators", lambda: run_operators(arguments.herald, workdir, arguments.screenshots))]:
         try:
             run()
             passed += 1

@@ -128,9 +128,11 @@ private struct ConfigurationLoader {
                         guard case .sequence(let sequence) = adminValue else { throw error(adminValue, "admin.keys", "must be a list") }
                         configuration.adminKeys = []
                         for (index, element) in sequence.enumerated() {
-                            let secret = try secret(element, "admin.keys[\(index)]")
-                            guard !secret.value.isEmpty else { throw error(element, "admin.keys[\(index)]", "is empty") }
-                            configuration.adminKeys.append(secret)
+                            let key = try adminKeyEntry(element, "admin.keys[\(index)]", position: index)
+                            if let other = configuration.adminKeys.first(where: { $0.name == key.name }) {
+                                throw error(element, "admin.keys[\(index)].name", "'\(key.name)' is already the name of another key (\(other.name))")
+                            }
+                            configuration.adminKeys.append(key)
                         }
                     case "listen": configuration.adminListen = try listen(adminValue, "admin.listen")
                     default: throw unknown(adminKeyNode, adminKey, in: "admin", allowed: ["keys", "listen"])
@@ -157,6 +159,63 @@ private struct ConfigurationLoader {
         return configuration
     }
 
+    /// A plain key (every scope), or `{name, key, scopes: [read | operate | admin]}`.
+    func adminKeyEntry(_ node: Node, _ section: String, position: Int) throws(FileError) -> AdminKey {
+        guard case .mapping = node else {
+            let secret = try secret(node, section)
+            guard !secret.value.isEmpty else { throw error(node, section, "is empty") }
+            return AdminKey(plain: secret, position: position)
+        }
+        var name: String?
+        var secret: Secret?
+        var scopes: [AdminScope]?
+        for (key, keyNode, value) in try keys(node, section) {
+            let field = "\(section).\(key)"
+            switch key {
+            case "name":
+                let text = try string(value, field)
+                guard !text.isEmpty, text.utf8.count <= 64, !text.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+                    throw error(value, field, "must be 1 to 64 characters without spaces")
+                }
+                name = text
+            case "key":
+                secret = try self.secret(value, field)
+                guard !(secret?.value.isEmpty ?? true) else { throw error(value, field, "is empty") }
+            case "scopes":
+                guard case .sequence(let sequence) = value, !sequence.isEmpty else {
+                    throw error(value, field, "must be a list of read, operate, admin")
+                }
+                scopes = []
+                for (index, element) in sequence.enumerated() {
+                    let text = try string(element, "\(field)[\(index)]")
+                    guard let scope = AdminScope(rawValue: text) else {
+                        throw error(element, "\(field)[\(index)]", "'\(text)' is not one of read, operate, admin")
+                    }
+                    scopes?.append(scope)
+                }
+            default: throw unknown(keyNode, key, in: section, allowed: ["name", "key", "scopes"])
+            }
+        }
+        guard let name else { throw error(node, "\(section).name", "is required (it names the key in the audit log)") }
+        guard let secret else { throw error(node, "\(section).key", "is required") }
+        guard let scopes else { throw error(node, "\(section).scopes", "is required (read, operate and/or admin)") }
+        return AdminKey(name: name, key: secret, scope: scopes.max()!)
+    }
+
+    /// An endpoint's `handover: {webhook: {...}, idleTimeout: 10m}`.
+    func handover(_ node: Node, _ section: String) throws(FileError) -> HandoverSettings {
+        var settings = HandoverSettings()
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "webhook": settings.webhook = try webhook(value, name)
+            case "idleTimeout": settings.idleTimeout = try duration(value, name)
+            default: throw unknown(keyNode, key, in: section, allowed: ["webhook", "idleTimeout"])
+            }
+        }
+        return settings
+    }
+
     func byteSize(_ node: Node, _ key: String) throws(FileError) -> Int {
         let text = try string(node, key).replacingOccurrences(of: " ", with: "")
         let units: [(String, Int)] = [("KiB", 1024), ("MiB", 1 << 20), ("KB", 1000), ("MB", 1_000_000), ("B", 1), ("", 1)]
@@ -179,7 +238,7 @@ private struct ConfigurationLoader {
     }
 
     func endpoint(_ node: Node, _ section: String) throws(FileError) -> Endpoint {
-        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars"]
+        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars", "handover"]
         var urlToken: String?
         var flowPath: (String, Node)?
         var webhook: WebhookSettings?
@@ -188,6 +247,7 @@ private struct ConfigurationLoader {
         var channelVars: (vars: [String: Secret], lines: [String: Int], node: Node)?
         var apiKeys: [Secret] = []
         var ttl = Duration.seconds(1800)
+        var handover = HandoverSettings()
         for (key, keyNode, value) in try keys(node, section) {
             let name = "\(section).\(key)"
             switch key {
@@ -213,6 +273,7 @@ private struct ConfigurationLoader {
                     apiKeys.append(secret)
                 }
             case "sessionTTL": ttl = try duration(value, name)
+            case "handover": handover = try self.handover(value, name)
             case "channel": channelPath = (try string(value, name), value)
             case "channelVars":
                 var vars: [String: Secret] = [:]
@@ -257,7 +318,9 @@ private struct ConfigurationLoader {
             throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
         }
         let flow = try Flow.load(path: resolved)
-        return Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
+        var endpoint = Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
+        endpoint.handover = handover
+        return endpoint
     }
 
     /// A path relative to the config file's folder.

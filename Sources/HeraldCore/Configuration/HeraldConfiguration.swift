@@ -164,6 +164,9 @@ public struct Endpoint: Sendable {
     /// requests and outgoing webhook requests are translated by the channel file (SPEC §9).
     /// `webhook.url` is then unused (the channel's output says where to send).
     public var channel: ChannelReference?
+    /// What happens while an operator has a session (SPEC §11): where the user's messages go,
+    /// and when the session goes back to its flow by itself.
+    public var handover = HandoverSettings()
 
     public init(
         urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800),
@@ -178,12 +181,28 @@ public struct Endpoint: Sendable {
     }
 }
 
+/// An endpoint's `handover` section.
+public struct HandoverSettings: Sendable {
+    /// Receives the user's messages while an operator has the session (as outputs of type
+    /// `userMessage`, with the delivery guarantees of any output). `nil`: they are only recorded.
+    public var webhook: WebhookSettings?
+    /// A session whose operator did nothing (no handover, no reply) for this long goes back to
+    /// its flow by itself. `nil`: only an explicit handback ends a handover.
+    public var idleTimeout: Duration?
+
+    public init(webhook: WebhookSettings? = nil, idleTimeout: Duration? = nil) {
+        self.webhook = webhook
+        self.idleTimeout = idleTimeout
+    }
+}
+
 /// Everything `herald serve` reads from its config file (SPEC §6).
 public struct HeraldConfiguration: Sendable {
     /// The file it came from, for messages.
     public var file: String
     public var listen: ListenAddress
-    public var adminKeys: [Secret]
+    /// `admin.keys`: at least one; each with a name and a scope.
+    public var adminKeys: [AdminKey]
     /// A separate listener for the admin API; `nil` serves it on `listen`.
     public var adminListen: ListenAddress?
     public var storage: StorageLocation
@@ -203,7 +222,7 @@ public struct HeraldConfiguration: Sendable {
     public var publicUrl: String?
 
     public init(
-        file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [Secret] = [],
+        file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [AdminKey] = [],
         adminListen: ListenAddress? = nil, storage: StorageLocation = .memory, endpoints: [Endpoint], maxBodySize: Int = 1 << 20
     ) {
         self.file = file

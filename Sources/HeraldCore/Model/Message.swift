@@ -1,9 +1,12 @@
 /// Where an input came from: the user through the endpoint, a back-end through `inject` (now
 /// or scheduled, or a flow's reminder), or the timeout of the `ask` the session waited at.
+/// As an output's source it says what made the output: a flow run for one of those, or an
+/// operator's reply (`operator`, never an input's source).
 public enum InputSource: String, Sendable, Hashable, CaseIterable {
     case user
     case inject
     case timeout
+    case `operator`
 }
 
 /// One message entering a session's flow.
@@ -42,6 +45,9 @@ public enum OutputType: String, Sendable, Hashable, CaseIterable {
     case output
     case notify
     case error
+    /// A user's message while an operator has the session, for the endpoint's
+    /// `handover.webhook` (not the user's channel).
+    case userMessage
 }
 
 /// One message to the user, sent as one webhook POST.
@@ -64,6 +70,9 @@ public struct Output: Sendable, Hashable {
     public var scheduledId: String?
     /// The schedule fired more than ``Schedule/lateAfter`` after it was due (Herald was down).
     public var late: Bool
+    /// The operator who sent this reply (`source == .operator`), or who has the session a
+    /// `userMessage` was written in.
+    public var operatorName: String?
 
     public init(
         id: String = Identifier.output(),
@@ -93,5 +102,6 @@ public struct Output: Sendable, Hashable {
         self.timestamp = timestamp
         self.scheduledId = scheduledId
         self.late = late
+        self.operatorName = nil
     }
 }

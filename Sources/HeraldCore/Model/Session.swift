@@ -15,6 +15,8 @@ public struct Session: Sendable, Hashable {
     /// Incremented on every recorded change; stores sharing sessions across instances use it to
     /// detect a concurrent update.
     public var version: Int64
+    /// Set while an operator has the session (SPEC §11): the flow does not run for user messages.
+    public var handover: Handover?
 
     public init(key: SessionKey, userId: String, now: Timestamp = .now()) {
         self.key = key
@@ -26,6 +28,7 @@ public struct Session: Sendable, Hashable {
         self.createdAt = now
         self.updatedAt = now
         self.version = 0
+        self.handover = nil
     }
 }
 

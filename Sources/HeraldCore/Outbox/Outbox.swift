@@ -80,6 +80,22 @@ public final class Outbox: Sendable {
         state.withLock { $0.sessions[key] != nil }
     }
 
+    /// Takes every queued output of one user of an endpoint out of the outbox (an erasure): none
+    /// of them is attempted again. One in flight still finishes; its result changes nothing
+    /// here. Returns what was dropped.
+    @discardableResult
+    public func drop(urlToken: String, userId: String) -> [OutboxEntry] {
+        let (dropped, drained, waiter) = state.withLock { state in
+            let dropped = state.drop { $0.session.urlToken == urlToken && $0.userId == userId }
+            let drained = state.drained
+            state.drained.removeAll()
+            return (dropped, drained, state.signal())
+        }
+        waiter?.resume()
+        if !drained.isEmpty, let handler = drainedHandler.withLock({ $0 }) { handler.call(drained) }
+        return dropped
+    }
+
     public func pause(_ urlToken: String) {
         state.withLock { $0[endpoint: urlToken].paused = true }
     }
@@ -278,6 +294,20 @@ struct OutboxState {
             self[endpoint: key.urlToken].paused = true
             self[endpoint: key.urlToken].ready.append(key)
         }
+    }
+
+    /// Removes the queues of sessions whose outputs match (all outputs of a session are to one
+    /// user, so a session's queue matches as a whole). A dropped head in flight is ignored by
+    /// ``finish(_:_:now:)``, and its timers by ``take(now:max:)``.
+    mutating func drop(_ matches: (Output) -> Bool) -> [OutboxEntry] {
+        var dropped: [OutboxEntry] = []
+        for (key, queue) in sessions where queue.entries.contains(where: { matches($0.output) }) {
+            dropped += queue.entries
+            self[endpoint: key.urlToken].backlog -= queue.entries.count
+            sessions[key] = nil
+            drained.append(key)
+        }
+        return dropped
     }
 
     mutating func retryNow(outputId: String, now: Timestamp) -> Bool {

@@ -102,14 +102,14 @@ public enum Accepted: Sendable {
 /// output, gives the outputs their `seq`, and is recorded by the ``StoreWriter``, which then
 /// hands the outputs to the ``Outbox``. A call returns once its record is durable.
 public final class SessionRegistry: Sendable {
-    private struct CachedSession {
+    struct CachedSession {
         var session: Session
         var epoch: Int
         var touched: Timestamp
     }
 
     /// What one turn decided: the session's next state, the input, the outputs.
-    private struct Change {
+    struct Change {
         var session: Session
         var input: Input?
         var outputs: [Output]
@@ -117,16 +117,16 @@ public final class SessionRegistry: Sendable {
     }
 
     public let endpoints: [String: Endpoint]
-    private let store: any HeraldStore
-    private let writer: StoreWriter
-    private let mailbox = SessionMailbox()
-    private let logger: Logger
+    let store: any HeraldStore
+    let writer: StoreWriter
+    let mailbox = SessionMailbox()
+    let logger: Logger
     /// With a store only this process writes (memory, SQLite), session state is carried in
     /// memory from one input to the next, and an input does not wait for the previous input's
     /// commit before running. With a shared store (PostgreSQL) each input is a ``SessionTurn``
     /// that the store runs on the session as stored, inside the batch's transaction.
-    private let cachesSessions: Bool
-    private let cache = Mutex<[SessionKey: CachedSession]>([:])
+    let cachesSessions: Bool
+    let cache = Mutex<[SessionKey: CachedSession]>([:])
     private let cacheLimit: Int
     private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let metrics: RegistryMetrics
@@ -174,16 +174,24 @@ public final class SessionRegistry: Sendable {
                 if message.source == .user { session.schedules.removeAll(where: \.cancelOnUserMessage) }
                 let input = Input(
                     session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
-                let outputs = self.run(endpoint.flow, &session, input) { FlowEngine.run($0, session: $1, input: input) }
-                return Change(session: session, input: input, outputs: outputs)
+                // While an operator has the session, the user's message is recorded, not run.
+                if session.handover != nil, message.source == .user { return self.heldForOperator(input, session, endpoint, now) }
+                return self.runFlow(input, session, endpoint, now)
             }
         }
+    }
+
+    /// Runs the endpoint's flow for `input`: the change it makes to the session.
+    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+        var session = session
+        let outputs = run(endpoint.flow, &session, input) { FlowEngine.run($0, session: $1, input: input) }
+        return Change(session: session, input: input, outputs: outputs)
     }
 
     /// Runs a flow (``FlowEngine/run(_:session:input:)`` or a timeout) on `session` and applies
     /// what it decided: the outputs get their ids and `seq`, the context, the waiting point
     /// and the schedules change.
-    private func run(
+    func run(
         _ flow: Flow, _ session: inout Session, _ input: Input, from schedule: Schedule? = nil,
         _ engine: (Flow, Session) -> FlowEngine.Run
     ) -> [Output] {
@@ -338,7 +346,10 @@ public final class SessionRegistry: Sendable {
             let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input) }
             return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
         case .timeout(let nodeId):
-            guard session.waiting?.nodeId == nodeId else { return Change(session: session, input: nil, outputs: [], scheduled: schedule) }
+            // Stale (the user answered), or an operator has the session: the flow stays quiet.
+            guard session.waiting?.nodeId == nodeId, session.handover == nil else {
+                return Change(session: session, input: nil, outputs: [], scheduled: schedule)
+            }
             let input = Input(
                 session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
             let outputs = run(endpoint.flow, &session, input, from: schedule) {
@@ -453,7 +464,7 @@ public final class SessionRegistry: Sendable {
 
     /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
     /// when the session does not exist or expired), records it, and returns the receipt.
-    private func change(
+    func change(
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
@@ -527,7 +538,7 @@ public final class SessionRegistry: Sendable {
     }
 
     /// The session's latest state: the cache when it is valid, else the store.
-    private func currentSession(_ key: SessionKey) async throws -> (session: Session?, epoch: Int) {
+    func currentSession(_ key: SessionKey) async throws -> (session: Session?, epoch: Int) {
         let epoch = writer.epoch
         if cachesSessions, let cached = cache.withLock({ $0[key] }), cached.epoch == epoch {
             return (cached.session, epoch)
@@ -537,7 +548,7 @@ public final class SessionRegistry: Sendable {
 
     /// `nil` when the session has been idle for longer than the endpoint's TTL and has no
     /// pending schedule.
-    private func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
+    func live(_ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Session? {
         session.updatedAt.adding(endpoint.sessionTTL) < now && session.schedules.isEmpty ? nil : session
     }
 

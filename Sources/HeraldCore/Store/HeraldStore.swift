@@ -55,6 +55,14 @@ public protocol HeraldStore: Sendable {
     /// The recorded answer for an `Idempotency-Key`, if it is younger than 24 h.
     func idempotentResponse(urlToken: String, key: String, since: Timestamp) async throws -> IdempotentResponse?
 
+    /// The audit log, newest first: entries with a ``AuditEntry/sequence`` below `before` (all
+    /// when `nil`), at most `limit`.
+    func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry]
+
+    /// Keys of sessions of `urlToken` an operator has had without acting since before `cutoff`
+    /// (for the handover's idle timeout).
+    func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey]
+
     /// Deletes what is no longer needed: idempotency records older than `idempotencyCutoff`, and
     /// delivered or dead outputs (with their attempts) and inputs older than `historyCutoff`.
     /// Undelivered outputs are never pruned.
@@ -92,6 +100,10 @@ public enum StoreChange: Sendable {
     case delivery(DeliveryUpdate)
     /// Delivery to an endpoint stopped (410 Gone) or resumed.
     case endpointPaused(urlToken: String, paused: Bool)
+    /// An admin action, for the audit log.
+    case audit(AuditEntry)
+    /// Everything of one user of one endpoint goes.
+    case erase(Erasure)
 }
 
 /// What one input or notify changes: the session's new state, the input, its outputs.
@@ -248,6 +260,8 @@ public struct SessionSummary: Sendable, Hashable {
     public var updatedAt: Timestamp
     public var waitingAt: String?
     public var outputs: Int64
+    /// Set while an operator has the session.
+    public var handover: Handover?
 
     public init(key: SessionKey, userId: String, createdAt: Timestamp, updatedAt: Timestamp, waitingAt: String?, outputs: Int64) {
         self.key = key
@@ -264,6 +278,7 @@ extension SessionSummary {
         self.init(
             key: session.key, userId: session.userId, createdAt: session.createdAt, updatedAt: session.updatedAt,
             waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1)
+        self.handover = session.handover
     }
 }
 

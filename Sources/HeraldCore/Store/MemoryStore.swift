@@ -27,6 +27,7 @@ public final class MemoryStore: HeraldStore {
         var paused: Set<String> = []
         var idempotency: [String: IdempotentResponse] = [:]
         var nextPosition = 0
+        var audit: [AuditEntry] = []
     }
 
     private let state = Mutex(State())
@@ -89,6 +90,11 @@ public final class MemoryStore: HeraldStore {
                     state.outputs[update.outputId] = output
                 case .endpointPaused(let urlToken, let paused):
                     if paused { state.paused.insert(urlToken) } else { state.paused.remove(urlToken) }
+                case .audit(var entry):
+                    entry.sequence = Int64(state.audit.count + 1)
+                    state.audit.append(entry)
+                case .erase(let erasure):
+                    Self.erase(erasure, in: &state)
                 }
             }
         }
@@ -105,6 +111,48 @@ public final class MemoryStore: HeraldStore {
         }
         if let response = commit.idempotency {
             state.idempotency[response.urlToken + "\u{0}" + response.key] = response
+        }
+    }
+
+    private static func erase(_ erasure: Erasure, in state: inout State) {
+        let (urlToken, userId) = (erasure.urlToken, erasure.userId)
+        var counts = ErasureCounts()
+        let sessions = state.sessions.values.filter { $0.key.urlToken == urlToken && $0.userId == userId }.map(\.key)
+        counts.sessions = sessions.count
+        for key in sessions { state.sessions[key] = nil }
+        for (key, inputs) in state.inputs where key.urlToken == urlToken {
+            let kept = sessions.contains(key) ? [] : inputs.filter { $0.userId != userId }
+            counts.inputs += inputs.count - kept.count
+            state.inputs[key] = kept.isEmpty ? nil : kept
+        }
+        for (id, output) in state.outputs where output.output.session.urlToken == urlToken && output.output.userId == userId {
+            counts.outputs += 1
+            if output.status == .pending || output.status == .failed { counts.undelivered += 1 }
+            counts.attempts += state.attempts[id]?.count ?? 0
+            state.outputs[id] = nil
+            state.attempts[id] = nil
+            state.outputsBySession[output.output.session]?.removeAll { $0 == id }
+        }
+        for index in state.audit.indices where state.audit[index].urlToken == urlToken && state.audit[index].userId == userId {
+            state.audit[index].sessionId = nil
+            state.audit[index].userId = nil
+            state.audit[index].outputId = nil
+            state.audit[index].targetErased = true
+        }
+        erasure.record(counts)
+    }
+
+    public func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] {
+        state.withLock { state in
+            Array(state.audit.reversed().filter { before == nil || $0.sequence < before! }.prefix(limit))
+        }
+    }
+
+    public func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
+        state.withLock { state in
+            Array(
+                state.sessions.values.filter { $0.key.urlToken == urlToken && ($0.handover.map { $0.lastActivity < cutoff } ?? false) }
+                    .prefix(limit).map(\.key))
         }
     }
 

@@ -49,6 +49,34 @@ enum AdminJSON {
             "updatedAt": .string(summary.updatedAt.iso8601),
             "waitingAt": summary.waitingAt.map(JSON.string) ?? .null,
             "outputs": .number(Double(summary.outputs)),
+            "mode": summary.handover == nil ? "flow" : "operator",
+            "operator": summary.handover.map { .string($0.operatorName) } ?? .null,
+        ]
+    }
+
+    /// A session's mode after a handover: `{"urlToken", "sessionId", "mode", "operator", "operatorSince"}`.
+    static func mode(_ key: SessionKey, _ handover: Handover?) -> JSON {
+        [
+            "urlToken": .string(key.urlToken),
+            "sessionId": .string(key.sessionId),
+            "mode": handover == nil ? "flow" : "operator",
+            "operator": handover.map { .string($0.operatorName) } ?? .null,
+            "operatorSince": handover.map { .string($0.since.iso8601) } ?? .null,
+        ]
+    }
+
+    static func audit(_ entry: AuditEntry) -> JSON {
+        [
+            "sequence": .number(Double(entry.sequence)),
+            "at": .string(entry.at.iso8601),
+            "keyName": .string(entry.keyName),
+            "action": .string(entry.action.rawValue),
+            "urlToken": entry.urlToken.map(JSON.string) ?? .null,
+            "sessionId": entry.sessionId.map(JSON.string) ?? .null,
+            "userId": entry.userId.map(JSON.string) ?? .null,
+            "outputId": entry.outputId.map(JSON.string) ?? .null,
+            "detail": entry.detail.map(JSON.string) ?? .null,
+            "targetErased": .bool(entry.targetErased),
         ]
     }
 
@@ -63,6 +91,9 @@ enum AdminJSON {
             "nextSeq": .number(Double(session.nextSeq)),
             "createdAt": .string(session.createdAt.iso8601),
             "updatedAt": .string(session.updatedAt.iso8601),
+            "mode": .string(session.mode.rawValue),
+            "operator": session.handover.map { .string($0.operatorName) } ?? .null,
+            "operatorSince": session.handover.map { .string($0.since.iso8601) } ?? .null,
             "scheduled": .array(session.schedules.map { scheduled(ScheduledEntry(session: session.key, userId: session.userId, schedule: $0)) }),
             "messages": .array(transcript.map(message)),
         ]
@@ -133,6 +164,7 @@ enum AdminJSON {
             object["scheduledId"] = .string(scheduledId)
             object["late"] = .bool(output.late)
         }
+        if let name = output.operatorName { object["operator"] = .string(name) }
         if let attempts { object["attemptLog"] = .array(attempts.map(attempt)) }
         return .object(object)
     }

@@ -6,23 +6,26 @@ import Hummingbird
 import NIOCore
 
 /// The REST admin API under `/admin/v1` (SPEC §2): endpoints, sessions, broadcast, deliveries.
-/// Every route needs `X-API-Key`.
+/// Every route needs `X-API-Key`, and the scope it is added with (SPEC §11); the operators'
+/// routes (handover, erasure, audit) are in ``OperatorRoutes``.
 struct AdminRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
+        let keys = herald.configuration.adminKeys
         let routes = RouteCollection(context: Context.self)
-            .add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
-        routes.get("endpoints", use: listEndpoints)
-        routes.get("endpoints/:urlToken", use: showEndpoint)
-        routes.post("endpoints/:urlToken/resume", use: resumeEndpoint)
-        routes.get("sessions", use: listSessions)
-        routes.get("sessions/:urlToken/:sessionId", use: showSession)
-        routes.delete("sessions/:urlToken/:sessionId", use: deleteSession)
-        routes.post("notify", use: broadcast)
-        routes.get("deliveries", use: listDeliveries)
-        routes.get("deliveries/:outputId", use: showDelivery)
-        routes.post("deliveries/:outputId/retry", use: retryDelivery)
+            .add(middleware: AdminKeyMiddleware(keys: keys))
+        routes.get("endpoints", use: AdminScopes.scoped(.read, keys, listEndpoints))
+        routes.get("endpoints/:urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
+        routes.post("endpoints/:urlToken/resume", use: AdminScopes.scoped(.admin, keys, resumeEndpoint))
+        routes.get("sessions", use: AdminScopes.scoped(.read, keys, listSessions))
+        routes.get("sessions/:urlToken/:sessionId", use: AdminScopes.scoped(.read, keys, showSession))
+        routes.delete("sessions/:urlToken/:sessionId", use: AdminScopes.scoped(.admin, keys, deleteSession))
+        routes.post("notify", use: AdminScopes.scoped(.admin, keys, broadcast))
+        routes.get("deliveries", use: AdminScopes.scoped(.read, keys, listDeliveries))
+        routes.get("deliveries/:outputId", use: AdminScopes.scoped(.read, keys, showDelivery))
+        routes.post("deliveries/:outputId/retry", use: AdminScopes.scoped(.admin, keys, retryDelivery))
+        OperatorRoutes<Context>(herald: herald).add(to: routes)
         return routes
     }
 
@@ -46,13 +49,14 @@ struct AdminRoutes<Context: RequestContext> {
                 endpoint, channel: herald.channels[endpoint.urlToken], paused: herald.outbox.isPaused(endpoint.urlToken), backlog: backlog))
     }
 
-    @Sendable func resumeEndpoint(request: Request, context: Context) async throws -> Response {
+    @Sendable func resumeEndpoint(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let endpoint = try self.endpoint(context)
         do {
             try await herald.deliveries.resume(urlToken: endpoint.urlToken)
         } catch {
             throw APIError.from(error)
         }
+        await herald.audit(key, .resume, AuditTarget(urlToken: endpoint.urlToken))
         return .json(.ok, ["urlToken": .string(endpoint.urlToken), "paused": false])
     }
 
@@ -97,27 +101,31 @@ struct AdminRoutes<Context: RequestContext> {
         return .json(.ok, AdminJSON.session(session, transcript: transcript))
     }
 
-    @Sendable func deleteSession(request: Request, context: Context) async throws -> Response {
+    @Sendable func deleteSession(request: Request, context: Context, adminKey: AdminKey) async throws -> Response {
         let key = try sessionKey(context)
         let existed: Bool
+        let userId: String?
         do {
+            userId = try await herald.registry.session(key)?.userId
             existed = try await herald.registry.endSession(key)
         } catch {
             throw APIError.from(error)
         }
         guard existed else { throw APIError.from(.unknownSession(key)) }
+        await herald.audit(adminKey, .deleteSession, AuditTarget(urlToken: key.urlToken, sessionId: key.sessionId, userId: userId))
         return Response(status: .noContent)
     }
 
     // MARK: Broadcast
 
     /// `{"urlToken", "userId"?, "text"?, "data"?, "attachments"?}` → `{"notified": N}`.
-    @Sendable func broadcast(request: Request, context: Context) async throws -> Response {
+    @Sendable func broadcast(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try Broadcast.parse(bytes)
         do {
             let count = try await herald.registry.broadcast(
                 urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, attachments: body.attachments)
+            await herald.audit(key, .broadcast, AuditTarget(urlToken: body.urlToken, userId: body.userId), detail: "notified \(count)")
             return .json(.ok, ["urlToken": .string(body.urlToken), "notified": .number(Double(count))])
         } catch {
             throw APIError.from(error)
@@ -161,10 +169,13 @@ struct AdminRoutes<Context: RequestContext> {
         }
     }
 
-    @Sendable func retryDelivery(request: Request, context: Context) async throws -> Response {
+    @Sendable func retryDelivery(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let outputId = try context.parameters.require("outputId")
         do {
             let record = try await herald.deliveries.retry(outputId: outputId)
+            let output = record.output
+            await herald.audit(
+                key, .retry, AuditTarget(urlToken: output.session.urlToken, sessionId: output.session.sessionId, userId: output.userId, outputId: output.id))
             return .json(.accepted, AdminJSON.delivery(record))
         } catch {
             throw APIError.from(error)
@@ -173,13 +184,13 @@ struct AdminRoutes<Context: RequestContext> {
 
     // MARK: Parameters
 
-    private func endpoint(_ context: Context) throws -> Endpoint {
+    func endpoint(_ context: Context) throws -> Endpoint {
         let urlToken = try context.parameters.require("urlToken")
         guard let endpoint = herald.configuration.endpoint(urlToken) else { throw APIError.from(.unknownEndpoint(urlToken)) }
         return endpoint
     }
 
-    private func sessionKey(_ context: Context) throws -> SessionKey {
+    func sessionKey(_ context: Context) throws -> SessionKey {
         let endpoint = try endpoint(context)
         // The path carries the id percent-encoded (any JSON string is a valid id: spaces,
         // slashes, U+0000); the router hands the parameter over as it is in the path.

@@ -8,13 +8,14 @@ struct InjectNotifyRoutes<Context: RequestContext> {
     let herald: Herald
 
     func addRoutes(to router: Router<Context>) {
-        let adminKey = AdminKeyMiddleware<Context>(keys: herald.configuration.adminKeys)
-        router.group("inject").add(middleware: adminKey).post(":urlToken", use: inject)
-        router.group("notify").add(middleware: adminKey).post(":urlToken", use: notify)
+        let keys = herald.configuration.adminKeys
+        let adminKey = AdminKeyMiddleware<Context>(keys: keys)
+        router.group("inject").add(middleware: adminKey).post(":urlToken", use: AdminScopes.scoped(.operate, keys, inject))
+        router.group("notify").add(middleware: adminKey).post(":urlToken", use: AdminScopes.scoped(.operate, keys, notify))
     }
 
     /// The message runs through the endpoint's flow with `input.source == "inject"`.
-    @Sendable func inject(request: Request, context: Context) async throws -> Response {
+    @Sendable func inject(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let urlToken = try context.parameters.require("urlToken")
         _ = try endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
@@ -22,19 +23,22 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let message = InboundMessage(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .inject,
             createSession: body.createSession)
-        if let schedule = try scheduleRequest(body, request) {
-            return try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
-                try await herald.registry.schedule(message, schedule, idempotency: idempotency)
-            }
+        let schedule = try scheduleRequest(body, request)
+        let response = try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
+            if let schedule { return try await herald.registry.schedule(message, schedule, idempotency: idempotency) }
+            return try await herald.registry.receive(message, idempotency: idempotency)
         }
-        return try await EndpointRoutes<Context>.accept(request, route: "inject", herald: herald) { idempotency throws(HeraldError) in
-            try await herald.registry.receive(message, idempotency: idempotency)
+        if response.headers[.idempotentReplayed] == nil {
+            await herald.audit(
+                key, schedule == nil ? .inject : .schedule, AuditTarget(urlToken: urlToken, sessionId: message.sessionId, userId: message.userId),
+                detail: schedule.map { "inject due \($0.dueAt.iso8601)" })
         }
+        return response
     }
 
     /// One `notify` output with this text/data/attachments goes to the webhook; the flow does
     /// not run.
-    @Sendable func notify(request: Request, context: Context) async throws -> Response {
+    @Sendable func notify(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let urlToken = try context.parameters.require("urlToken")
         _ = try endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
@@ -42,14 +46,21 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         let notification = Notification(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId, text: body.text, data: body.data,
             attachments: body.attachments, createSession: body.createSession)
-        if let schedule = try scheduleRequest(body, request) {
-            return try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
-                try await herald.registry.schedule(notification, schedule, idempotency: idempotency)
-            }
+        let schedule = try scheduleRequest(body, request)
+        let response = try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
+            if let schedule { return try await herald.registry.schedule(notification, schedule, idempotency: idempotency) }
+            return try await herald.registry.notify(notification, idempotency: idempotency)
         }
-        return try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
-            try await herald.registry.notify(notification, idempotency: idempotency)
+        if response.headers[.idempotentReplayed] == nil {
+            // The session's user, also when the body named none (so an erasure finds the entry).
+            let session = SessionKey(urlToken: urlToken, sessionId: body.sessionId)
+            var userId = body.userId
+            if userId == nil { userId = try? await herald.registry.session(session)?.userId }
+            await herald.audit(
+                key, schedule == nil ? .notify : .schedule, AuditTarget(urlToken: urlToken, sessionId: body.sessionId, userId: userId),
+                detail: schedule.map { "notify due \($0.dueAt.iso8601)" })
         }
+        return response
     }
 
     /// With `sendAt` or `delay`: when the message is due, checked against Herald's clock.

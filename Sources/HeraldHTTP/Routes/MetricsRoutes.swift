@@ -24,7 +24,8 @@ struct MetricsRoutes<Context: RequestContext> {
     let herald: Herald
 
     func addRoutes(to router: Router<Context>) {
-        let keys = herald.configuration.adminKeys.map { Array($0.value.utf8) }
+        // Every key has `read`, the scope `/metrics` needs.
+        let keys = herald.configuration.adminKeys.map { Array($0.key.value.utf8) }
         router.get("metrics") { request, _ in
             guard Self.authorized(request, keys: keys) else {
                 throw APIError(.unauthorized, "X-API-Key: an admin key is required (or Authorization: Bearer <key>)")

@@ -10,8 +10,9 @@ struct ScheduledRoutes<Context: RequestContext> {
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
             .add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
-        routes.get("scheduled", use: list)
-        routes.delete("scheduled/:id", use: cancel)
+        let keys = herald.configuration.adminKeys
+        routes.get("scheduled", use: AdminScopes.scoped(.read, keys, list))
+        routes.delete("scheduled/:id", use: AdminScopes.scoped(.operate, keys, cancel))
         return routes
     }
 
@@ -35,13 +36,17 @@ struct ScheduledRoutes<Context: RequestContext> {
     }
 
     /// 204, or 404 when no pending schedule has the id (fired, cancelled, replaced, unknown).
-    @Sendable func cancel(request: Request, context: Context) async throws -> Response {
+    @Sendable func cancel(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let id = try context.parameters.require("id")
+        let cancelled: ScheduledEntry
         do {
-            _ = try await herald.registry.cancelSchedule(id: id)
+            cancelled = try await herald.registry.cancelSchedule(id: id)
         } catch {
             throw APIError.from(error)
         }
+        await herald.audit(
+            key, .cancelSchedule, AuditTarget(urlToken: cancelled.session.urlToken, sessionId: cancelled.session.sessionId, userId: cancelled.userId),
+            detail: "\(cancelled.schedule.kind.name) \(id)")
         return Response(status: .noContent)
     }
 }

@@ -9,6 +9,8 @@
 'use strict';
 
 const KEY_STORAGE = 'herald.adminKey';
+const OPERATOR_STORAGE = 'herald.operator';
+const SCOPES = ['read', 'operate', 'admin'];
 const POLL_MS = 2000;
 const PAGE_SIZE = 25;
 const COUNT_LIMIT = 100;
@@ -22,6 +24,9 @@ const state = {
   sessions: { urlToken: '', userId: '', cursors: [null] },
   session: { urlToken: null, sessionId: null, userId: null, last: null, attempts: new Map(), open: new Set() },
   dead: { urlToken: '' },
+  audit: { cursors: [null] },
+  // The signed-in key's name and scopes (GET /admin/v1/me).
+  me: null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -163,6 +168,26 @@ function query(parameters) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scopes: the console shows only what the key may do. Herald checks every call anyway (403).
+
+function can(scope) {
+  return Boolean(state.me && state.me.scopes.includes(scope));
+}
+
+function applyScopes() {
+  for (const node of document.querySelectorAll('[data-scope]')) node.classList.toggle('no-scope', !can(node.dataset.scope));
+  const whoami = $('whoami');
+  whoami.textContent = state.me ? state.me.name + ' · ' + state.me.scopes.join(', ') : '';
+  whoami.hidden = !state.me;
+  if (state.me && !$('operator-name').value) $('operator-name').value = sessionStorage.getItem(OPERATOR_STORAGE) || state.me.name;
+}
+
+async function loadMe(key = state.key) {
+  state.me = await request('GET', '/admin/v1/me', undefined, key);
+  applyScopes();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sign in and out.
 
 async function signIn(event) {
@@ -178,6 +203,7 @@ async function signIn(event) {
   $('sign-in-button').disabled = true;
   try {
     const answer = await request('GET', '/admin/v1/endpoints', undefined, key);
+    await loadMe(key);
     state.key = key;
     sessionStorage.setItem(KEY_STORAGE, key);
     input.value = '';
@@ -197,12 +223,15 @@ async function signIn(event) {
 function signOut(message) {
   stopPolling();
   state.key = null;
+  state.me = null;
   sessionStorage.removeItem(KEY_STORAGE);
   state.session.attempts.clear();
   state.session.open.clear();
   // Nothing seen with the key stays in the page.
   rendered.clear();
-  for (const id of ['endpoints-rows', 'sessions-rows', 'dead-rows', 'transcript', 'session-facts']) $(id).replaceChildren();
+  for (const id of ['endpoints-rows', 'sessions-rows', 'dead-rows', 'audit-rows', 'transcript', 'session-facts']) $(id).replaceChildren();
+  $('operator-state').textContent = '';
+  applyScopes();
   $('session-context').textContent = '';
   state.session.last = null;
   showView('sign-in');
@@ -229,6 +258,7 @@ const views = {
   sessions: loadSessions,
   session: loadSession,
   dead: loadDead,
+  audit: loadAudit,
 };
 
 function showView(name) {
@@ -358,7 +388,7 @@ async function loadEndpoints(generation) {
     const delivery = endpoint.paused
       ? [pill('paused', 'dead'), ' ', el('span', { className: 'hint' }, 'after 410 Gone')]
       : pill('delivering', 'delivered');
-    const resume = endpoint.paused
+    const resume = endpoint.paused && can('admin')
       ? el('button', { type: 'button', className: 'small', 'data-resume': endpoint.urlToken, onclick: () => resumeEndpoint(endpoint.urlToken) }, 'Resume')
       : '';
     return el('tr', { 'data-endpoint': endpoint.urlToken },
@@ -516,11 +546,13 @@ function renderSession(session) {
     el('dt', {}, 'Started'), el('dd', {}, timeElement(session.createdAt)),
     el('dt', {}, 'Last activity'), el('dd', {}, timeElement(session.updatedAt)),
     el('dt', {}, 'Waiting at'), el('dd', {}, session.waitingAt || '—'),
-    el('dt', {}, 'Next seq'), el('dd', {}, String(session.nextSeq)));
+    el('dt', {}, 'Next seq'), el('dd', {}, String(session.nextSeq)),
+    el('dt', {}, 'Mode'), el('dd', { id: 'session-mode' }, session.mode === 'operator' ? 'operator (' + session.operator + ')' : 'flow'));
   $('session-context').textContent = json(session.context);
   const scheduled = session.scheduled || [];
   $('session-scheduled').replaceChildren(...scheduled.map(renderScheduled));
   $('session-scheduled-empty').hidden = scheduled.length > 0;
+  renderOperator(session);
 
   const list = $('transcript');
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -537,7 +569,7 @@ function renderScheduled(entry) {
       entry.key ? el('span', { className: 'hint' }, ' key ' + entry.key) : null,
       entry.cancelOnUserMessage ? el('span', { className: 'hint' }, ' · dropped if the user writes') : null),
     what ? el('div', { className: 'text' }, what) : null,
-    el('button', { type: 'button', className: 'small', onclick: () => cancelScheduled(entry.id) }, 'Cancel'));
+    can('operate') ? el('button', { type: 'button', className: 'small', onclick: () => cancelScheduled(entry.id) }, 'Cancel') : null);
 }
 
 async function cancelScheduled(id) {
@@ -562,13 +594,17 @@ function renderMessage(message) {
     el('button', { type: 'button', className: 'link', 'aria-expanded': open ? 'true' : 'false', onclick: () => toggleAttempts(message.outputId) },
       (open ? 'Hide attempts' : 'Attempts') + ' (' + message.attempts + ')'),
   ];
-  if (message.status === 'dead' || message.status === 'failed') {
+  if ((message.status === 'dead' || message.status === 'failed') && can('admin')) {
     actions.push(' ', el('button', { type: 'button', className: 'small', onclick: () => retry(message.outputId) }, 'Retry'));
   }
-  return el('li', { className: 'message output ' + message.type, 'data-id': message.outputId },
+  let origin = null;
+  if (message.source === 'operator') origin = el('span', { className: 'hint' }, ' from operator ' + message.operator);
+  else if (message.type === 'userMessage') origin = el('span', { className: 'hint' }, ' to the operators (' + message.operator + ')');
+  else if (message.source) origin = el('span', { className: 'hint' }, ' for ' + message.source + ' input');
+  return el('li', { className: 'message output ' + message.type + (message.source === 'operator' ? ' operator' : ''), 'data-id': message.outputId },
     el('div', { className: 'meta' },
-      pill(message.type), ' ', el('span', { className: 'seq' }, '#' + message.seq), ' ', timeElement(message.at), ' ',
-      pill(message.status), message.source ? el('span', { className: 'hint' }, ' for ' + message.source + ' input') : null),
+      pill(message.source === 'operator' ? 'operator' : message.type), ' ', el('span', { className: 'seq' }, '#' + message.seq), ' ',
+      timeElement(message.at), ' ', pill(message.status), origin),
     message.text ? el('div', { className: 'text' }, message.text) : null,
     message.data ? el('pre', { className: 'json' }, json(message.data)) : null,
     message.attachments ? el('pre', { className: 'json' }, 'attachments: ' + json(message.attachments)) : null,
@@ -652,6 +688,111 @@ async function endSession() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Handover: take over, reply, hand back. The user's messages show up in the transcript by
+// polling while the session is taken over.
+
+function renderOperator(session) {
+  const taken = session.mode === 'operator';
+  $('operator-state').textContent = taken
+    ? 'Taken over by ' + session.operator + ' since ' + shortTime(session.operatorSince) + '. The flow does not answer the user.'
+    : 'The flow answers this user.';
+  $('takeover-form').hidden = taken;
+  $('reply-form').hidden = !taken;
+}
+
+function sessionPath(suffix) {
+  const current = state.session;
+  return '/admin/v1/sessions/' + encodeURIComponent(current.urlToken) + '/' + encodeURIComponent(current.sessionId) + suffix;
+}
+
+async function takeOver(event) {
+  event.preventDefault();
+  const name = $('operator-name').value.trim();
+  if (!name) {
+    notice('Enter your name: the user\'s messages and your replies carry it.', 'error');
+    return;
+  }
+  sessionStorage.setItem(OPERATOR_STORAGE, name);
+  $('takeover-button').disabled = true;
+  try {
+    await api('POST', sessionPath('/handover'), { operator: name });
+    notice('You have the session. The flow stops answering until you hand back.');
+    refresh();
+  } catch (error) {
+    notice('Take over failed: ' + error.message, 'error');
+  } finally {
+    $('takeover-button').disabled = false;
+  }
+}
+
+async function sendReply(event) {
+  event.preventDefault();
+  const text = $('reply-text').value;
+  if (!text.trim()) {
+    notice('Write a reply.', 'error');
+    return;
+  }
+  $('reply-button').disabled = true;
+  try {
+    await api('POST', sessionPath('/reply'), { operator: $('operator-name').value.trim(), text });
+    $('reply-text').value = '';
+    notice('Reply sent.');
+    refresh();
+  } catch (error) {
+    notice('Reply failed: ' + error.message, 'error');
+  } finally {
+    $('reply-button').disabled = false;
+  }
+}
+
+async function handBack() {
+  try {
+    await api('POST', sessionPath('/handback'));
+    notice('Handed back: the flow answers this user again.');
+    refresh();
+  } catch (error) {
+    notice('Hand back failed: ' + error.message, 'error');
+  }
+}
+
+async function eraseUser() {
+  const current = state.session;
+  if (!current.userId) return;
+  if (!confirm('Erase user ' + current.userId + ' of ' + current.urlToken + '? Every session, message and delivery of theirs is deleted; undelivered outputs are not sent.')) return;
+  try {
+    const answer = await api('DELETE', '/admin/v1/users/' + encodeURIComponent(current.urlToken) + '/' + encodeURIComponent(current.userId));
+    notice('Erased: ' + answer.erased.sessions + ' sessions, ' + answer.erased.inputs + ' inputs, ' + answer.erased.outputs + ' outputs.');
+    location.hash = '#sessions';
+  } catch (error) {
+    notice('Erasing failed: ' + error.message, 'error');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The audit log.
+
+async function loadAudit(generation) {
+  const cursors = state.audit.cursors;
+  const answer = await api('GET', '/admin/v1/audit' + query({ limit: PAGE_SIZE, cursor: cursors[cursors.length - 1] }));
+  if (generation !== state.generation) return;
+  if (!changed('audit', answer, cursors)) return;
+  const rows = answer.entries.map((entry) => el('tr', { 'data-action': entry.action },
+    el('td', {}, timeElement(entry.at)),
+    el('td', {}, entry.keyName),
+    el('td', {}, pill(entry.action, 'notify')),
+    el('td', {}, entry.urlToken || ''),
+    el('td', {}, entry.sessionId && entry.urlToken ? el('a', { href: sessionHref(entry.urlToken, entry.sessionId) }, entry.sessionId) : ''),
+    el('td', {}, entry.targetErased ? el('span', { className: 'hint' }, 'erased') : (entry.userId || '')),
+    el('td', { className: 'hint' }, [entry.outputId, entry.detail].filter(Boolean).join(' · '))));
+  $('audit-rows').replaceChildren(...rows);
+  $('audit-empty').hidden = rows.length > 0;
+  state.audit.nextCursor = answer.nextCursor;
+  $('audit-older').disabled = !answer.nextCursor;
+  $('audit-newer').disabled = cursors.length <= 1;
+  $('audit-page').textContent = 'Page ' + cursors.length;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Dead letters.
 
 async function loadDead(generation) {
@@ -669,7 +810,7 @@ async function loadDead(generation) {
     el('td', { className: 'num' }, String(delivery.attempts)),
     el('td', { className: 'error' }, delivery.lastError || ''),
     el('td', {}, timeElement(delivery.at)),
-    el('td', {}, el('button', { type: 'button', className: 'small', onclick: () => retryDead(delivery.outputId) }, 'Retry'))));
+    el('td', {}, can('admin') ? el('button', { type: 'button', className: 'small', onclick: () => retryDead(delivery.outputId) }, 'Retry') : '')));
   $('dead-rows').replaceChildren(...rows);
   $('dead-empty').hidden = rows.length > 0;
 }
@@ -712,12 +853,26 @@ document.addEventListener('DOMContentLoaded', () => {
   $('dead-filter').addEventListener('submit', (event) => event.preventDefault());
   $('message-form').addEventListener('submit', sendToSession);
   $('end-session').addEventListener('click', endSession);
+  $('erase-user').addEventListener('click', eraseUser);
+  $('takeover-form').addEventListener('submit', takeOver);
+  $('reply-form').addEventListener('submit', sendReply);
+  $('handback-button').addEventListener('click', handBack);
+  $('audit-older').addEventListener('click', () => {
+    if (!state.audit.nextCursor) return;
+    state.audit.cursors.push(state.audit.nextCursor);
+    refresh();
+  });
+  $('audit-newer').addEventListener('click', () => {
+    if (state.audit.cursors.length > 1) state.audit.cursors.pop();
+    refresh();
+  });
   window.addEventListener('hashchange', route);
   document.addEventListener('visibilitychange', () => { if (!document.hidden && state.key) refresh(); });
 
   if (state.key) {
     showSignedIn();
     api('GET', '/admin/v1/endpoints').then((answer) => setEndpoints(answer.endpoints)).catch(() => {});
+    loadMe().then(() => { if (state.session.last) state.session.last = null; }).catch(() => {});
     route();
   } else {
     signOut();

@@ -1,0 +1,68 @@
+import Logging
+import ServiceLifecycle
+
+/// Hands sessions back to their flow when their operator did nothing (no handover, no reply)
+/// for the endpoint's `handover.idleTimeout`, and records it in the audit log as done by
+/// `herald`. Time comes from `now` and `clock`, so tests move it by hand.
+public struct HandoverTimeout: Service {
+    let registry: SessionRegistry
+    let store: any HeraldStore
+    let interval: Duration
+    let clock: any Clock<Duration>
+    let now: @Sendable () -> Timestamp
+    let logger: Logger
+
+    public init(
+        registry: SessionRegistry, store: any HeraldStore, interval: Duration = .seconds(10), clock: any Clock<Duration> = ContinuousClock(),
+        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, logger: Logger
+    ) {
+        self.registry = registry
+        self.store = store
+        self.interval = interval
+        self.clock = clock
+        self.now = now
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // Nothing to watch when no endpoint has an idle timeout.
+        guard registry.endpoints.values.contains(where: { $0.handover.idleTimeout != nil }) else { return try await gracefulShutdown() }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await clock.sleep(for: interval)
+                if Task.isCancelled { return }
+                await sweep()
+            }
+        }
+    }
+
+    /// One pass: every session whose operator has been idle past its endpoint's timeout goes
+    /// back to its flow. Returns the sessions handed back.
+    @discardableResult
+    public func sweep() async -> [SessionKey] {
+        let now = now()
+        var handedBack: [SessionKey] = []
+        for endpoint in registry.endpoints.values {
+            guard let timeout = endpoint.handover.idleTimeout else { continue }
+            let cutoff = now.adding(milliseconds: -timeout.milliseconds)
+            do {
+                for key in try await store.idleHandovers(urlToken: endpoint.urlToken, before: cutoff, limit: 500) {
+                    // The operator may have replied since the store was read: the registry checks
+                    // again in the session's turn, and refuses then.
+                    guard let session = try? await registry.session(key), let handover = session.handover,
+                        (try? await registry.handback(key, idleBefore: cutoff)) != nil
+                    else { continue }
+                    handedBack.append(key)
+                    let entry = AuditEntry(
+                        at: now, keyName: "herald", action: .handback, urlToken: key.urlToken, sessionId: key.sessionId, userId: session.userId,
+                        detail: "idle timeout: \(handover.operatorName) did nothing for \(timeout)")
+                    try? await registry.writer.commit(.audit(entry))
+                    logger.info("handed a session back after the operator's idle timeout", metadata: ["session": "\(key)"])
+                }
+            } catch {
+                logger.warning("handover timeout pass failed", metadata: ["urlToken": "\(endpoint.urlToken)", "error": "\(error)"])
+            }
+        }
+        return handedBack
+    }
+}
