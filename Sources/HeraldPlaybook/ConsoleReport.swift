@@ -26,6 +26,10 @@ public enum ConsoleReport {
             return lines + ["  cannot run: \(reason)"] + result.conversations.map { "  FAIL  \($0.name)" }
         }
         for conversation in result.conversations {
+            if let reason = conversation.skipped {
+                lines.append("  SKIP  \(conversation.name) (\(reason))")
+                continue
+            }
             guard let failure = conversation.failure else {
                 lines.append("  PASS  \(conversation.name)")
                 continue
@@ -40,7 +44,8 @@ public enum ConsoleReport {
     public static func summary(_ results: [PlaybookResult], duration: Duration) -> String {
         let passed = results.reduce(0) { $0 + $1.passed }
         let failed = results.reduce(0) { $0 + $1.failed }
-        return "\(passed) passed, \(failed) failed (\(seconds(duration, digits: 2))s)"
+        let skipped = results.reduce(0) { $0 + $1.skipped }
+        return "\(passed) passed, \(failed) failed" + (skipped > 0 ? ", \(skipped) skipped" : "") + " (\(seconds(duration, digits: 2))s)"
     }
 
     /// The whole report: every playbook, a blank line, the summary.

@@ -68,6 +68,8 @@ public struct InProcessDriver: PlaybookDriver {
         return try await outputs { () async throws(HeraldError) in try await herald.registry.notify(notification) }
     }
 
+    public var letsTimePass: Bool { true }
+
     /// Moves the clock to each of the session's schedules due within `duration` in turn, fires
     /// it (what it produces may schedule more), then moves it to the end of the wait.
     public func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {

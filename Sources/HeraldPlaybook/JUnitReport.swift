@@ -37,11 +37,15 @@ public enum JUnitReport {
         }
         let failures = result.conversations.count { $0.failure?.kind == .mismatch }
         var xml =
-            #"  <testsuite name="\#(escape(result.file))" tests="\#(result.conversations.count)" failures="\#(failures)" errors="\#(errorCount(result))" time="\#(seconds(result.duration, digits: 3))">"#
+            #"  <testsuite name="\#(escape(result.file))" tests="\#(result.conversations.count)" failures="\#(failures)" errors="\#(errorCount(result))" skipped="\#(result.skipped)" time="\#(seconds(result.duration, digits: 3))">"#
             + "\n"
         for conversation in result.conversations {
             let head =
                 #"    <testcase name="\#(escape(conversation.name))" classname="\#(className)" time="\#(seconds(conversation.duration, digits: 3))""#
+            if let reason = conversation.skipped {
+                xml += head + ">\n" + #"      <skipped message="\#(escape(reason))"/>"# + "\n    </testcase>\n"
+                continue
+            }
             guard let failure = conversation.failure else {
                 xml += head + "/>\n"
                 continue

@@ -16,6 +16,10 @@ public protocol PlaybookDriver: Sendable {
     /// when it does not exist yet.
     func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput]
 
+    /// True when ``wait(_:in:)`` can move Herald's clock (a self-contained run). Conversations
+    /// with a `wait` step are skipped otherwise.
+    var letsTimePass: Bool { get }
+
     /// Lets `duration` pass and returns the outputs of the session's schedules (scheduled
     /// messages, reminders, `ask` timeouts) that fell due meanwhile, in order.
     func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput]

@@ -61,6 +61,14 @@ public struct PlaybookRunner: Sendable {
                     urlToken: playbook.urlToken, sessionId: previous?.sessionId ?? Self.freshSessionId(playbook, index),
                     userId: conversation.userId ?? previous?.userId ?? userId)
             }
+            if let reason = skipReason(conversation, after: result.conversations.last) {
+                result.conversations.append(
+                    ConversationResult(
+                        name: conversation.name, line: conversation.line, sessionId: "", steps: conversation.steps.count, failure: nil,
+                        duration: .zero, skipped: reason))
+                previous = session
+                continue
+            }
             var conversationResult = await run(conversation, in: session)
             if conversation.session == .continuePrevious, let before = result.conversations.last, !before.passed {
                 // Its state is whatever the failed conversation left: say so next to the failure.
@@ -71,6 +79,18 @@ public struct PlaybookRunner: Sendable {
         }
         result.duration = clock.now - start
         return result
+    }
+
+    /// Why a conversation cannot run with this driver: it lets time pass and Herald's clock is
+    /// not the playbook's (a running server), or it continues one that was skipped.
+    private func skipReason(_ conversation: Conversation, after previous: ConversationResult?) -> String? {
+        if !driver.letsTimePass, conversation.steps.contains(where: { if case .wait = $0.action { true } else { false } }) {
+            return "it lets time pass (wait), which needs a self-contained run (herald test --config FILE)"
+        }
+        if conversation.session == .continuePrevious, let previous, previous.skipped != nil {
+            return "it continues '\(previous.name)', which was skipped"
+        }
+        return nil
     }
 
     func run(_ conversation: Conversation, in session: SessionAddress) async -> ConversationResult {
@@ -151,7 +171,9 @@ public struct PlaybookResult: Sendable {
     /// Conversations that passed.
     public var passed: Int { conversations.count { $0.passed } }
     /// Failed conversations; an unreadable file counts as one.
-    public var failed: Int { conversations.count { !$0.passed } + (errors.isEmpty ? 0 : 1) }
+    public var failed: Int { conversations.count { $0.failure != nil } + (errors.isEmpty ? 0 : 1) }
+    /// Conversations this driver could not run (``ConversationResult/skipped``).
+    public var skipped: Int { conversations.count { $0.skipped != nil } }
 }
 
 /// How one conversation went.
@@ -165,17 +187,22 @@ public struct ConversationResult: Sendable {
     /// The step that failed; `nil` when every step passed.
     public var failure: StepFailure?
     public var duration: Duration
+    /// Why it did not run, when it did not: it lets time pass against a running server.
+    public var skipped: String?
 
-    public init(name: String, line: Int, sessionId: String, steps: Int, failure: StepFailure?, duration: Duration) {
+    public init(
+        name: String, line: Int, sessionId: String, steps: Int, failure: StepFailure?, duration: Duration, skipped: String? = nil
+    ) {
         self.name = name
         self.line = line
         self.sessionId = sessionId
         self.steps = steps
         self.failure = failure
         self.duration = duration
+        self.skipped = skipped
     }
 
-    public var passed: Bool { failure == nil }
+    public var passed: Bool { failure == nil && skipped == nil }
 }
 
 /// The step that ended a conversation, and why.

@@ -67,7 +67,10 @@ public struct RemoteDriver: PlaybookDriver {
         return try outputs.map { (output: JSON) throws(DriverError) -> ObservedOutput in try Self.output(output) }
     }
 
-    /// A running server keeps its own time: a playbook cannot move it.
+    /// A running server keeps its own time: a playbook cannot move it, and the runner skips
+    /// conversations that would.
+    public var letsTimePass: Bool { false }
+
     public func wait(_ duration: Duration, in session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
         throw DriverError(
             "'wait' needs a self-contained run (herald test --config FILE), where the playbook moves Herald's clock; a running server's time cannot be advanced")

@@ -177,7 +177,7 @@ import Testing
 
     @Test func theExamplePlaybooksLoad() throws {
         let files = PlaybookFixtures.examplePlaybooks
-        #expect(files.count == 3)
+        #expect(files.count == 4)
         for file in files {
             let check = Playbook.check(path: file)
             #expect(check.errors.isEmpty, "\(check.errors)")

@@ -123,6 +123,22 @@ import Testing
         #expect(error.stringValue?.contains("belongs to another user than 'someone-else'") == true)
     }
 
+    @Test func aSkippedConversationSaysWhyAndIsNeitherPassedNorFailed() throws {
+        let result = PlaybookResult(
+            file: "f.yaml", name: "f", urlToken: "demo",
+            conversations: [
+                ConversationResult(name: "runs", line: 1, sessionId: "s", steps: 1, failure: nil, duration: .zero),
+                ConversationResult(name: "waits", line: 5, sessionId: "", steps: 2, failure: nil, duration: .zero, skipped: "it lets time pass"),
+            ], errors: [])
+        #expect((result.passed, result.failed, result.skipped) == (1, 0, 1))
+        #expect(ConsoleReport.lines(for: result) == ["f.yaml (endpoint demo)", "  PASS  runs", "  SKIP  waits (it lets time pass)"])
+        #expect(ConsoleReport.summary([result], duration: .zero) == "1 passed, 0 failed, 1 skipped (0.00s)")
+        let document = try XMLDocument(xmlString: JUnitReport.xml([result], duration: .zero), options: [])
+        let skipped = try document.nodes(forXPath: "//testcase[@name='waits']/skipped/@message")
+        #expect(skipped.map { $0.stringValue } == ["it lets time pass"])
+        #expect(try document.nodes(forXPath: "//testsuite/@skipped").map { $0.stringValue } == ["1"])
+    }
+
     @Test func junitDropsCharactersXMLCannotCarry() throws {
         let failure = StepFailure(step: 1, line: 3, action: "user \"a\u{1}b\"", kind: .mismatch, headline: "x < y & \"z\"", diff: [.got("tab\there")])
         let result = PlaybookResult(
