@@ -52,7 +52,9 @@ public enum TestServices {
             let ports = Mutex<[HeraldListener: Int]>([:])
             let app = buildApplication(herald: herald) { listener, port in ports.withLock { $0[listener] = port } }
             return try await run([app], logger: logger) {
-                try await receiver.wait(timeout: .seconds(10)) { _ in ports.withLock { $0.count } >= expected }
+                // A guard against hangs: a PostgreSQL Herald migrates a new database first, slow when
+                // the whole suite runs at once.
+                try await receiver.wait(timeout: .seconds(90)) { _ in ports.withLock { $0.count } >= expected }
                 let (main, admin) = ports.withLock { ($0[.main]!, $0[.admin]) }
                 return try await body(TestHerald(herald: herald, receiver: receiver, port: main, adminPort: admin ?? main))
             }
