@@ -286,19 +286,19 @@ import Testing
     }
 
     @Test func anIdleOperatorHandsTheSessionBackByItself() async throws {
-        try await TestServices.withHerald({ try Self.handoverConfiguration($0, idleTimeout: .seconds(600)) }) { herald in
+        let clock = ManualClock()
+        try await TestServices.withHerald(clock: HeraldClock(clock, startingAt: .now())) {
+            try Self.handoverConfiguration($0, idleTimeout: .seconds(600))
+        } _: { herald in
             #expect(try await herald.send("demo", user: "u1", session: "s", text: "hi").status == 202)
             #expect(try await herald.post("/admin/v1/sessions/demo/s/handover", json: #"{"operator":"ada"}"#, headers: Self.admin).status == 200)
-            let store = herald.herald.store
             let registry = herald.herald.registry
-            // Time is the timeout's own: nine minutes on, nothing happens; eleven, it hands back.
-            let soon = HandoverTimeout(
-                registry: registry, store: store, now: { Timestamp.now().adding(milliseconds: 540_000) }, logger: TestServices.logger)
-            #expect(await soon.sweep().isEmpty)
+            // Herald's clock: nine minutes on, nothing happens; eleven, it hands back.
+            clock.advance(by: .seconds(540))
+            #expect(await herald.herald.handoverTimeout.sweep().isEmpty)
             #expect(try await registry.session(SessionKey(urlToken: "demo", sessionId: "s"))?.mode == .operator)
-            let later = HandoverTimeout(
-                registry: registry, store: store, now: { Timestamp.now().adding(milliseconds: 660_000) }, logger: TestServices.logger)
-            #expect(await later.sweep() == [SessionKey(urlToken: "demo", sessionId: "s")])
+            clock.advance(by: .seconds(120))
+            #expect(await herald.herald.handoverTimeout.sweep() == [SessionKey(urlToken: "demo", sessionId: "s")])
             #expect(try await registry.session(SessionKey(urlToken: "demo", sessionId: "s"))?.mode == .flow)
             // The flow answers again.
             #expect(try await herald.send("demo", user: "u1", session: "s", text: "anyone?").status == 202)

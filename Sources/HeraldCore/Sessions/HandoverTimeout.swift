@@ -3,24 +3,17 @@ import ServiceLifecycle
 
 /// Hands sessions back to their flow when their operator did nothing (no handover, no reply)
 /// for the endpoint's `handover.idleTimeout`, and records it in the audit log as done by
-/// `herald`. Time comes from `now` and `clock`, so tests move it by hand.
+/// `herald`. Time is the registry's clock (``SessionRegistry/clock``), so tests move it by hand.
 public struct HandoverTimeout: Service {
     let registry: SessionRegistry
     let store: any HeraldStore
     let interval: Duration
-    let clock: any Clock<Duration>
-    let now: @Sendable () -> Timestamp
     let logger: Logger
 
-    public init(
-        registry: SessionRegistry, store: any HeraldStore, interval: Duration = .seconds(10), clock: any Clock<Duration> = ContinuousClock(),
-        now: @escaping @Sendable () -> Timestamp = { Timestamp.now() }, logger: Logger
-    ) {
+    public init(registry: SessionRegistry, store: any HeraldStore, interval: Duration = .seconds(10), logger: Logger) {
         self.registry = registry
         self.store = store
         self.interval = interval
-        self.clock = clock
-        self.now = now
         self.logger = logger
     }
 
@@ -29,7 +22,7 @@ public struct HandoverTimeout: Service {
         guard registry.endpoints.values.contains(where: { $0.handover.idleTimeout != nil }) else { return try await gracefulShutdown() }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try? await clock.sleep(for: interval)
+                try? await registry.clock.sleep(for: interval)
                 if Task.isCancelled { return }
                 await sweep()
             }
@@ -40,7 +33,7 @@ public struct HandoverTimeout: Service {
     /// back to its flow. Returns the sessions handed back.
     @discardableResult
     public func sweep() async -> [SessionKey] {
-        let now = now()
+        let now = registry.clock.now()
         var handedBack: [SessionKey] = []
         for endpoint in registry.endpoints.values {
             guard let timeout = endpoint.handover.idleTimeout else { continue }
