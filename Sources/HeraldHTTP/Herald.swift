@@ -100,10 +100,15 @@ public struct Herald: Sendable {
         try await store.prepare()
         for urlToken in try await store.pausedEndpoints() { outbox.pause(urlToken) }
         // With PostgreSQL, the lease scan picks up undelivered outputs session by session.
-        if let leases { return try await leases.start() }
-        let backlog = try await store.undeliveredOutputs()
-        outbox.add(backlog)
-        if !backlog.isEmpty { logger.info("resuming undelivered outputs", metadata: ["count": "\(backlog.count)"]) }
+        if let leases {
+            try await leases.start()
+        } else {
+            let backlog = try await store.undeliveredOutputs()
+            outbox.add(backlog)
+            if !backlog.isEmpty { logger.info("resuming undelivered outputs", metadata: ["count": "\(backlog.count)"]) }
+        }
+        // Schedules fire only now: what they produce comes after the backlog, queued once.
+        scheduler.start()
     }
 
     static func makeStore(_ location: StorageLocation, logger: Logger) throws -> any HeraldStore {

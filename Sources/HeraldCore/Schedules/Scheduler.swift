@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Fires schedules when they are due (``Schedule``): every `interval` it asks the store for
 /// sessions with a schedule due and lets the registry fire them, many sessions at once so their
@@ -8,11 +9,16 @@ import ServiceLifecycle
 /// Every instance on a shared store runs one. When two see the same session due, both try;
 /// the session's turn orders them and the second finds nothing left to fire. A schedule due
 /// while Herald was down fires on the first pass after start-up.
+///
+/// It waits for ``start()``: the store must be migrated, and the outputs left undelivered by
+/// the last run queued, before anything fires — an output fired earlier would be queued twice
+/// (once as it is committed, once with the backlog) and delivered twice.
 public struct Scheduler: Service {
     let registry: SessionRegistry
     let store: any HeraldStore
     let interval: Duration
     let logger: Logger
+    private let started = StartSignal()
 
     /// How many sessions fire at once.
     static let concurrency = 256
@@ -26,8 +32,14 @@ public struct Scheduler: Service {
         self.logger = logger
     }
 
+    /// Lets ``run()`` begin firing; called once Herald is prepared.
+    public func start() {
+        started.fire()
+    }
+
     public func run() async throws {
         await cancelWhenGracefulShutdown {
+            guard await started.wait() else { return }
             while !Task.isCancelled {
                 await fireDue()
                 do {
@@ -82,6 +94,50 @@ public struct Scheduler: Service {
                 next()
             }
             return total
+        }
+    }
+}
+
+/// A one-time signal: ``wait()`` returns true once ``fire()`` was called, false when the
+/// waiting task is cancelled first.
+final class StartSignal: Sendable {
+    private enum State {
+        case waiting([Int: CheckedContinuation<Bool, Never>])
+        case fired
+    }
+
+    private let state = Mutex(State.waiting([:]))
+    private let ids = Atomic<Int>(0)
+
+    func fire() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .fired
+            return Array(waiters.values)
+        }
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    func wait() async -> Bool {
+        let id = ids.wrappingAdd(1, ordering: .relaxed).newValue
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let answer: Bool? = state.withLock { state in
+                    guard case .waiting(var waiters) = state else { return true }
+                    if Task.isCancelled { return false }
+                    waiters[id] = continuation
+                    state = .waiting(waiters)
+                    return nil
+                }
+                if let answer { continuation.resume(returning: answer) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                guard case .waiting(var waiters) = state, let waiter = waiters.removeValue(forKey: id) else { return nil }
+                state = .waiting(waiters)
+                return waiter
+            }
+            waiter?.resume(returning: false)
         }
     }
 }
