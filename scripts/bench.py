@@ -58,6 +58,9 @@ class Settings:
         self.broadcast_sessions = env_int("BENCH_BROADCAST_SESSIONS", 100_000)
         self.scenarios = [s.strip() for s in os.environ.get("BENCH_SCENARIOS", "throughput,latency,hot,broadcast,scheduled").split(",") if s.strip()]
         self.scheduled_count = env_int("BENCH_SCHEDULED", 100_000)
+        self.soak_rate = env_float("BENCH_SOAK_RATE", 1500)
+        self.soak_minutes = env_int("BENCH_SOAK_MINUTES", 10)
+        self.soak_history = os.environ.get("BENCH_SOAK_HISTORY", "2m")
         self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
         self.instances = env_int("BENCH_INSTANCES", 1)
         self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
@@ -116,6 +119,13 @@ def cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def file_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def cpu_busy(seconds=1.0):
@@ -191,7 +201,7 @@ class Bench:
             return f"sqlite:{directory}/herald.sqlite"
         return storage
 
-    def start_herald(self, label, index=0):
+    def start_herald(self, label, index=0, extra_config=""):
         port = self.s.herald_port + index
         ensure_port_free(port)
         directory = tempfile.mkdtemp(prefix=f"{label}-", dir=self.workdir)
@@ -207,7 +217,8 @@ endpoints:
     webhook:
       url: http://127.0.0.1:{self.s.sink_port}/hook{concurrency}
     sessionTTL: 1d
-"""
+{extra_config}"""
+        self.last_database = os.path.join(directory, "herald.sqlite")
         config_path = os.path.join(directory, "herald.yaml")
         with open(config_path, "w") as file:
             file.write(config)
@@ -484,6 +495,35 @@ endpoints:
         finally:
             self.stop(herald)
 
+    def soak(self):
+        """A steady BENCH_SOAK_RATE msgs/s for BENCH_SOAK_MINUTES minutes (history kept
+        BENCH_SOAK_HISTORY, so the database holds a bounded window): accepted and delivered per
+        minute, RSS, and the database and WAL file sizes at the end of each minute. They must
+        level off, not grow with time."""
+        rate, minutes = self.s.soak_rate, self.s.soak_minutes
+        log(f"soak: {rate:g} msgs/s for {minutes} min, history {self.s.soak_history}")
+        herald = self.start_herald("soak", extra_config=f"history: {self.s.soak_history}\n")
+        database = self.last_database
+        try:
+            self.sink_reset()
+            rows = []
+            delivered_before = 0
+            for minute in range(1, minutes + 1):
+                report = self.load(self.s.herald_port, duration=60, sessions=self.s.sessions, connections=self.s.connections, rate=rate,
+                                   warmup=minute > 1)
+                delivered = self.sink_stats()["count"]
+                row = {"minute": minute, "accepted": report["accepted"], "sent": report["sent"], "delivered": delivered - delivered_before,
+                       "requestP99Ms": report["latencyMs"]["p99"], "rssKiB": rss_kib(herald.pid),
+                       "databaseBytes": file_size(database), "walBytes": file_size(database + "-wal")}
+                delivered_before = delivered
+                rows.append(row)
+                log(f"  minute {minute}: accepted {row['accepted']}, delivered {row['delivered']}, req p99 {row['requestP99Ms']} ms, "
+                    f"RSS {row['rssKiB'] / 1024:.0f} MiB, db {row['databaseBytes'] / 2**20:.1f} MiB, wal {row['walBytes'] / 2**20:.1f} MiB")
+            return {"rate": rate, "minutes": minutes, "history": self.s.soak_history, "perMinute": rows,
+                    "cpuSeconds": cpu_seconds(herald.pid)}
+        finally:
+            self.stop(herald)
+
     # Report
 
     def table(self, results):
@@ -534,6 +574,14 @@ endpoints:
             rows.append([f"(f) {r['scheduling']['accepted']:,} notifies due in one second", f"sched {r['scheduling']['acceptedPerSecond']:,.0f}/s",
                          fmt(r["delivered"].get("perSecond")), "-", "-", f"all {r['delivered'].get('seconds', 0):.2f}s after due",
                          "-", "-", f"{memory['bytesPerPendingSchedule']:,} B/pending"])
+        if "soak" in results:
+            r = results["soak"]
+            rows_ = r["perMinute"]
+            first, last = rows_[0], rows_[-1]
+            rows.append([f"(g) soak {r['rate']:g} msgs/s, {r['minutes']} min", fmt(sum(x["accepted"] for x in rows_) / (60 * len(rows_))),
+                         fmt(sum(x["delivered"] for x in rows_) / (60 * len(rows_))), "-", "-",
+                         f"max {max(x['requestP99Ms'] for x in rows_):.1f}", "-", "-",
+                         f"RSS {first['rssKiB'] / 1024:.0f}→{last['rssKiB'] / 1024:.0f} MiB"])
         header = ["scenario", "herald acc/s", "deliv/s", "s→a p50 ms", "s→a p99 ms", "req p99 ms", "baseline acc/s",
                   "base req p99", "ratio"]
         widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
@@ -561,7 +609,7 @@ endpoints:
         for scenario in self.s.scenarios:
             method = getattr(self, scenario, None)
             if method is None:
-                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast, scheduled)")
+                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast, scheduled, soak)")
             results[scenario] = method()
         text, table = self.table(results)
         settings = {k: v for k, v in vars(self.s).items() if k != "out"}
@@ -591,6 +639,11 @@ endpoints:
             base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
             print(f"(a) CPU per message: herald {cpu:.0f} µs (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
                   f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
+        if "soak" in results:
+            print("(g) soak, each minute: accepted, delivered, request p99 ms, RSS MiB, database MiB, WAL MiB")
+            for x in results["soak"]["perMinute"]:
+                print(f"    {x['minute']:>2}: {x['accepted']:>6} {x['delivered']:>6} {x['requestP99Ms']:>7.1f} {x['rssKiB'] / 1024:>6.0f} "
+                      f"{x['databaseBytes'] / 2**20:>7.1f} {x['walBytes'] / 2**20:>6.1f}")
         if "hot" in results:
             print(f"(c) deliveries out of seq order at the sink: {results['hot']['herald']['delivered']['outOfOrder']}")
         for note in self.notes:

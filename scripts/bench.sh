@@ -18,6 +18,7 @@
 #   BENCH_HOT_DURATION=5          seconds of the one-hot-session scenario
 #   BENCH_BROADCAST_SESSIONS=100000   sessions created, then notified in one broadcast
 #   BENCH_SCHEDULED=100000        notifies scheduled for the same second (one per session)
+#   BENCH_SOAK_RATE=1500 BENCH_SOAK_MINUTES=10 BENCH_SOAK_HISTORY=2m   the soak scenario (not in the default set)
 #   BENCH_SCENARIOS=throughput,latency,hot,broadcast,scheduled   which to run
 #   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
 #   BENCH_INSTANCES=1             with postgres: that many Herald instances share the store and the load

@@ -131,15 +131,19 @@ import Testing
     }
 
     @Test func anExpiredSessionAnswers404() async throws {
-        try await TestServices.withHerald({ url in
+        // Herald's clock is a manual one: the session expires when the test says, not when a
+        // busy machine gets round to it.
+        let clock = ManualClock()
+        try await TestServices.withHerald(clock: HeraldClock(clock, startingAt: .now())) { url in
             var configuration = try Fixtures.configuration(url: url)
-            configuration.endpoints[0].sessionTTL = .seconds(2)
+            configuration.endpoints[0].sessionTTL = .seconds(120)
             return configuration
-        }) { herald in
+        } _: { herald in
             #expect(try await herald.send("demo", session: "short", text: "hi").status == 202)
+            clock.advance(by: .seconds(119))
             let fresh = try await herald.post("/notify/demo", json: #"{"userId":"user-1","sessionId":"short","text":"x"}"#, headers: Self.key)
             #expect(fresh.status == 202)
-            try await Task.sleep(for: .milliseconds(2500))
+            clock.advance(by: .seconds(121))
             let expired = try await herald.post("/inject/demo", json: #"{"userId":"user-1","sessionId":"short","text":"x"}"#, headers: Self.key)
             #expect(expired.status == 404)
             let detail = try await HTTP.get(herald.baseURL + "/admin/v1/sessions/demo/short", headers: Self.key)
@@ -150,8 +154,8 @@ import Testing
             #expect(arrived.last?.seq == 1)
 
             // The sweeper reclaims the storage of idle sessions.
-            try await Task.sleep(for: .milliseconds(2500))
-            await herald.herald.sweeper.sweep()
+            clock.advance(by: .seconds(121))
+            await herald.herald.sweeper.sweep(now: herald.herald.registry.clock.now())
             #expect(try await herald.herald.store.sessions(SessionQuery()).isEmpty)
         }
     }

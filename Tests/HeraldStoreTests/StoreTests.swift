@@ -194,6 +194,26 @@ import Testing
         }
     }
 
+    /// The common case, a success at the first attempt, reads back exactly like any attempt
+    /// (SQLite keeps it in the output's row, the other stores in the attempt log).
+    @Test(arguments: kinds)
+    func aFirstAttemptSuccessShowsInTheAttemptLog(_ kind: Kind) async throws {
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a"]))])
+            let id = try #require(try await store.undeliveredOutputs().first?.output.id)
+            let attempt = DeliveryAttempt(
+                outputId: id, number: 1, startedAt: Timestamp(milliseconds: 5_000), durationMilliseconds: 7, statusCode: 204, error: nil,
+                responseBody: "ok 🎉")
+            try await store.apply([.delivery(DeliveryUpdate(outputId: id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: attempt))])
+            #expect(try await store.attempts(outputId: id) == [attempt])
+            let record = try #require(try await store.delivery(outputId: id))
+            #expect(record.status == .delivered)
+            #expect(record.attempts == 1)
+            #expect(record.deliveredAt == Timestamp(milliseconds: 5_007))
+            #expect(try await store.undeliveredOutputs().isEmpty)
+        }
+    }
+
     @Test(arguments: kinds)
     func deletingASessionKeepsItsUndeliveredOutputs(_ kind: Kind) async throws {
         try await kind.run { store in

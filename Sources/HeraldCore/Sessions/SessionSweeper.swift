@@ -42,8 +42,9 @@ public struct SessionSweeper: Service {
         }
     }
 
-    /// One pass over every endpoint.
-    public func sweep(now: Timestamp = .now()) async {
+    /// One pass over every endpoint, at `now` (Herald's clock when not given).
+    public func sweep(now: Timestamp? = nil) async {
+        let now = now ?? registry.clock.now()
         for endpoint in registry.endpoints.values {
             let cutoff = now.adding(milliseconds: -endpoint.sessionTTL.milliseconds)
             do {
