@@ -107,6 +107,13 @@ import Testing
         }
     }
 
+    @Test func theOpenAPIDocumentListsEveryAuditAction() throws {
+        let document = try String(contentsOfFile: Fixtures.root + "/Sources/HeraldHTTP/Resources/openapi.yaml", encoding: .utf8)
+        let line = try #require(document.split(separator: "\n").first { $0.contains("action: {type: string, enum: [") })
+        let listed = line.split(separator: "[")[1].split(separator: "]")[0].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(listed == AuditAction.all.map(\.rawValue))
+    }
+
     @Test func meNamesTheKeyAndItsScopesAndPlainKeysHaveThemAll() async throws {
         try await TestServices.withHerald({ try Self.configuration($0) }) { herald in
             let plain = try await HTTP.get(herald.baseURL + "/admin/v1/me", headers: Self.admin)

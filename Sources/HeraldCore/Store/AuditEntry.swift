@@ -17,6 +17,11 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// A notify or inject for later (`sendAt`, `delay`).
     public static let schedule = AuditAction(rawValue: "schedule")
     public static let cancelSchedule = AuditAction(rawValue: "cancelSchedule")
+
+    /// Every action, as the OpenAPI document lists them.
+    public static let all: [AuditAction] = [
+        .inject, .notify, .handover, .reply, .handback, .retry, .resume, .deleteSession, .erase, .broadcast, .schedule, .cancelSchedule,
+    ]
 }
 
 /// One line of the audit log: who (the key's name, never the key), did what, to what, when.
