@@ -399,6 +399,21 @@ import Testing
         }
     }
 
+    /// Thousands of old rows go in one pruning pass; the new ones stay.
+    @Test(arguments: kinds)
+    func pruningTakesAllOldHistory(_ kind: Kind) async throws {
+        try await kind.run { store in
+            let texts = (0..<4_100).map { "m\($0)" }
+            try await store.apply([.session(Self.commit(version: 1, texts: texts, at: 1_000))])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            try await store.apply(ids.map { .delivery(DeliveryUpdate(outputId: $0, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil)) })
+            try await store.apply([.session(Self.commit(version: 2, texts: ["new"], seq: 4_101, at: 50_000))])
+            try await store.prune(idempotencyCutoff: Timestamp(milliseconds: 10_000), historyCutoff: Timestamp(milliseconds: 10_000))
+            #expect(try await store.deliveries(DeliveryQuery(limit: 10_000)).map(\.output.text) == ["new"])
+            #expect(try await store.transcript(Self.key, limit: 10).count == 2)  // the new input and its output
+        }
+    }
+
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
         let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
         let first = try SQLiteStore(path: path, logger: Logger(label: "test"))
