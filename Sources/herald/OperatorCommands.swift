@@ -8,11 +8,7 @@ extension Sessions {
 
         @OptionGroup var admin: AdminOptions
 
-        @Option(help: "The endpoint's urlToken.")
-        var token: String
-
-        @Option(help: "The session id.")
-        var session: String
+        @OptionGroup var target: SessionOptions
 
         @Option(name: .customLong("operator"), help: "Your name, as the user's messages and your replies will carry it.")
         var operatorName: String
@@ -21,8 +17,8 @@ extension Sessions {
             let client = try admin.client()
             try await runAdmin {
                 let (_, json) = try await client.call(
-                    "POST", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))/handover", body: ["operator": .string(operatorName)])
-                printLine(admin.json ? json.prettyPrinted() : "\(token)/\(session) is taken over by \(operatorName)")
+                    "POST", target.path + "/handover", body: ["operator": .string(operatorName)])
+                printLine(admin.json ? json.prettyPrinted() : "\(target) is taken over by \(operatorName)")
             }
         }
     }
@@ -32,11 +28,7 @@ extension Sessions {
 
         @OptionGroup var admin: AdminOptions
 
-        @Option(help: "The endpoint's urlToken.")
-        var token: String
-
-        @Option(help: "The session id.")
-        var session: String
+        @OptionGroup var target: SessionOptions
 
         @Option(name: .customLong("operator"), help: "Your name (the operator who has the session).")
         var operatorName: String
@@ -53,7 +45,7 @@ extension Sessions {
             if let text { body["text"] = .string(text) }
             if let data { body["data"] = try JSON.parse(data) }
             try await runAdmin {
-                let (_, json) = try await client.call("POST", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))/reply", body: .object(body))
+                let (_, json) = try await client.call("POST", target.path + "/reply", body: .object(body))
                 printLine(admin.json ? json.prettyPrinted() : "sent \(json["outputId"]?.text ?? "")")
             }
         }
@@ -64,11 +56,7 @@ extension Sessions {
 
         @OptionGroup var admin: AdminOptions
 
-        @Option(help: "The endpoint's urlToken.")
-        var token: String
-
-        @Option(help: "The session id.")
-        var session: String
+        @OptionGroup var target: SessionOptions
 
         @Option(help: "Text of an inject to run through the flow right after.")
         var injectText: String?
@@ -77,8 +65,8 @@ extension Sessions {
             let client = try admin.client()
             let body: JSON = injectText.map { ["inject": ["text": .string($0)]] } ?? [:]
             try await runAdmin {
-                let (_, json) = try await client.call("POST", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))/handback", body: body)
-                printLine(admin.json ? json.prettyPrinted() : "\(token)/\(session) is back with its flow")
+                let (_, json) = try await client.call("POST", target.path + "/handback", body: body)
+                printLine(admin.json ? json.prettyPrinted() : "\(target) is back with its flow")
             }
         }
     }

@@ -1,6 +1,20 @@
 import ArgumentParser
 import HeraldCore
 
+/// `--token T --session S`: the session a command acts on.
+struct SessionOptions: ParsableArguments, CustomStringConvertible {
+    @Option(help: "The endpoint's urlToken.")
+    var token: String
+
+    @Option(help: "The session id.")
+    var session: String
+
+    /// `/admin/v1/sessions/{urlToken}/{sessionId}`, both percent-encoded.
+    var path: String { "/admin/v1/sessions/\(escaped(token))/\(escaped(session))" }
+
+    var description: String { "\(token)/\(session)" }
+}
+
 struct Sessions: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, show and end sessions, and take them over, through the admin API.",
@@ -47,21 +61,21 @@ struct Sessions: AsyncParsableCommand {
 
         @OptionGroup var admin: AdminOptions
 
-        @Option(help: "The endpoint's urlToken.")
-        var token: String
-
-        @Option(help: "The session id.")
-        var session: String
+        @OptionGroup var target: SessionOptions
 
         func run() async throws {
             let client = try admin.client()
             try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))")
+                let (_, json) = try await client.call("GET", target.path)
                 if admin.json { return printLine(json.prettyPrinted()) }
-                printLine("session \(token)/\(session)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
+                printLine("session \(target)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
                 if let name = json["operator"]?.stringValue { printLine("taken over by: \(name)") }
                 if let waiting = json["waitingAt"]?.stringValue { printLine("waiting at: \(waiting)") }
                 printLine("context: \(json["context"]?.prettyPrinted() ?? "{}")")
+                for entry in json["scheduled"]?.arrayValue ?? [] {
+                    let key = entry["key"]?.stringValue.map { " key \($0)" } ?? ""
+                    printLine("scheduled: \(entry["id"]?.text ?? "") \(entry["kind"]?.text ?? "") due \(entry["dueAt"]?.text ?? "")\(key)")
+                }
                 for message in json["messages"]?.arrayValue ?? [] {
                     let text = message["text"]?.stringValue ?? ""
                     let data = message["data"].flatMap { $0.isNull ? nil : " " + $0.jsonString } ?? ""
@@ -82,17 +96,13 @@ struct Sessions: AsyncParsableCommand {
 
         @OptionGroup var admin: AdminOptions
 
-        @Option(help: "The endpoint's urlToken.")
-        var token: String
-
-        @Option(help: "The session id.")
-        var session: String
+        @OptionGroup var target: SessionOptions
 
         func run() async throws {
             let client = try admin.client()
             try await runAdmin {
-                _ = try await client.call("DELETE", "/admin/v1/sessions/\(escaped(token))/\(escaped(session))")
-                printLine(admin.json ? #"{"deleted": true}"# : "ended \(token)/\(session)")
+                _ = try await client.call("DELETE", target.path)
+                printLine(admin.json ? #"{"deleted": true}"# : "ended \(target)")
             }
         }
     }
