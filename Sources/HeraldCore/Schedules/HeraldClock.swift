@@ -3,28 +3,34 @@ import Synchronization
 /// Herald's one source of time for what depends on it: when a schedule is due, whether it
 /// fired late, when an `ask` times out, whether a session expired.
 ///
-/// Built from any Swift `Clock` with `Duration` steps: ``system`` in a server, a
-/// ``ManualClock`` in tests and self-contained playbooks, where time passes only when
+/// ``system`` (the wall clock) in a server; built from any Swift `Clock`, such as a
+/// ``ManualClock``, in tests and self-contained playbooks, where time passes only when
 /// something advances it. The composition root picks one and hands it down.
 public struct HeraldClock: Sendable {
-    private let elapsed: @Sendable () -> Duration
+    private let current: @Sendable () -> Timestamp
     private let sleeper: @Sendable (Duration) async throws -> Void
-    private let origin: Timestamp
 
-    /// Wall-clock time, and sleeping on the continuous clock.
-    public static let system = HeraldClock(ContinuousClock(), startingAt: .now())
+    /// The wall clock, and sleeping with `Task.sleep`. (Not an offset from a monotonic clock:
+    /// over weeks of uptime that drifts from the wall clock, which `sendAt` times are in.)
+    public static let system = HeraldClock(now: { Timestamp.now() }, sleep: { try await Task.sleep(for: $0) })
 
-    /// Time as `clock` tells it, reading `origin` at the clock's present instant.
+    public init(now: @escaping @Sendable () -> Timestamp, sleep: @escaping @Sendable (Duration) async throws -> Void) {
+        self.current = now
+        self.sleeper = sleep
+    }
+
+    /// Time as `clock` tells it, reading `origin` at the clock's present instant: a
+    /// ``ManualClock`` makes Herald's time move only when a test or a playbook moves it.
     public init<C: Clock>(_ clock: C, startingAt origin: Timestamp) where C.Duration == Duration {
         let start = clock.now
-        self.elapsed = { start.duration(to: clock.now) }
-        self.sleeper = { duration in try await clock.sleep(until: clock.now.advanced(by: duration), tolerance: nil) }
-        self.origin = origin
+        self.init(
+            now: { origin.adding(start.duration(to: clock.now)) },
+            sleep: { duration in try await clock.sleep(until: clock.now.advanced(by: duration), tolerance: nil) })
     }
 
     /// The present, as a wall-clock timestamp.
     public func now() -> Timestamp {
-        origin.adding(elapsed())
+        current()
     }
 
     /// Sleeps for `duration` of this clock's time; throws when the task is cancelled.
