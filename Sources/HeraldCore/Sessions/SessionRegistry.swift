@@ -176,13 +176,13 @@ public final class SessionRegistry: Sendable {
                     session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
                 // While an operator has the session, the user's message is recorded, not run.
                 if session.handover != nil, message.source == .user { return self.heldForOperator(input, session, endpoint, now) }
-                return self.runFlow(input, session, endpoint, now)
+                return self.runFlow(input, session, endpoint)
             }
         }
     }
 
     /// Runs the endpoint's flow for `input`: the change it makes to the session.
-    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint) -> Change {
         var session = session
         let outputs = run(endpoint.flow, &session, input) { FlowEngine.run($0, session: $1, input: input) }
         return Change(session: session, input: input, outputs: outputs)
