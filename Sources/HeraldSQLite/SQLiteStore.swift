@@ -277,28 +277,14 @@ public final class SQLiteStore: HeraldStore {
 
     public func sessions(_ query: SessionQuery) async throws -> [SessionSummary] {
         try await pool.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if let urlToken = query.urlToken {
-                conditions.append("url_token = ?")
-                arguments += [urlToken]
-            }
-            if let userId = query.userId {
-                conditions.append("user_id = ?")
-                arguments += [userId.blob]
-            }
-            if let since = query.activeSince {
-                conditions.append("updated_at >= ?")
-                arguments += [since.milliseconds]
-            }
-            if let after = query.after {
-                conditions.append("(url_token, session_id) > (?, ?)")
-                arguments += [after.urlToken, after.sessionId.blob]
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            arguments += [query.limit]
-            return try Row.fetchAll(db, sql: "SELECT * FROM sessions \(filter) ORDER BY url_token, session_id LIMIT ?", arguments: arguments)
-                .map { SessionSummary(try Self.session(from: $0)) }
+            var filter = SQLFilter()
+            filter.add("url_token = ?", query.urlToken.map { [$0] })
+            filter.add("user_id = ?", query.userId.map { [$0.blob] })
+            filter.add("updated_at >= ?", query.activeSince.map { [$0.milliseconds] })
+            filter.add("(url_token, session_id) > (?, ?)", query.after.map { [$0.urlToken, $0.sessionId.blob] })
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM sessions \(filter.clause) ORDER BY url_token, session_id LIMIT ?", arguments: filter.arguments + [query.limit]
+            ).map { SessionSummary(try Self.session(from: $0)) }
         }
     }
 
@@ -317,24 +303,13 @@ public final class SQLiteStore: HeraldStore {
 
     public func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] {
         try await pool.read { db in
-            var conditions: [String] = []
-            var arguments: StatementArguments = []
-            if let status = query.status {
-                conditions.append("status = ?")
-                arguments += [status.rawValue]
-            }
-            if let urlToken = query.urlToken {
-                conditions.append("url_token = ?")
-                arguments += [urlToken]
-            }
-            if let sessionId = query.sessionId {
-                conditions.append("session_id = ?")
-                arguments += [sessionId.blob]
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            arguments += [query.limit]
-            return try Row.fetchAll(db, sql: "SELECT * FROM outputs \(filter) ORDER BY position LIMIT ?", arguments: arguments)
-                .map(Self.delivery(from:))
+            var filter = SQLFilter()
+            filter.add("status = ?", query.status.map { [$0.rawValue] })
+            filter.add("url_token = ?", query.urlToken.map { [$0] })
+            filter.add("session_id = ?", query.sessionId.map { [$0.blob] })
+            return try Row.fetchAll(
+                db, sql: "SELECT * FROM outputs \(filter.clause) ORDER BY position LIMIT ?", arguments: filter.arguments + [query.limit]
+            ).map(Self.delivery(from:))
         }
     }
 
@@ -382,20 +357,13 @@ public final class SQLiteStore: HeraldStore {
 
     public func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] {
         try await pool.read { db in
-            var conditions = ["next_due_at IS NOT NULL"]
-            var arguments: StatementArguments = []
-            if let urlToken = query.urlToken {
-                conditions.append("url_token = ?")
-                arguments += [urlToken]
-            }
-            if let sessionId = query.sessionId {
-                conditions.append("session_id = ?")
-                arguments += [sessionId.blob]
-            }
-            arguments += [query.limit]
+            var filter = SQLFilter()
+            filter.add("next_due_at IS NOT NULL", [])
+            filter.add("url_token = ?", query.urlToken.map { [$0] })
+            filter.add("session_id = ?", query.sessionId.map { [$0.blob] })
             // The first `limit` sessions by their earliest schedule hold the first `limit` schedules.
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM sessions WHERE \(conditions.joined(separator: " AND ")) ORDER BY next_due_at LIMIT ?", arguments: arguments)
+                db, sql: "SELECT * FROM sessions \(filter.clause) ORDER BY next_due_at LIMIT ?", arguments: filter.arguments + [query.limit])
             return ScheduledEntry.earliest(try rows.map(Self.session(from:)), limit: query.limit)
         }
     }
@@ -513,6 +481,22 @@ public final class SQLiteStore: HeraldStore {
             output: try output(from: row), status: DeliveryStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
             nextAttemptAt: next.map(Timestamp.init(milliseconds:)), lastError: row["last_error"], deliveredAt: delivered.map(Timestamp.init(milliseconds:)))
     }
+}
+
+/// The `WHERE` clause of an admin query: one condition per filter the query gives.
+struct SQLFilter {
+    private var conditions: [String] = []
+    private(set) var arguments: StatementArguments = []
+
+    /// Adds `condition` with its `?` values, when they are given (`nil`: the filter is unset).
+    mutating func add(_ condition: String, _ values: StatementArguments?) {
+        guard let values else { return }
+        conditions.append(condition)
+        arguments += values
+    }
+
+    /// `WHERE a AND b`, or nothing.
+    var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
 }
 
 /// A problem opening the SQLite store, in words for the operator.
