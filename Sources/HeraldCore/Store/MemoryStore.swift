@@ -235,11 +235,11 @@ public final class MemoryStore: HeraldStore {
 
     public func scheduled(_ query: ScheduleQuery) async throws -> [ScheduledEntry] {
         state.withLock { state in
-            let entries = state.sessions.values.filter { session in
+            let sessions = state.sessions.values.filter { session in
                 !session.schedules.isEmpty && (query.urlToken.map { $0 == session.key.urlToken } ?? true)
                     && (query.sessionId.map { $0 == session.key.sessionId } ?? true)
-            }.flatMap { session in session.schedules.map { ScheduledEntry(session: session.key, userId: session.userId, schedule: $0) } }
-            return Array(entries.sorted { ($0.schedule.dueAt, $0.schedule.id) < ($1.schedule.dueAt, $1.schedule.id) }.prefix(query.limit))
+            }
+            return ScheduledEntry.earliest(Array(sessions), limit: query.limit)
         }
     }
 
