@@ -2,6 +2,7 @@
 #define HERALD_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <sys/prctl.h>
 
 // curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
 // These typed wrappers are the only way Herald reaches them.
@@ -54,5 +55,10 @@ static inline CURLcode herald_msg_result(CURLMsg *msg) {
 /// Macros with casts that Swift does not import.
 static const long HERALD_CURLAUTH_BASIC = (long)CURLAUTH_BASIC;
 static const long HERALD_CURL_GLOBAL_ALL = (long)CURL_GLOBAL_ALL;
+
+// Names the calling thread (what `top -H` and profilers show); prctl is variadic too.
+static inline void herald_set_thread_name(const char *name) {
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+}
 
 #endif

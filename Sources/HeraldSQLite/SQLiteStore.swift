@@ -37,13 +37,14 @@ public final class SQLiteStore: HeraldStore {
         configuration.label = "herald"
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
+            try db.execute(sql: "PRAGMA synchronous = \(ProcessInfo.processInfo.environment["EXP_SYNC"] ?? synchronous.rawValue)")
+            if let cache = ProcessInfo.processInfo.environment["EXP_CACHE"] { try db.execute(sql: "PRAGMA cache_size = \(cache)") }
             // Checkpoint every 250 WAL pages instead of SQLite's 1000: the commit that crosses
             // the limit copies the WAL into the database and fsyncs it while its batch waits,
             // and smaller checkpoints are shorter waits. At 1,000 messages/s this took the p99
             // from send to webhook arrival from 21–26 ms to 11–13 ms, at the same throughput
             // (docs/performance.md).
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(ProcessInfo.processInfo.environment["EXP_CKPT"] ?? String(Self.walCheckpointPages))")
             // A WAL that grew (a minute's pruning in one transaction, a long read holding a
             // checkpoint back) is cut back to 8 MiB when a checkpoint restarts it, instead of
             // keeping its peak size (63 MB in the soak at 1,500 messages/s).
@@ -129,33 +130,51 @@ public final class SQLiteStore: HeraldStore {
         guard stored == commit.expectedVersion else { throw StoreConflict(session: key) }
         versions[key] = session.version
 
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-                  schedules, next_due_at, operator, operator_since, operator_active_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (url_token, session_id) DO UPDATE SET
-                  user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
-                  waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-                  updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
-                  operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
-                """
-        ).execute(arguments: [
-            key.urlToken, key.sessionId.blob, session.userId.blob, JSON.object(session.context).jsonString, session.waiting?.nodeId,
-            session.waiting?.retries ?? 0, session.nextSeq, session.createdAt.milliseconds, session.updatedAt.milliseconds, session.version,
-            Schedule.stored(session.schedules), session.nextDueAt?.milliseconds,
-            session.handover?.operatorName, session.handover?.since.milliseconds, session.handover?.lastActivity.milliseconds,
-        ])
-        if let input = commit.input {
+        var upsert = StatementBinder(
             try db.cachedStatement(
                 sql: """
-                    INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            ).execute(arguments: [
-                input.id, key.urlToken, key.sessionId.blob, input.userId.blob, input.text?.blob, input.data?.jsonString, input.source.rawValue,
-                input.receivedAt.milliseconds,
-            ])
+                    INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
+                      schedules, next_due_at, operator, operator_since, operator_active_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (url_token, session_id) DO UPDATE SET
+                      user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
+                      waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
+                      updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
+                      operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
+                    """))
+        upsert.text(key.urlToken)
+        upsert.blob(key.sessionId)
+        upsert.blob(session.userId)
+        upsert.json(JSON.object(session.context).serialized())
+        upsert.text(session.waiting?.nodeId)
+        upsert.int(session.waiting?.retries ?? 0)
+        upsert.int(session.nextSeq)
+        upsert.int(session.createdAt.milliseconds)
+        upsert.int(session.updatedAt.milliseconds)
+        upsert.int(session.version)
+        upsert.text(Schedule.stored(session.schedules))
+        upsert.int(session.nextDueAt?.milliseconds)
+        upsert.text(session.handover?.operatorName)
+        upsert.int(session.handover?.since.milliseconds)
+        upsert.int(session.handover?.lastActivity.milliseconds)
+        try upsert.execute()
+
+        if let input = commit.input {
+            var insert = StatementBinder(
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """))
+            insert.text(input.id)
+            insert.text(key.urlToken)
+            insert.blob(key.sessionId)
+            insert.blob(input.userId)
+            insert.blob(input.text)
+            insert.json(input.data?.serialized())
+            insert.text(input.source.rawValue)
+            insert.int(input.receivedAt.milliseconds)
+            try insert.execute()
         }
         let insertOutput = try db.cachedStatement(
             sql: """
@@ -164,12 +183,23 @@ public final class SQLiteStore: HeraldStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
                 """)
         for output in commit.outputs {
-            try insertOutput.execute(arguments: [
-                output.id, key.urlToken, key.sessionId.blob, output.userId.blob, output.seq, output.type.rawValue, output.text?.blob, output.data?.jsonString,
-                output.attachments.map { JSON.array($0).jsonString }, output.inputId, output.source?.rawValue, output.timestamp.milliseconds,
-                output.scheduledId, output.late,
-                output.operatorName,
-            ])
+            var insert = StatementBinder(insertOutput)
+            insert.text(output.id)
+            insert.text(key.urlToken)
+            insert.blob(key.sessionId)
+            insert.blob(output.userId)
+            insert.int(output.seq)
+            insert.text(output.type.rawValue)
+            insert.blob(output.text)
+            insert.json(output.data?.serialized())
+            insert.json(output.attachments.map { JSON.array($0).serialized() })
+            insert.text(output.inputId)
+            insert.text(output.source?.rawValue)
+            insert.int(output.timestamp.milliseconds)
+            insert.text(output.scheduledId)
+            insert.bool(output.late)
+            insert.text(output.operatorName)
+            try insert.execute()
         }
         if let response = commit.idempotency {
             try db.cachedStatement(
@@ -193,27 +223,36 @@ public final class SQLiteStore: HeraldStore {
 
     private static func write(_ update: DeliveryUpdate, _ db: Database) throws {
         let deliveredAt = update.status == .delivered ? update.attempt.map { $0.startedAt.milliseconds + $0.durationMilliseconds } : nil
-        try db.cachedStatement(
-            sql: """
-                UPDATE outputs SET status = ?, attempts = ?, next_attempt_at = ?,
-                  last_error = COALESCE(?, CASE WHEN ? = 'delivered' THEN NULL ELSE last_error END),
-                  delivered_at = COALESCE(?, delivered_at)
-                WHERE id = ?
-                """
-        ).execute(arguments: [
-            update.status.rawValue, update.attempts, update.nextAttemptAt?.milliseconds, update.attempt?.error, update.status.rawValue,
-            deliveredAt, update.outputId,
-        ])
-        if let attempt = update.attempt {
+        var statement = StatementBinder(
             try db.cachedStatement(
                 sql: """
-                    INSERT OR REPLACE INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
-                    SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM outputs WHERE id = ?)
-                    """
-            ).execute(arguments: [
-                attempt.outputId, attempt.number, attempt.startedAt.milliseconds, attempt.durationMilliseconds, attempt.statusCode,
-                attempt.error, attempt.responseBody, attempt.outputId,
-            ])
+                    UPDATE outputs SET status = ?1, attempts = ?2, next_attempt_at = ?3,
+                      last_error = COALESCE(?4, CASE WHEN ?1 = 'delivered' THEN NULL ELSE last_error END),
+                      delivered_at = COALESCE(?5, delivered_at)
+                    WHERE id = ?6
+                    """))
+        statement.text(update.status.rawValue)
+        statement.int(update.attempts)
+        statement.int(update.nextAttemptAt?.milliseconds)
+        statement.text(update.attempt?.error)
+        statement.int(deliveredAt)
+        statement.text(update.outputId)
+        try statement.execute()
+        if let attempt = update.attempt {
+            var insert = StatementBinder(
+                try db.cachedStatement(
+                    sql: """
+                        INSERT OR REPLACE INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
+                        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM outputs WHERE id = ?1)
+                        """))
+            insert.text(attempt.outputId)
+            insert.int(attempt.number)
+            insert.int(attempt.startedAt.milliseconds)
+            insert.int(attempt.durationMilliseconds)
+            insert.int(attempt.statusCode)
+            insert.text(attempt.error)
+            insert.text(attempt.responseBody)
+            try insert.execute()
         }
     }
 

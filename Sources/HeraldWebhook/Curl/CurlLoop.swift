@@ -55,6 +55,7 @@ struct CurlLoop {
                 defer {
                     queue.starting.removeAll(keepingCapacity: true)
                     queue.cancelling.removeAll(keepingCapacity: true)
+                    queue.wakeupPending = false
                 }
                 return (queue.starting, Set(queue.cancelling), queue.stopping)
             }

@@ -23,6 +23,9 @@ public final class CurlWebhookClient: WebhookClient, Service, Sendable {
         let shared = CurlShared(userAgent: userAgent)
         self.shared = shared
         let thread = Thread {
+            // Named for `top -H` and profiles (Foundation's `Thread.name` does not reach the
+            // kernel on Linux).
+            herald_set_thread_name("herald-curl")
             var loop = CurlLoop(shared: shared)
             loop.run()
         }
@@ -68,6 +71,16 @@ final class CurlShared: Sendable {
         var starting: [CurlTransfer] = []
         var cancelling: [UInt64] = []
         var stopping = false
+        /// A wakeup is on its way that the client thread has not yet answered by taking the
+        /// queue: the next request need not send another (each wakeup is a system call, and
+        /// under load many requests arrive before the thread next looks).
+        var wakeupPending = false
+
+        /// Whether the caller should wake the thread for what it just queued.
+        mutating func needsWakeup() -> Bool {
+            defer { wakeupPending = true }
+            return !wakeupPending
+        }
     }
 
     let queue = Mutex(Queue())
@@ -80,18 +93,21 @@ final class CurlShared: Sendable {
     }
 
     func enqueue(_ transfer: CurlTransfer) -> Bool {
-        let accepted = queue.withLock { queue -> Bool in
-            if queue.stopping { return false }
+        let (accepted, wake) = queue.withLock { queue -> (Bool, Bool) in
+            if queue.stopping { return (false, false) }
             queue.starting.append(transfer)
-            return true
+            return (true, queue.needsWakeup())
         }
-        if accepted { multi.wakeup() }
+        if wake { multi.wakeup() }
         return accepted
     }
 
     func cancel(_ id: UInt64) {
-        queue.withLock { $0.cancelling.append(id) }
-        multi.wakeup()
+        let wake = queue.withLock { queue in
+            queue.cancelling.append(id)
+            return queue.needsWakeup()
+        }
+        if wake { multi.wakeup() }
     }
 
     func stop() {
