@@ -3,6 +3,7 @@ import HeraldChannels
 import HeraldCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Takes jobs from the ``Outbox``, POSTs them with the ``WebhookClient``, and reports each
 /// attempt to the outbox (what next) and to the store (the attempt log).
@@ -23,6 +24,7 @@ public final class DeliveryService: Service, Sendable {
     private let client: any WebhookClient
     private let logger: Logger
     private let metrics: DeliveryMetrics
+    private let stopped = Atomic(false)
 
     /// `channels` maps the `urlToken` of each channel endpoint to its compiled channel; the
     /// others get Herald's own webhook POST.
@@ -49,19 +51,16 @@ public final class DeliveryService: Service, Sendable {
     }
 
     public func run() async throws {
-        // On shutdown the loop is cancelled, and with it the attempts in flight: their outputs
-        // stay pending in the store and go out again after a restart (same Webhook-Id).
         await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                while !Task.isCancelled {
-                    let (jobs, nextWake) = self.outbox.take()
-                    for job in jobs {
-                        group.addTask { await self.deliver(job) }
-                    }
-                    if jobs.isEmpty { await self.waitForWork(until: nextWake) }
-                }
+            while !Task.isCancelled {
+                let (jobs, nextWake) = self.outbox.take()
+                for job in jobs { self.deliver(job) }
+                if jobs.isEmpty { await self.waitForWork(until: nextWake) }
             }
         }
+        // Answers to attempts still in flight are not recorded from now on: their outputs stay
+        // pending in the store and go out again after a restart (same Webhook-Id).
+        stopped.store(true, ordering: .releasing)
     }
 
     /// Sleeps until the outbox changes or the next retry falls due.
@@ -77,8 +76,9 @@ public final class DeliveryService: Service, Sendable {
         }
     }
 
-    /// One attempt for one output.
-    func deliver(_ job: DeliveryJob) async {
+    /// One attempt for one output: builds the request and starts it. No task waits for the
+    /// answer: the client hands it to ``record(_:of:to:channel:started:)`` on its own thread.
+    func deliver(_ job: DeliveryJob) {
         let output = job.output
         let number = job.entry.attempts + 1
         guard let endpoint = endpoints[output.session.urlToken] else {
@@ -134,13 +134,22 @@ public final class DeliveryService: Service, Sendable {
                 connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
         }
 
-        let result: Result<WebhookResponse, WebhookError>
-        do {
-            result = .success(try await client.send(request))
-        } catch {
-            if error == .shutdown { return }  // cancelled: stays pending, resumes after restart
-            result = .failure(error)
+        client.start(request) { result in
+            // Stopped: stays pending, resumes after restart.
+            if case .failure(let error) = result, error == .shutdown { return }
+            guard !self.stopped.load(ordering: .acquiring) else { return }
+            self.record(result, of: job, to: webhook, channel: channel, started: started)
         }
+    }
+
+    /// What the answer to an attempt means: the attempt is logged, the output's status
+    /// recorded, and the outbox told what comes next for its session.
+    private func record(
+        _ result: Result<WebhookResponse, WebhookError>, of job: DeliveryJob, to webhook: WebhookSettings, channel: Channel?, started: Timestamp
+    ) {
+        let output = job.output
+        let number = job.entry.attempts + 1
+        let urlToken = output.session.urlToken
         let now = Timestamp.now()
         let verdict =
             channel.map { Self.judge(result, channel: $0, output: output, policy: webhook.retry) } ?? Self.judge(result, policy: webhook.retry)
@@ -162,10 +171,10 @@ public final class DeliveryService: Service, Sendable {
             (outcome, status) = (.dead, .dead)
         case .pause:
             (outcome, status) = (.pauseEndpoint, .pending)
-            writer.submit(.endpointPaused(urlToken: endpoint.urlToken, paused: true))
+            writer.submit(.endpointPaused(urlToken: urlToken, paused: true))
             logger.error(
                 "webhook answered 410 Gone; delivery to this endpoint is paused until an operator resumes it",
-                metadata: ["urlToken": "\(endpoint.urlToken)"])
+                metadata: ["urlToken": "\(urlToken)"])
         case .retry(let atLeast):
             let policy = webhook.retry
             var delay = policy.delay(after: number)
@@ -183,9 +192,9 @@ public final class DeliveryService: Service, Sendable {
         }
         if status == .dead {
             logger.warning(
-                "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(endpoint.urlToken)", "error": "\(attempt.error ?? "")"])
+                "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(urlToken)", "error": "\(attempt.error ?? "")"])
         }
-        metrics.record(urlToken: endpoint.urlToken, status: status, duration: now.milliseconds - started.milliseconds)
+        metrics.record(urlToken: urlToken, status: status, duration: now.milliseconds - started.milliseconds)
         writer.submit(
             .delivery(DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)))
         outbox.finish(job, outcome, now: now)

@@ -104,5 +104,11 @@ public struct WebhookError: Error, Sendable, Hashable, CustomStringConvertible {
 
 /// Sends webhook POSTs. ``CurlWebhookClient`` is the implementation.
 public protocol WebhookClient: Sendable {
+    /// Sends the request and returns the answer; cancelling the task cancels the request.
     func send(_ request: WebhookRequest) async throws(WebhookError) -> WebhookResponse
+
+    /// Starts the request and returns at once; `completion` is called once with the outcome,
+    /// on the client's own thread, so it should only hand the outcome on. The delivery service
+    /// uses this: no task waits for each POST.
+    func start(_ request: WebhookRequest, completion: @escaping @Sendable (Result<WebhookResponse, WebhookError>) -> Void)
 }

@@ -7,11 +7,11 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: a transfer is created by the caller and handed over through the
 /// locked queue; from then on only the client thread touches it, and the caller only gets the
-/// result through `continuation`.
+/// result through `completion`, which the client thread calls once.
 final class CurlTransfer: @unchecked Sendable {
     let id: UInt64
     let request: WebhookRequest
-    let continuation: CheckedContinuation<Result<WebhookResponse, WebhookError>, Never>
+    let completion: @Sendable (Result<WebhookResponse, WebhookError>) -> Void
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     var responseBody: [UInt8] = []
@@ -19,10 +19,10 @@ final class CurlTransfer: @unchecked Sendable {
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     var started = ContinuousClock.now
 
-    init(id: UInt64, request: WebhookRequest, continuation: CheckedContinuation<Result<WebhookResponse, WebhookError>, Never>) {
+    init(id: UInt64, request: WebhookRequest, completion: @escaping @Sendable (Result<WebhookResponse, WebhookError>) -> Void) {
         self.id = id
         self.request = request
-        self.continuation = continuation
+        self.completion = completion
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
     }
 
@@ -62,7 +62,7 @@ struct CurlLoop {
             let (starting, cancelling, stopping) = work
             for transfer in starting {
                 if stopping || cancelling.contains(transfer.id) {
-                    transfer.continuation.resume(returning: .failure(WebhookError(.shutdown, stopping ? "the webhook client stopped" : "cancelled")))
+                    transfer.completion(.failure(WebhookError(.shutdown, stopping ? "the webhook client stopped" : "cancelled")))
                 } else {
                     start(transfer)
                 }
@@ -180,7 +180,7 @@ struct CurlLoop {
             if idleHandles.count < 512 { idleHandles.append(easy) } else { curl_easy_cleanup(easy) }
             transfer.easy = nil
         }
-        transfer.continuation.resume(returning: result)
+        transfer.completion(result)
     }
 
     static func errorCode(_ code: CURLcode) -> WebhookError.Code {

@@ -42,15 +42,22 @@ public final class CurlWebhookClient: WebhookClient, Service, Sendable {
         let shared = self.shared
         let result: Result<WebhookResponse, WebhookError> = await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Result<WebhookResponse, WebhookError>, Never>) in
-                let transfer = CurlTransfer(id: id, request: request, continuation: continuation)
-                if !shared.enqueue(transfer) {
-                    continuation.resume(returning: .failure(WebhookError(.shutdown, "the webhook client is stopped")))
-                }
+                start(CurlTransfer(id: id, request: request) { continuation.resume(returning: $0) })
             }
         } onCancel: {
             shared.cancel(id)
         }
         return try result.get()
+    }
+
+    public func start(_ request: WebhookRequest, completion: @escaping @Sendable (Result<WebhookResponse, WebhookError>) -> Void) {
+        start(CurlTransfer(id: nextId.wrappingAdd(1, ordering: .relaxed).oldValue, request: request, completion: completion))
+    }
+
+    private func start(_ transfer: CurlTransfer) {
+        if !shared.enqueue(transfer) {
+            transfer.completion(.failure(WebhookError(.shutdown, "the webhook client is stopped")))
+        }
     }
 
     /// Keeps the client until graceful shutdown, then stops its thread.
