@@ -37,14 +37,13 @@ public final class SQLiteStore: HeraldStore {
         configuration.label = "herald"
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(ProcessInfo.processInfo.environment["EXP_SYNC"] ?? synchronous.rawValue)")
-            if let cache = ProcessInfo.processInfo.environment["EXP_CACHE"] { try db.execute(sql: "PRAGMA cache_size = \(cache)") }
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous.rawValue)")
             // Checkpoint every 250 WAL pages instead of SQLite's 1000: the commit that crosses
             // the limit copies the WAL into the database and fsyncs it while its batch waits,
             // and smaller checkpoints are shorter waits. At 1,000 messages/s this took the p99
             // from send to webhook arrival from 21–26 ms to 11–13 ms, at the same throughput
             // (docs/performance.md).
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(ProcessInfo.processInfo.environment["EXP_CKPT"] ?? String(Self.walCheckpointPages))")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)")
             // A WAL that grew (a minute's pruning in one transaction, a long read holding a
             // checkpoint back) is cut back to 8 MiB when a checkpoint restarts it, instead of
             // keeping its peak size (63 MB in the soak at 1,500 messages/s).
