@@ -121,6 +121,25 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid):
+    """CPU time used so far by each kind of thread of a process, by the threads' names: NIO's
+    event loops, Swift's cooperative pool (request handling, registry, flow, outbox, delivery
+    bookkeeping), the dispatch threads GRDB's writer queue runs on, and libcurl's thread."""
+    groups = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
+                text = stat.read()
+        except OSError:
+            continue  # the thread ended
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        group = ("event loops" if name.startswith("NIO-") else "curl" if name == "herald-curl"
+                 else "store queue" if "overcommit" in name else "tasks" if "default-qos" in name else "other")
+        groups[group] = groups.get(group, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return groups
+
+
 def file_size(path):
     try:
         return os.path.getsize(path)
@@ -246,12 +265,18 @@ endpoints:
         http("POST", f"http://127.0.0.1:{self.s.sink_port}/reset", body={})
 
     def cpu_snapshot(self, server):
-        """CPU time used so far by `server` and by the sink."""
-        return {"server": (server.pid, cpu_seconds(server.pid)), "sink": (self.sink.pid, cpu_seconds(self.sink.pid))}
+        """CPU time used so far by `server` (in all and per kind of thread) and by the sink."""
+        return {"server": (server.pid, cpu_seconds(server.pid)), "sink": (self.sink.pid, cpu_seconds(self.sink.pid)),
+                "threads": (server.pid, thread_cpu_seconds(server.pid))}
 
     def cpu_per_message(self, snapshot, messages):
-        """CPU µs per message since `snapshot`, of the server and of the sink."""
-        return {name: round((cpu_seconds(pid) - before) * 1e6 / max(1, messages), 1) for name, (pid, before) in snapshot.items()}
+        """CPU µs per message since `snapshot`, of the server (in all and per kind of thread)
+        and of the sink."""
+        per = lambda seconds: round(seconds * 1e6 / max(1, messages), 1)
+        result = {name: per(cpu_seconds(pid) - before) for name, (pid, before) in snapshot.items() if name != "threads"}
+        pid, before = snapshot["threads"]
+        result["serverThreads"] = {group: per(total - before.get(group, 0)) for group, total in thread_cpu_seconds(pid).items()}
+        return result
 
     # Load
 
@@ -639,6 +664,10 @@ endpoints:
             base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
             print(f"(a) CPU per message: herald {cpu:.0f} µs (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
                   f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
+            threads = [r["herald"]["cpuMicrosPerMessage"].get("serverThreads", {}) for r in runs]
+            groups = sorted({group for t in threads for group in t}, key=lambda g: -median([t.get(g, 0) for t in threads]))
+            if groups:
+                print("(a) herald CPU per message by thread: " + ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups))
         if "soak" in results:
             print("(g) soak, each minute: accepted, delivered, request p99 ms, RSS MiB, database MiB, WAL MiB")
             for x in results["soak"]["perMinute"]:
