@@ -131,6 +131,26 @@ enum SQLiteSchema {
                     CREATE INDEX audit_by_user ON audit (url_token, user_id);
                     """)
         }
+        migrator.registerMigration("v5: users of sessions") { db in
+            // Erasure finds a user's inputs and outputs through the sessions the user started or
+            // wrote in, then the per-session indexes. The indexes by user that v4 added put
+            // two random B-tree pages in the WAL for every message (docs/performance.md);
+            // this table gets a row per session and user instead, not per message.
+            try db.execute(
+                sql: """
+                    CREATE TABLE user_sessions (
+                      url_token TEXT NOT NULL,
+                      user_id BLOB NOT NULL,
+                      session_id BLOB NOT NULL,
+                      PRIMARY KEY (url_token, user_id, session_id)
+                    ) WITHOUT ROWID;
+                    INSERT OR IGNORE INTO user_sessions SELECT url_token, user_id, session_id FROM sessions;
+                    INSERT OR IGNORE INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM inputs;
+                    INSERT OR IGNORE INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM outputs;
+                    DROP INDEX inputs_by_user;
+                    DROP INDEX outputs_by_user;
+                    """)
+        }
         return migrator
     }
 }

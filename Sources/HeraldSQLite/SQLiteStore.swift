@@ -158,6 +158,12 @@ public final class SQLiteStore: HeraldStore {
         upsert.int(session.handover?.lastActivity.milliseconds)
         try upsert.execute()
 
+        // Whose rows these are, for a later erasure: the session's user when it starts, and
+        // anyone else who writes in it (a channel's shared conversation). One row per session
+        // and user, not per message.
+        if commit.expectedVersion == 0 { try noteUser(session.userId, of: key, db) }
+        if let input = commit.input, input.userId != session.userId { try noteUser(input.userId, of: key, db) }
+
         if let input = commit.input {
             var insert = StatementBinder(
                 try db.cachedStatement(
@@ -205,6 +211,15 @@ public final class SQLiteStore: HeraldStore {
                 sql: "INSERT OR REPLACE INTO idempotency (url_token, key, status, body, created_at) VALUES (?, ?, ?, ?, ?)"
             ).execute(arguments: [response.urlToken, response.key, response.status, Data(response.body), response.createdAt.milliseconds])
         }
+    }
+
+    private static func noteUser(_ userId: String, of key: SessionKey, _ db: Database) throws {
+        var insert = StatementBinder(
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO user_sessions (url_token, user_id, session_id) VALUES (?, ?, ?)"))
+        insert.text(key.urlToken)
+        insert.blob(userId)
+        insert.blob(key.sessionId)
+        try insert.execute()
     }
 
     private static func delete(_ key: SessionKey, _ db: Database) throws {
@@ -271,26 +286,28 @@ public final class SQLiteStore: HeraldStore {
     /// targets of audit entries naming the user (SPEC §11).
     private static func erase(_ erasure: Erasure, _ db: Database) throws {
         let user: StatementArguments = [erasure.urlToken, erasure.userId.blob]
-        let theirOutputs = "SELECT id FROM outputs WHERE url_token = ? AND user_id = ?"
+        // The sessions the user started or wrote in, then their rows through the per-session
+        // indexes. The user's outputs are those sent to them (outputs of a session are to its
+        // user); their inputs are those they wrote, and every input of a session they still own.
+        let theirSessions = "SELECT session_id FROM user_sessions WHERE url_token = ?1 AND user_id = ?2"
+        let theirOutputs = "FROM outputs WHERE url_token = ?1 AND session_id IN (\(theirSessions)) AND user_id = ?2"
         var counts = ErasureCounts()
-        try db.execute(sql: "DELETE FROM attempts WHERE output_id IN (\(theirOutputs))", arguments: user)
+        try db.execute(sql: "DELETE FROM attempts WHERE output_id IN (SELECT id \(theirOutputs))", arguments: user)
         counts.attempts = db.changesCount
-        counts.undelivered =
-            try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM outputs WHERE url_token = ? AND user_id = ? AND status IN ('pending', 'failed')", arguments: user)
-            ?? 0
-        try db.execute(sql: "DELETE FROM outputs WHERE url_token = ? AND user_id = ?", arguments: user)
+        counts.undelivered = try Int.fetchOne(db, sql: "SELECT COUNT(*) \(theirOutputs) AND status IN ('pending', 'failed')", arguments: user) ?? 0
+        try db.execute(sql: "DELETE \(theirOutputs)", arguments: user)
         counts.outputs = db.changesCount
         try db.execute(
             sql: """
-                DELETE FROM inputs WHERE url_token = ? AND (user_id = ?
-                  OR session_id IN (SELECT session_id FROM sessions WHERE url_token = ? AND user_id = ?))
-                """, arguments: user + user)
+                DELETE FROM inputs WHERE url_token = ?1 AND session_id IN (\(theirSessions))
+                  AND (user_id = ?2 OR session_id IN (SELECT session_id FROM sessions WHERE url_token = ?1 AND user_id = ?2))
+                """, arguments: user)
         counts.inputs = db.changesCount
-        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ? AND user_id = ?", arguments: user)
+        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ?1 AND user_id = ?2", arguments: user)
         counts.sessions = db.changesCount
+        try db.execute(sql: "DELETE FROM user_sessions WHERE url_token = ?1 AND user_id = ?2", arguments: user)
         try db.execute(
-            sql: "UPDATE audit SET session_id = NULL, user_id = NULL, output_id = NULL, target_erased = 1 WHERE url_token = ? AND user_id = ?",
+            sql: "UPDATE audit SET session_id = NULL, user_id = NULL, output_id = NULL, target_erased = 1 WHERE url_token = ?1 AND user_id = ?2",
             arguments: user)
         erasure.record(counts)
     }
@@ -429,6 +446,15 @@ public final class SQLiteStore: HeraldStore {
                 sql: "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead'))",
                 arguments: [history])
             try db.execute(sql: "DELETE FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead')", arguments: [history])
+            // Users of sessions that left nothing behind (usually stopped at the first probe:
+            // the session still exists).
+            try db.execute(
+                sql: """
+                    DELETE FROM user_sessions WHERE
+                      NOT EXISTS (SELECT 1 FROM sessions s WHERE s.url_token = user_sessions.url_token AND s.session_id = user_sessions.session_id)
+                      AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.url_token = user_sessions.url_token AND i.session_id = user_sessions.session_id)
+                      AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = user_sessions.url_token AND o.session_id = user_sessions.session_id)
+                    """)
         }
     }
 

@@ -399,6 +399,49 @@ import Testing
         }
     }
 
+    /// Erasure finds a user's rows however they got there: inputs they wrote in someone else's
+    /// session (a channel's shared conversation), and outputs delivered after their session
+    /// ended. (SQLite finds them without an index by user on inputs and outputs.)
+    @Test(arguments: kinds)
+    func erasureFindsGuestInputsAndOutputsDeliveredAfterTheSessionEnded(_ kind: Kind) async throws {
+        try await kind.run { store in
+            let group = SessionKey(urlToken: "demo", sessionId: "group")
+            let ended = SessionKey(urlToken: "demo", sessionId: "ended")
+            func commit(_ key: SessionKey, owner: String, writer: String, version: Int64, text: String) -> SessionCommit {
+                var commit = Self.commit(key, version: version, texts: [text], seq: version)
+                commit.session.userId = owner
+                commit.input?.userId = writer
+                commit.input?.text = text
+                for index in commit.outputs.indices { commit.outputs[index].userId = owner }
+                return commit
+            }
+            try await store.apply([
+                .session(commit(group, owner: "bob", writer: "bob", version: 1, text: "bob starts")),
+                .session(commit(group, owner: "bob", writer: "eve", version: 2, text: "eve joins")),
+                .session(commit(ended, owner: "eve", writer: "eve", version: 1, text: "eve alone")),
+            ])
+            let endedOutput = try #require(try await store.undeliveredOutputs().first { $0.output.session == ended }?.output.id)
+            try await store.apply([.deleteSession(ended)])
+            let attempt = DeliveryAttempt(
+                outputId: endedOutput, number: 1, startedAt: Timestamp(milliseconds: 5_000), durationMilliseconds: 3, statusCode: 200, error: nil,
+                responseBody: "ok")
+            try await store.apply([.delivery(DeliveryUpdate(outputId: endedOutput, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: attempt))])
+            #expect(try await store.delivery(outputId: endedOutput)?.status == .delivered)
+
+            let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [])
+            try await store.apply([.erase(erasure)])
+            #expect(erasure.counts == ErasureCounts(sessions: 0, inputs: 1, outputs: 1, undelivered: 0, attempts: 1))
+            #expect(try await store.delivery(outputId: endedOutput) == nil)
+            #expect(try await store.attempts(outputId: endedOutput).isEmpty)
+            // Bob's conversation stays, without eve's message in it.
+            let transcript = try await store.transcript(group, limit: 10)
+            #expect(transcript.count == 3)
+            #expect(!transcript.contains { if case .input(let input) = $0 { input.userId == "eve" } else { false } })
+            #expect(try await store.session(group)?.userId == "bob")
+            #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo")).map(\.output.userId) == ["bob", "bob"])
+        }
+    }
+
     /// Thousands of old rows go in one pruning pass; the new ones stay.
     @Test(arguments: kinds)
     func pruningTakesAllOldHistory(_ kind: Kind) async throws {
