@@ -1,7 +1,8 @@
 import Foundation
+import GRDB
 import HeraldCore
 import HeraldPostgres
-import HeraldSQLite
+@testable import HeraldSQLite
 import HeraldTestSupport
 import Logging
 import Testing
@@ -455,6 +456,43 @@ import Testing
             #expect(try await store.deliveries(DeliveryQuery(limit: 10_000)).map(\.output.text) == ["new"])
             #expect(try await store.transcript(Self.key, limit: 10).count == 2)  // the new input and its output
         }
+    }
+
+    /// A database written before "v5: users of sessions" (when inputs and outputs had indexes
+    /// by user): after the upgrade, erasure still finds all of the user's rows, the inputs they
+    /// wrote in someone else's session included.
+    @Test func sqliteUpgradeToUsersOfSessionsKeepsErasureComplete() async throws {
+        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: "v4: operators")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
+                      ('demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), '{}', 3, 1000, 1000, 2),
+                      ('demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 1000, 1000, 1);
+                    INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
+                      ('in_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), CAST('bob starts' AS BLOB), 'user', 1000),
+                      ('in_2', 'demo', CAST('group' AS BLOB), CAST('eve' AS BLOB), CAST('eve joins' AS BLOB), 'user', 1001),
+                      ('in_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), CAST('eve alone' AS BLOB), 'user', 1002);
+                    INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
+                      ('out_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
+                      ('out_2', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 2, 'output', 1001, 'pending'),
+                      ('out_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 1002, 'pending');
+                    """)
+        }
+        try queue.close()
+
+        let store = try SQLiteStore(path: path, logger: Logger(label: "test"))
+        try await store.prepare()
+        let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [SessionKey(urlToken: "demo", sessionId: "own")])
+        try await store.apply([.erase(erasure)])
+        #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 2, outputs: 1, undelivered: 1, attempts: 0))
+        let group = try await store.transcript(SessionKey(urlToken: "demo", sessionId: "group"), limit: 10)
+        #expect(group.count == 3)
+        #expect(!group.contains { if case .input(let input) = $0 { input.userId == "eve" } else { false } })
+        #expect(try await store.undeliveredOutputs().map(\.output.id) == ["out_2"])
+        try await store.close()
     }
 
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
