@@ -3,7 +3,6 @@ import HeraldChannels
 import HeraldCore
 import Logging
 import ServiceLifecycle
-import Synchronization
 
 /// Takes jobs from the ``Outbox``, POSTs them with the ``WebhookClient``, and reports each
 /// attempt to the outbox (what next) and to the store (the attempt log).
@@ -24,7 +23,6 @@ public final class DeliveryService: Service, Sendable {
     private let client: any WebhookClient
     private let logger: Logger
     private let metrics: DeliveryMetrics
-    private let stopped = Atomic(false)
 
     /// `channels` maps the `urlToken` of each channel endpoint to its compiled channel; the
     /// others get Herald's own webhook POST.
@@ -58,9 +56,9 @@ public final class DeliveryService: Service, Sendable {
                 if jobs.isEmpty { await self.waitForWork(until: nextWake) }
             }
         }
-        // Answers to attempts still in flight are not recorded from now on: their outputs stay
-        // pending in the store and go out again after a restart (same Webhook-Id).
-        stopped.store(true, ordering: .releasing)
+        // Attempts still in flight are answered, and recorded, as long as the store writer runs;
+        // those the client stops fail with `.shutdown`: their outputs stay pending in the
+        // store and go out again after a restart (same Webhook-Id).
     }
 
     /// Sleeps until the outbox changes or the next retry falls due.
@@ -135,9 +133,8 @@ public final class DeliveryService: Service, Sendable {
         }
 
         client.start(request) { result in
-            // Stopped: stays pending, resumes after restart.
+            // The client stopped: stays pending, resumes after restart.
             if case .failure(let error) = result, error == .shutdown { return }
-            guard !self.stopped.load(ordering: .acquiring) else { return }
             self.record(result, of: job, to: webhook, channel: channel, started: started)
         }
     }

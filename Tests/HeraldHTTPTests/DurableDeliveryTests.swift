@@ -138,6 +138,33 @@ import Testing
         }
     }
 
+    /// SIGTERM while a POST waits for its answer: Herald stops without waiting for it, and the
+    /// output, still pending in the store, goes out again after the restart (same Webhook-Id),
+    /// with only the attempt that got an answer in its log.
+    @Test func anAttemptInFlightAtAGracefulStopIsSentAgainAfterTheRestart() async throws {
+        // The first attempt of an output is held for 10 s (Herald stops within milliseconds;
+        // the receiver's own stop waits for it); later ones are answered at once.
+        let receiver = TestReceiver { _, before in before == 0 ? .init(status: 200, delay: .seconds(10)) : .init(status: 200) }
+        try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
+            try await receiver.waitUntilListening()
+            let setup = try Setup(endpoints: [("demo", receiver.url, "timeout: 30s")])
+            let first = try await setup.start("first")
+            #expect(try await setup.send(session: "s", text: "hello") == 202)
+            try await receiver.wait { $0.count == 1 }
+            first.stop()
+
+            let second = try await setup.start("second")
+            defer { second.stop() }
+            let arrivals = try await receiver.wait(timeout: .seconds(30)) { $0.count >= 2 }
+            let outputId = try #require(arrivals[0].webhookId)
+            #expect(arrivals[1].webhookId == outputId)
+            #expect(arrivals[1].text == "You said: hello")
+            let detail = try await setup.admin("GET", "/admin/v1/deliveries/\(outputId)")
+            #expect(detail.json["status"] == "delivered")
+            #expect(detail.json["attemptLog"]?.arrayValue?.map { $0["statusCode"] } == [200])
+        }
+    }
+
     @Test func aHungEndpointDoesNotDelayAHealthyOne() async throws {
         let receiver = TestReceiver { request, _ in
             request.path == "/slow" ? .init(status: 200, delay: .seconds(5)) : .init(status: 200)
