@@ -84,8 +84,10 @@ public final class OutboxLeases: Service, Sendable {
                 group.addTask { await self.handBackRounds() }
             }
         }
-        // Delivery has stopped (it stops first). Once its results are recorded, hand back every
-        // session held, so other instances take them over at their next scan.
+        // Delivery has stopped starting attempts (it stops first). Once the results so far are
+        // recorded, hand back every session held, so other instances take them over at their
+        // next scan. (An answer to an attempt still in flight may come later; the next owner
+        // may then send that output once more: at least once.)
         do {
             try await writer.flush()
             try await store.client.query("DELETE FROM outbox_leases WHERE owner = \(owner)", logger: logger)
