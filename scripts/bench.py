@@ -114,11 +114,17 @@ def rss_kib(pid, field="VmRSS"):
     return None
 
 
+def stat_cpu(path):
+    """The name and the CPU time (user + system, seconds) in a /proc/…/stat file."""
+    with open(path) as stat:
+        text = stat.read()
+    fields = text.rsplit(")", 1)[1].split()
+    return text[text.index("(") + 1:text.rindex(")")], (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid):
     """CPU time (user + system) a process has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return stat_cpu(f"/proc/{pid}/stat")[1]
 
 
 def thread_cpu_seconds(pid):
@@ -128,15 +134,12 @@ def thread_cpu_seconds(pid):
     groups = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as stat:
-                text = stat.read()
+            name, seconds = stat_cpu(f"/proc/{pid}/task/{tid}/stat")
         except OSError:
             continue  # the thread ended
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
         group = ("event loops" if name.startswith("NIO-") else "curl" if name == "herald-curl"
                  else "store queue" if "overcommit" in name else "tasks" if "default-qos" in name else "other")
-        groups[group] = groups.get(group, 0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        groups[group] = groups.get(group, 0) + seconds
     return groups
 
 
