@@ -29,7 +29,6 @@ public final class CurlWebhookClient: WebhookClient, Service, Sendable {
             var loop = CurlLoop(shared: shared)
             loop.run()
         }
-        thread.name = "herald-curl"
         thread.start()
     }
 
