@@ -14,8 +14,9 @@ import Testing
         var configPath: String
         var baseURL: String { "http://127.0.0.1:\(port)" }
 
-        /// `endpoints`: (urlToken, webhook URL, extra webhook YAML lines).
-        init(endpoints: [(String, String, String)]) throws {
+        /// `endpoints`: (urlToken, webhook URL, extra webhook YAML lines); `storage`: the
+        /// config's `storage` (a SQLite file in the directory when `nil`).
+        init(endpoints: [(String, String, String)], storage: String? = nil) throws {
             directory = try Fixtures.temporaryDirectory()
             port = try freePort()
             configPath = directory + "/herald.yaml"
@@ -23,7 +24,7 @@ import Testing
                 listen: 127.0.0.1:\(port)
                 admin:
                   keys: ["\(Fixtures.adminKey)"]
-                storage: sqlite:\(directory)/herald.sqlite
+                storage: \(storage ?? "sqlite:\(directory)/herald.sqlite")
                 endpoints:
 
                 """
@@ -140,14 +141,17 @@ import Testing
 
     /// SIGTERM while a POST waits for its answer: Herald stops without waiting for it, and the
     /// output, still pending in the store, goes out again after the restart (same Webhook-Id),
-    /// with only the attempt that got an answer in its log.
-    @Test func anAttemptInFlightAtAGracefulStopIsSentAgainAfterTheRestart() async throws {
+    /// with only the attempt that got an answer in its log. On both durable stores (the memory
+    /// store keeps nothing across a restart).
+    @Test(arguments: ["sqlite", "postgres"])
+    func anAttemptInFlightAtAGracefulStopIsSentAgainAfterTheRestart(_ store: String) async throws {
+        let storage = store == "postgres" ? try PostgresTestDatabase.create() : nil
         // The first attempt of an output is held for 10 s (Herald stops within milliseconds;
         // the receiver's own stop waits for it); later ones are answered at once.
         let receiver = TestReceiver { _, before in before == 0 ? .init(status: 200, delay: .seconds(10)) : .init(status: 200) }
         try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
             try await receiver.waitUntilListening()
-            let setup = try Setup(endpoints: [("demo", receiver.url, "timeout: 30s")])
+            let setup = try Setup(endpoints: [("demo", receiver.url, "timeout: 30s")], storage: storage)
             let first = try await setup.start("first")
             #expect(try await setup.send(session: "s", text: "hello") == 202)
             try await receiver.wait { $0.count == 1 }
@@ -159,7 +163,13 @@ import Testing
             let outputId = try #require(arrivals[0].webhookId)
             #expect(arrivals[1].webhookId == outputId)
             #expect(arrivals[1].text == "You said: hello")
-            let detail = try await setup.admin("GET", "/admin/v1/deliveries/\(outputId)")
+            // The answer is recorded in the writer's next batch, just after the POST returned.
+            var detail = try await setup.admin("GET", "/admin/v1/deliveries/\(outputId)")
+            let deadline = ContinuousClock.now + .seconds(20)
+            while detail.json["status"] != "delivered", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                detail = try await setup.admin("GET", "/admin/v1/deliveries/\(outputId)")
+            }
             #expect(detail.json["status"] == "delivered")
             #expect(detail.json["attemptLog"]?.arrayValue?.map { $0["statusCode"] } == [200])
         }
