@@ -82,20 +82,18 @@ public final class SQLiteStore: HeraldStore {
 
     public func apply(_ changes: [StoreChange]) async throws {
         try await pool.write { db in
-            var versions: [SessionKey: Int64] = [:]
             for change in changes {
                 switch change {
                 case .session(let commit):
-                    try Self.write(commit, db, &versions)
+                    try Self.write(commit, db)
                 case .turn(let turn):
                     let stored = try Row.fetchOne(
                         db.cachedStatement(sql: "SELECT * FROM sessions WHERE url_token = ? AND session_id = ?"),
                         arguments: [turn.key.urlToken, turn.key.sessionId.blob]
                     ).map(Self.session(from:))
-                    if let commit = turn.run(on: stored) { try Self.write(commit, db, &versions) }
+                    if let commit = turn.run(on: stored) { try Self.write(commit, db) }
                 case .deleteSession(let key):
                     try Self.delete(key, db)
-                    versions[key] = 0
                 case .delivery(let update):
                     try Self.write(update, db)
                 case .endpointPaused(let urlToken, let paused):
@@ -108,60 +106,53 @@ public final class SQLiteStore: HeraldStore {
                     try Self.write(entry, db)
                 case .erase(let erasure):
                     try Self.erase(erasure, db)
-                    for key in erasure.sessions { versions[key] = 0 }
                 }
             }
         }
     }
 
-    private static func write(_ commit: SessionCommit, _ db: Database, _ versions: inout [SessionKey: Int64]) throws {
+    private static func write(_ commit: SessionCommit, _ db: Database) throws {
         let session = commit.session
         let key = session.key
-        let stored: Int64
-        if let known = versions[key] {
-            stored = known
-        } else {
-            stored =
-                try Int64.fetchOne(
-                    db.cachedStatement(sql: "SELECT version FROM sessions WHERE url_token = ? AND session_id = ?"),
-                    arguments: [key.urlToken, key.sessionId.blob]) ?? 0
-        }
-        guard stored == commit.expectedVersion else { throw StoreConflict(session: key) }
-        versions[key] = session.version
-
-        var upsert = StatementBinder(
+        // The version check is the write itself: a new session is inserted only if no row
+        // exists, a known one updated only at the version the change was computed on. Either
+        // touches no row when the stored session is not the one expected, and the batch fails.
+        var write = StatementBinder(
             try db.cachedStatement(
-                sql: """
+                sql: commit.expectedVersion == 0
+                    ? """
                     INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
                       schedules, next_due_at, operator, operator_since, operator_active_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (url_token, session_id) DO UPDATE SET
-                      user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
-                      waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
-                      updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
-                      operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                    ON CONFLICT (url_token, session_id) DO NOTHING
+                    """
+                    : """
+                    UPDATE sessions SET user_id = ?3, context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, created_at = ?8,
+                      updated_at = ?9, version = ?10, schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15
+                    WHERE url_token = ?1 AND session_id = ?2 AND version = ?16
                     """))
-        upsert.text(key.urlToken)
-        upsert.blob(key.sessionId)
-        upsert.blob(session.userId)
-        upsert.json(JSON.object(session.context).serialized())
-        upsert.text(session.waiting?.nodeId)
-        upsert.int(session.waiting?.retries ?? 0)
-        upsert.int(session.nextSeq)
-        upsert.int(session.createdAt.milliseconds)
-        upsert.int(session.updatedAt.milliseconds)
-        upsert.int(session.version)
-        upsert.text(Schedule.stored(session.schedules))
-        upsert.int(session.nextDueAt?.milliseconds)
-        upsert.text(session.handover?.operatorName)
-        upsert.int(session.handover?.since.milliseconds)
-        upsert.int(session.handover?.lastActivity.milliseconds)
-        try upsert.execute()
+        write.text(key.urlToken)
+        write.blob(key.sessionId)
+        write.blob(session.userId)
+        write.json(JSON.object(session.context).serialized())
+        write.text(session.waiting?.nodeId)
+        write.int(session.waiting?.retries ?? 0)
+        write.int(session.nextSeq)
+        write.int(session.createdAt.milliseconds)
+        write.int(session.updatedAt.milliseconds)
+        write.int(session.version)
+        write.text(Schedule.stored(session.schedules))
+        write.int(session.nextDueAt?.milliseconds)
+        write.text(session.handover?.operatorName)
+        write.int(session.handover?.since.milliseconds)
+        write.int(session.handover?.lastActivity.milliseconds)
+        if commit.expectedVersion != 0 { write.int(commit.expectedVersion) }
+        guard try write.execute() == 1 else { throw StoreConflict(session: key) }
 
-        // Whose rows these are, for a later erasure: the session's user when it starts, and
-        // anyone else who writes in it (a channel's shared conversation). One row per session
-        // and user, not per message.
-        if commit.expectedVersion == 0 { try noteUser(session.userId, of: key, db) }
+        // Whose rows these are, for a later erasure: the session's user when it starts (or
+        // starts over after it expired, maybe for another user), and anyone else who writes in
+        // it (a channel's shared conversation). One row per session and user, not per message.
+        if commit.startsSession { try noteUser(session.userId, of: key, db) }
         if let input = commit.input, input.userId != session.userId { try noteUser(input.userId, of: key, db) }
 
         if let input = commit.input {
@@ -251,13 +242,15 @@ public final class SQLiteStore: HeraldStore {
         statement.text(update.attempt?.error)
         statement.int(deliveredAt)
         statement.text(update.outputId)
-        try statement.execute()
-        if let attempt = update.attempt {
+        // No output, no attempt: one that was erased while its delivery was in flight leaves
+        // nothing behind.
+        let updated = try statement.execute()
+        if let attempt = update.attempt, updated > 0 {
             var insert = StatementBinder(
                 try db.cachedStatement(
                     sql: """
                         INSERT OR REPLACE INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
-                        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM outputs WHERE id = ?1)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
                         """))
             insert.text(attempt.outputId)
             insert.int(attempt.number)

@@ -63,7 +63,9 @@ struct StatementBinder: ~Copyable {
     }
 
     /// Runs the statement to its end, then resets it and clears its bindings for the next use.
-    consuming func execute() throws {
+    /// Returns how many rows it inserted, updated or deleted.
+    @discardableResult
+    consuming func execute() throws -> Int {
         let code = sqlite3_step(handle)
         defer {
             sqlite3_reset(handle)
@@ -75,6 +77,7 @@ struct StatementBinder: ~Copyable {
                 resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)),
                 sql: statement.sql)
         }
+        return Int(sqlite3_changes(sqlite3_db_handle(handle)))
     }
 }
 

@@ -396,4 +396,35 @@ import Testing
             try await store.close()
         }
     }
+
+    /// A session id that expired and was started over by another user belongs to that user: an
+    /// erasure of them takes it with their messages and the answers to them (on SQLite, whose
+    /// erasure finds a user's rows through the sessions they started).
+    @Test(arguments: ["sqlite", "postgres"])
+    func erasureTakesASessionThatAnotherUserStartedOverAfterItExpired(_ kind: String) async throws {
+        let storage: StorageLocation =
+            kind == "sqlite"
+            ? .sqlite(path: try Fixtures.temporaryDirectory() + "/herald.sqlite") : .postgres(url: Secret(try PostgresTestDatabase.create()))
+        let receiver = TestReceiver()
+        let configure = { @Sendable (url: String) throws -> HeraldConfiguration in
+            var configuration = try Self.configuration(url, storage: storage)
+            configuration.endpoints[0].sessionTTL = .seconds(1)
+            return configuration
+        }
+        try await TestServices.withHerald(receiver: receiver, configure) { herald in
+            #expect(try await herald.send("demo", user: "first-owner", session: "shared-id", text: "mine").status == 202)
+            try await receiver.wait { $0.contains { $0.text == "You said: mine" } }
+            try await Task.sleep(for: .milliseconds(1200))  // past the session's TTL
+            #expect(try await herald.send("demo", user: "second-owner", session: "shared-id", text: "now mine").status == 202)
+            try await receiver.wait { $0.contains { $0.text == "You said: now mine" } }
+
+            let erased = try await HTTP.request("DELETE", herald.baseURL + "/admin/v1/users/demo/second-owner", headers: Self.admin)
+            #expect(erased.status == 200, "\(erased.text)")
+            #expect(erased.json["erased"]?["sessions"] == 1)
+            #expect(erased.json["erased"]?["outputs"] == 1)
+            let deliveries = try await HTTP.get(herald.baseURL + "/admin/v1/deliveries", headers: Self.admin)
+            #expect(!deliveries.text.contains("second-owner"))
+            #expect(deliveries.text.contains("first-owner"))
+        }
+    }
 }

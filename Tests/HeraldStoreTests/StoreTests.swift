@@ -443,6 +443,39 @@ import Testing
         }
     }
 
+    /// A session id that expired and started over for another user: erasing the new user takes
+    /// the session with its inputs and the outputs to them; erasing the first, what is left.
+    /// (SQLite learns who used a session when it starts, so a start over an expired row must
+    /// count as a start.)
+    @Test(arguments: kinds)
+    func erasureFindsTheUserOfASessionThatStartedOverAfterItExpired(_ kind: Kind) async throws {
+        try await kind.run { store in
+            let key = SessionKey(urlToken: "demo", sessionId: "reused")
+            func commit(owner: String, version: Int64, startsSession: Bool, text: String) -> SessionCommit {
+                var commit = Self.commit(key, version: version, texts: [text], seq: version)
+                commit.startsSession = startsSession
+                commit.session.userId = owner
+                commit.input?.userId = owner
+                for index in commit.outputs.indices { commit.outputs[index].userId = owner }
+                return commit
+            }
+            try await store.apply([.session(commit(owner: "bob", version: 1, startsSession: true, text: "bob's"))])
+            // Bob's session expired; eve's first message starts it over, over the stored row.
+            try await store.apply([.session(commit(owner: "eve", version: 2, startsSession: true, text: "eve's"))])
+            try await store.apply([.session(commit(owner: "eve", version: 3, startsSession: false, text: "eve's again"))])
+
+            let eve = Erasure(urlToken: "demo", userId: "eve", sessions: [key])
+            try await store.apply([.erase(eve)])
+            // The session is eve's now: it goes with every input in it; of the outputs, those to eve.
+            #expect(eve.counts == ErasureCounts(sessions: 1, inputs: 3, outputs: 2, undelivered: 2, attempts: 0))
+            #expect(try await store.undeliveredOutputs().map(\.output.text) == ["bob's"])
+            let bob = Erasure(urlToken: "demo", userId: "bob", sessions: [])
+            try await store.apply([.erase(bob)])
+            #expect(bob.counts == ErasureCounts(sessions: 0, inputs: 0, outputs: 1, undelivered: 1, attempts: 0))
+            #expect(try await store.transcript(key, limit: 10).isEmpty)
+        }
+    }
+
     /// Thousands of old rows go in one pruning pass; the new ones stay.
     @Test(arguments: kinds)
     func pruningTakesAllOldHistory(_ kind: Kind) async throws {

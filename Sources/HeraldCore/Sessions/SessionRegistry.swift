@@ -533,7 +533,8 @@ public final class SessionRegistry: Sendable {
             return IdempotentResponse(urlToken: key.urlToken, key: request.key, status: status, body: body, createdAt: now)
         }
         let commit = SessionCommit(
-            session: change.session, expectedVersion: storedVersion, input: change.input, outputs: change.outputs, idempotency: response)
+            session: change.session, expectedVersion: storedVersion, startsSession: existing == nil, input: change.input, outputs: change.outputs,
+            idempotency: response)
         return (commit, receipt)
     }
 

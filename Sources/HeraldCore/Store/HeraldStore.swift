@@ -111,13 +111,20 @@ public struct SessionCommit: Sendable {
     public var session: Session
     /// The version the change was computed from; 0 for a new session.
     public var expectedVersion: Int64
+    /// The session starts here: it did not exist, or it had expired and starts over, possibly
+    /// for another user. (A store that keeps who used a session, for erasure, notes the user.)
+    public var startsSession: Bool
     public var input: Input?
     public var outputs: [Output]
     public var idempotency: IdempotentResponse?
 
-    public init(session: Session, expectedVersion: Int64, input: Input?, outputs: [Output], idempotency: IdempotentResponse? = nil) {
+    /// `startsSession` defaults to whether there was no session (`expectedVersion` 0).
+    public init(
+        session: Session, expectedVersion: Int64, startsSession: Bool? = nil, input: Input?, outputs: [Output], idempotency: IdempotentResponse? = nil
+    ) {
         self.session = session
         self.expectedVersion = expectedVersion
+        self.startsSession = startsSession ?? (expectedVersion == 0)
         self.input = input
         self.outputs = outputs
         self.idempotency = idempotency
