@@ -117,20 +117,10 @@ public final class SQLiteStore: HeraldStore {
         // The version check is the write itself: a new session is inserted only if no row
         // exists, a known one updated only at the version the change was computed on. Either
         // touches no row when the stored session is not the one expected, and the batch fails.
-        var write = StatementBinder(
-            try db.cachedStatement(
-                sql: commit.expectedVersion == 0
-                    ? """
-                    INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-                      schedules, next_due_at, operator, operator_since, operator_active_at)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                    ON CONFLICT (url_token, session_id) DO NOTHING
-                    """
-                    : """
-                    UPDATE sessions SET user_id = ?3, context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, created_at = ?8,
-                      updated_at = ?9, version = ?10, schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15
-                    WHERE url_token = ?1 AND session_id = ?2 AND version = ?16
-                    """))
+        // A session that goes on keeps its user and start, so their columns (and the index by
+        // user) are left alone; one that starts over after it expired gets every column.
+        let sql = commit.expectedVersion == 0 ? SessionSQL.insert : commit.startsSession ? SessionSQL.startOver : SessionSQL.goOn
+        var write = StatementBinder(try db.cachedStatement(sql: sql))
         write.text(key.urlToken)
         write.blob(key.sessionId)
         write.blob(session.userId)
@@ -202,6 +192,27 @@ public final class SQLiteStore: HeraldStore {
                 sql: "INSERT OR REPLACE INTO idempotency (url_token, key, status, body, created_at) VALUES (?, ?, ?, ?, ?)"
             ).execute(arguments: [response.urlToken, response.key, response.status, Data(response.body), response.createdAt.milliseconds])
         }
+    }
+
+    /// The three ways ``write(_:_:)`` records a session. Parameters by number: the same
+    /// bindings serve all three; `?16` is the version the change expects.
+    private enum SessionSQL {
+        static let insert = """
+            INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
+              schedules, next_due_at, operator, operator_since, operator_active_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            ON CONFLICT (url_token, session_id) DO NOTHING
+            """
+        static let startOver = """
+            UPDATE sessions SET user_id = ?3, created_at = ?8, context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, updated_at = ?9,
+              version = ?10, schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15
+            WHERE url_token = ?1 AND session_id = ?2 AND version = ?16
+            """
+        static let goOn = """
+            UPDATE sessions SET context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, updated_at = ?9, version = ?10,
+              schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15
+            WHERE url_token = ?1 AND session_id = ?2 AND version = ?16
+            """
     }
 
     private static func noteUser(_ userId: String, of key: SessionKey, _ db: Database) throws {
