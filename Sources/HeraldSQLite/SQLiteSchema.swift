@@ -151,6 +151,18 @@ enum SQLiteSchema {
                     DROP INDEX outputs_by_user;
                     """)
         }
+        migrator.registerMigration("v6: users of sessions, again") { db in
+            // Until 2026-12-02 a session that expired and was started over by another user did
+            // not note that user in `user_sessions` (only a session without a row did), so an
+            // erasure of them missed their inputs and outputs. Noted again, as v5 did, from the
+            // rows themselves.
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO user_sessions SELECT url_token, user_id, session_id FROM sessions;
+                    INSERT OR IGNORE INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM inputs;
+                    INSERT OR IGNORE INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM outputs;
+                    """)
+        }
         return migrator
     }
 }

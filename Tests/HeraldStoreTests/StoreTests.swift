@@ -528,6 +528,37 @@ import Testing
         try await store.close()
     }
 
+    /// A database written before "v6": a session started over by another user after it expired
+    /// was not noted as theirs. After the upgrade, erasing that user finds their rows.
+    @Test func sqliteUpgradeNotesWhoStartedASessionOver() async throws {
+        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: "v5: users of sessions")
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
+                      ('demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 9000, 9000, 2);
+                    INSERT INTO user_sessions VALUES ('demo', CAST('bob' AS BLOB), CAST('reused' AS BLOB));
+                    INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
+                      ('in_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), CAST('bob first' AS BLOB), 'user', 1000),
+                      ('in_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), CAST('eve later' AS BLOB), 'user', 9000);
+                    INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
+                      ('out_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
+                      ('out_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 9000, 'pending');
+                    """)
+        }
+        try queue.close()
+
+        let store = try SQLiteStore(path: path, logger: Logger(label: "test"))
+        try await store.prepare()
+        let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [SessionKey(urlToken: "demo", sessionId: "reused")])
+        try await store.apply([.erase(erasure)])
+        #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 2, outputs: 1, undelivered: 1, attempts: 0))
+        #expect(try await store.undeliveredOutputs().isEmpty)
+        try await store.close()
+    }
+
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
         let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
         let first = try SQLiteStore(path: path, logger: Logger(label: "test"))
