@@ -495,29 +495,21 @@ import Testing
     /// by user): after the upgrade, erasure still finds all of the user's rows, the inputs they
     /// wrote in someone else's session included.
     @Test func sqliteUpgradeToUsersOfSessionsKeepsErasureComplete() async throws {
-        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
-        let queue = try DatabaseQueue(path: path)
-        try SQLiteSchema.migrator.migrate(queue, upTo: "v4: operators")
-        try await queue.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
-                      ('demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), '{}', 3, 1000, 1000, 2),
-                      ('demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 1000, 1000, 1);
-                    INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
-                      ('in_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), CAST('bob starts' AS BLOB), 'user', 1000),
-                      ('in_2', 'demo', CAST('group' AS BLOB), CAST('eve' AS BLOB), CAST('eve joins' AS BLOB), 'user', 1001),
-                      ('in_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), CAST('eve alone' AS BLOB), 'user', 1002);
-                    INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
-                      ('out_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
-                      ('out_2', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 2, 'output', 1001, 'pending'),
-                      ('out_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 1002, 'pending');
-                    """)
-        }
-        try queue.close()
-
-        let store = try SQLiteStore(path: path, logger: Logger(label: "test"))
-        try await store.prepare()
+        let store = try await Self.sqliteStore(
+            upgradedFrom: "v4: operators",
+            rows: """
+                INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
+                  ('demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), '{}', 3, 1000, 1000, 2),
+                  ('demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 1000, 1000, 1);
+                INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
+                  ('in_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), CAST('bob starts' AS BLOB), 'user', 1000),
+                  ('in_2', 'demo', CAST('group' AS BLOB), CAST('eve' AS BLOB), CAST('eve joins' AS BLOB), 'user', 1001),
+                  ('in_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), CAST('eve alone' AS BLOB), 'user', 1002);
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
+                  ('out_1', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
+                  ('out_2', 'demo', CAST('group' AS BLOB), CAST('bob' AS BLOB), 2, 'output', 1001, 'pending'),
+                  ('out_3', 'demo', CAST('own' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 1002, 'pending');
+                """)
         let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [SessionKey(urlToken: "demo", sessionId: "own")])
         try await store.apply([.erase(erasure)])
         #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 2, outputs: 1, undelivered: 1, attempts: 0))
@@ -531,32 +523,37 @@ import Testing
     /// A database written before "v6": a session started over by another user after it expired
     /// was not noted as theirs. After the upgrade, erasing that user finds their rows.
     @Test func sqliteUpgradeNotesWhoStartedASessionOver() async throws {
-        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
-        let queue = try DatabaseQueue(path: path)
-        try SQLiteSchema.migrator.migrate(queue, upTo: "v5: users of sessions")
-        try await queue.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
-                      ('demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 9000, 9000, 2);
-                    INSERT INTO user_sessions VALUES ('demo', CAST('bob' AS BLOB), CAST('reused' AS BLOB));
-                    INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
-                      ('in_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), CAST('bob first' AS BLOB), 'user', 1000),
-                      ('in_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), CAST('eve later' AS BLOB), 'user', 9000);
-                    INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
-                      ('out_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
-                      ('out_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 9000, 'pending');
-                    """)
-        }
-        try queue.close()
-
-        let store = try SQLiteStore(path: path, logger: Logger(label: "test"))
-        try await store.prepare()
+        let store = try await Self.sqliteStore(
+            upgradedFrom: "v5: users of sessions",
+            rows: """
+                INSERT INTO sessions (url_token, session_id, user_id, context, next_seq, created_at, updated_at, version) VALUES
+                  ('demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), '{}', 2, 9000, 9000, 2);
+                INSERT INTO user_sessions VALUES ('demo', CAST('bob' AS BLOB), CAST('reused' AS BLOB));
+                INSERT INTO inputs (id, url_token, session_id, user_id, text, source, received_at) VALUES
+                  ('in_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), CAST('bob first' AS BLOB), 'user', 1000),
+                  ('in_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), CAST('eve later' AS BLOB), 'user', 9000);
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status) VALUES
+                  ('out_1', 'demo', CAST('reused' AS BLOB), CAST('bob' AS BLOB), 1, 'output', 1000, 'delivered'),
+                  ('out_2', 'demo', CAST('reused' AS BLOB), CAST('eve' AS BLOB), 1, 'output', 9000, 'pending');
+                """)
         let erasure = Erasure(urlToken: "demo", userId: "eve", sessions: [SessionKey(urlToken: "demo", sessionId: "reused")])
         try await store.apply([.erase(erasure)])
         #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 2, outputs: 1, undelivered: 1, attempts: 0))
         #expect(try await store.undeliveredOutputs().isEmpty)
         try await store.close()
+    }
+
+    /// A SQLite file at schema `migration` with `rows` written by hand, then opened, and so
+    /// upgraded, by the store.
+    static func sqliteStore(upgradedFrom migration: String, rows: String) async throws -> SQLiteStore {
+        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
+        let queue = try DatabaseQueue(path: path)
+        try SQLiteSchema.migrator.migrate(queue, upTo: migration)
+        try await queue.write { db in try db.execute(sql: rows) }
+        try queue.close()
+        let store = try SQLiteStore(path: path, logger: Logger(label: "test"))
+        try await store.prepare()
+        return store
     }
 
     @Test func sqliteKeepsEverythingAcrossReopenAndAllowsOneProcess() async throws {
