@@ -183,7 +183,8 @@ import Testing
             try await receiver.waitUntilListening()
             let base = receiver.url.replacingOccurrences(of: "/hook", with: "")
             let setup = try Setup(endpoints: [
-                ("slow", base + "/slow", "timeout: 1s\nconcurrency: 2"),
+                // 3 s: time for the 20 fast ones on a loaded machine while the slow two hang.
+                ("slow", base + "/slow", "timeout: 3s\nconcurrency: 2"),
                 ("fast", base + "/fast", ""),
             ])
             let herald = try await setup.start()
@@ -192,11 +193,11 @@ import Testing
             try await receiver.wait { $0.filter { $0.path == "/slow" }.count >= 2 }
             for session in 0..<20 { #expect(try await setup.send("fast", session: "fast\(session)", text: "y") == 202) }
             try await receiver.wait(timeout: .seconds(60)) { $0.filter { $0.path == "/fast" }.count >= 20 }
-            // Once the hung attempts time out (1 s), the slow endpoint goes on with more.
+            // Once the hung attempts time out (3 s), the slow endpoint goes on with more.
             try await receiver.wait(timeout: .seconds(60)) { $0.filter { $0.path == "/slow" }.count >= 4 }
             let all = receiver.all
             let fast = all.indices.filter { all[$0].path == "/fast" }
-            // The slow endpoint's attempts time out after 1 s and retry; every fast delivery
+            // The slow endpoint's attempts time out after 3 s and retry; every fast delivery
             // arrived before the slow endpoint got past its first two (hung) attempts.
             let slowAfterFirstTwo = try #require(all.indices.filter { all[$0].path == "/slow" }.dropFirst(2).first)
             #expect(fast.count == 20)
