@@ -61,6 +61,28 @@ import Testing
         }
     }
 
+    /// A second Herald on a port that is taken says so and exits; it used to wait forever (its
+    /// store writer ignored the cancellation that followed the failed bind). The first one
+    /// keeps serving.
+    @Test func aSecondHeraldOnATakenPortSaysWhyAndExits() async throws {
+        let setup = try Setup(endpoints: [("demo", "http://127.0.0.1:9/hook", "")])
+        let first = try await setup.start()
+        defer { first.stop() }
+        let config = setup.directory + "/second.yaml"
+        try String(contentsOfFile: setup.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "sqlite:\(setup.directory)/herald.sqlite", with: "memory")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let second = try HeraldProcess(["serve", "--config", config], logPath: setup.directory + "/second.log")
+        let deadline = ContinuousClock.now + .seconds(20)  // the stop watchdog would end it at 30 s
+        while second.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!second.process.isRunning, "still running: \(second.log)")
+        second.stop()
+        #expect(second.process.terminationStatus == 1)
+        #expect(
+            second.log.contains("herald: cannot listen on listen 127.0.0.1:\(setup.port) (\(config)): the address is in use"), "\(second.log)")
+        #expect(try await setup.send(session: "still", text: "here") == 202)
+    }
+
     @Test func everyAcceptedOutputSurvivesKill9AndArrivesInOrder() async throws {
         let receiverPort = try freePort()
         let setup = try Setup(endpoints: [("demo", "http://127.0.0.1:\(receiverPort)/hook", "")])

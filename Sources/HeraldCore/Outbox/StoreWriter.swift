@@ -113,16 +113,28 @@ public final class StoreWriter: Service, Sendable {
         }
     }
 
+    /// Writes until a graceful stop, then writes what is queued and returns. Cancelled (another
+    /// service failed, such as a listener that could not bind), it stops the same way, so the
+    /// process can exit instead of waiting for a writer nobody will stop.
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await self.loop()
-        } onGracefulShutdown: {
-            self.state.withLock { state in
-                state.stopping = true
-                state.waiter?.resume()
-                state.waiter = nil
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                await self.loop()
+            } onGracefulShutdown: {
+                self.stop()
             }
+        } onCancel: {
+            self.stop()
         }
+    }
+
+    private func stop() {
+        let waiter = state.withLock { state in
+            state.stopping = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
     }
 
     private enum Take {
