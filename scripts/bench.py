@@ -3,7 +3,8 @@
 
 Scenarios, each against a fresh Herald (empty store in a temp dir, echo flow, webhook to the sink):
   throughput  closed loop, BENCH_SESSIONS sessions, BENCH_CONNECTIONS in flight; BENCH_RUNS runs,
-              each followed by the baseline under the same load; the table shows medians
+              each followed by the baseline under the same load, and (SQLite; BENCH_WITHOUT_STORE=0
+              skips it) by the same Herald with `storage: memory`; the table shows medians
   latency     open loop at BENCH_RATE msgs/s: send→arrival latency at the sink
   hot         closed loop on one session (every message waits for the previous one)
   broadcast   creates BENCH_BROADCAST_SESSIONS sessions, measures Herald's RSS with them idle,
@@ -62,6 +63,9 @@ class Settings:
         self.soak_minutes = env_int("BENCH_SOAK_MINUTES", 10)
         self.soak_history = os.environ.get("BENCH_SOAK_HISTORY", "2m")
         self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
+        # Scenario (a) on SQLite also runs the same Herald with `storage: memory` in each run:
+        # every part but the durable store, measured side by side (issue 17).
+        self.without_store = os.environ.get("BENCH_WITHOUT_STORE", "1") != "0" and self.storage == "sqlite"
         self.instances = env_int("BENCH_INSTANCES", 1)
         self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
         self.webhook_concurrency = os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "")
@@ -217,13 +221,13 @@ class Bench:
             log(note)
             self.notes.append(note)
 
-    def storage_setting(self, directory):
-        storage = self.s.storage
+    def storage_setting(self, directory, storage=None):
+        storage = storage or self.s.storage
         if storage == "sqlite":
             return f"sqlite:{directory}/herald.sqlite"
         return storage
 
-    def start_herald(self, label, index=0, extra_config=""):
+    def start_herald(self, label, index=0, extra_config="", storage=None):
         port = self.s.herald_port + index
         ensure_port_free(port)
         directory = tempfile.mkdtemp(prefix=f"{label}-", dir=self.workdir)
@@ -232,7 +236,7 @@ class Bench:
         config = f"""listen: 127.0.0.1:{port}
 admin:
   keys: ["{ADMIN_KEY}"]
-storage: {self.storage_setting(directory)}
+storage: {self.storage_setting(directory, storage)}
 endpoints:
   - urlToken: {URL_TOKEN}
     flow: echo.yaml
@@ -360,9 +364,10 @@ endpoints:
         total["instances"] = reports
         return total
 
-    def herald_closed_loop(self, label, sessions, duration):
+    def herald_closed_loop(self, label, sessions, duration, storage=None):
         """A fresh Herald: warm-up load, drain, then the measured load and its deliveries. With
-        BENCH_INSTANCES > 1 (PostgreSQL), that many instances share the store and the load."""
+        BENCH_INSTANCES > 1 (PostgreSQL), that many instances share the store and the load.
+        `storage` overrides BENCH_STORAGE for this Herald."""
         if self.s.instances > 1:
             if self.s.storage in ("sqlite", "memory"):
                 raise RuntimeError("BENCH_INSTANCES > 1 needs BENCH_STORAGE=postgres://... (one store shared by the instances)")
@@ -384,7 +389,7 @@ endpoints:
             finally:
                 for herald in heralds:
                     self.stop(herald)
-        herald = self.start_herald(label)
+        herald = self.start_herald(label, storage=storage)
         try:
             if self.s.warmup > 0:
                 warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
@@ -418,7 +423,12 @@ endpoints:
             log(f"throughput run {index + 1}/{self.s.runs}: baseline")
             baseline = self.baseline_closed_loop(self.s.sessions, self.s.duration)
             log(f"  baseline accepted {baseline['load']['acceptedPerSecond']}/s")
-            runs.append({"herald": herald, "baseline": baseline})
+            run = {"herald": herald, "baseline": baseline}
+            if self.s.without_store:
+                log(f"throughput run {index + 1}/{self.s.runs}: herald without a store (storage: memory)")
+                run["heraldWithoutStore"] = self.herald_closed_loop("throughput-memory", self.s.sessions, self.s.duration, storage="memory")
+                log(f"  herald without a store accepted {run['heraldWithoutStore']['load']['acceptedPerSecond']}/s")
+            runs.append(run)
         return {"runs": runs}
 
     def latency(self):
@@ -554,6 +564,13 @@ endpoints:
 
     # Report
 
+    @staticmethod
+    def by_thread(heralds):
+        """Median CPU µs per message of each kind of thread over runs, largest first."""
+        threads = [h["cpuMicrosPerMessage"].get("serverThreads", {}) for h in heralds]
+        groups = sorted({g for t in threads for g in t}, key=lambda g: -median([t.get(g, 0) for t in threads]))
+        return ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups)
+
     def table(self, results):
         rows = []
 
@@ -665,12 +682,18 @@ endpoints:
             load = median([r["herald"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
             base = median([r["baseline"]["cpuMicrosPerMessage"]["server"] for r in runs])
             base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
-            print(f"(a) CPU per message: herald {cpu:.0f} µs (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
+            print(f"(a) CPU per message: herald {cpu:.0f} µs, {cpu / base:.1f}x the baseline's (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
                   f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
-            threads = [r["herald"]["cpuMicrosPerMessage"].get("serverThreads", {}) for r in runs]
-            groups = sorted({group for t in threads for group in t}, key=lambda g: -median([t.get(g, 0) for t in threads]))
-            if groups:
-                print("(a) herald CPU per message by thread: " + ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups))
+            print("(a) herald CPU per message by thread: " + self.by_thread([r["herald"] for r in runs]))
+            if all("heraldWithoutStore" in r for r in runs):
+                bare = [r["heraldWithoutStore"] for r in runs]
+                ratios = [m["load"]["acceptedPerSecond"] / r["baseline"]["load"]["acceptedPerSecond"] for m, r in zip(bare, runs)]
+                cpus = [m["cpuMicrosPerMessage"]["server"] for m in bare]
+                delivered = median([m["delivered"].get("perSecond") or 0 for m in bare])
+                print(f"(a) the same herald without a store (storage: memory), same runs: "
+                      f"{median([m['load']['acceptedPerSecond'] for m in bare]):,.0f}/s accepted, {delivered:,.0f}/s delivered, "
+                      f"{median(ratios):.2f}x the baseline; CPU {median(cpus):.0f} µs per message, "
+                      f"{median(cpus) / base:.1f}x the baseline's; by thread: {self.by_thread(bare)}")
         if "soak" in results:
             print("(g) soak, each minute: accepted, delivered, request p99 ms, RSS MiB, database MiB, WAL MiB")
             for x in results["soak"]["perMinute"]:

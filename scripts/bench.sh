@@ -21,6 +21,7 @@
 #   BENCH_SOAK_RATE=1500 BENCH_SOAK_MINUTES=10 BENCH_SOAK_HISTORY=2m   the soak scenario (not in the default set)
 #   BENCH_SCENARIOS=throughput,latency,hot,broadcast,scheduled   which to run
 #   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
+#   BENCH_WITHOUT_STORE=1         with sqlite, each throughput run also measures the same Herald on `storage: memory`; 0 skips it
 #   BENCH_INSTANCES=1             with postgres: that many Herald instances share the store and the load
 #   BENCH_MAX_COMMIT_BATCH=       e.g. 1: passes --max-commit-batch N to `herald serve` (if it has it)
 #   BENCH_WEBHOOK_CONCURRENCY=    the endpoint's webhook.concurrency (Herald's default when unset)
