@@ -569,7 +569,7 @@ endpoints:
         """Median CPU µs per message of each kind of thread over runs, largest first."""
         threads = [h["cpuMicrosPerMessage"].get("serverThreads", {}) for h in heralds]
         groups = sorted({g for t in threads for g in t}, key=lambda g: -median([t.get(g, 0) for t in threads]))
-        return ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups)
+        return ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups if any(t.get(g) for t in threads))
 
     def table(self, results):
         rows = []
@@ -685,6 +685,7 @@ endpoints:
             print(f"(a) CPU per message: herald {cpu:.0f} µs, {cpu / base:.1f}x the baseline's (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
                   f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
             print("(a) herald CPU per message by thread: " + self.by_thread([r["herald"] for r in runs]))
+            print("(a) baseline CPU per message by thread: " + self.by_thread([r["baseline"] for r in runs]))
             if all("heraldWithoutStore" in r for r in runs):
                 bare = [r["heraldWithoutStore"] for r in runs]
                 ratios = [m["load"]["acceptedPerSecond"] / r["baseline"]["load"]["acceptedPerSecond"] for m, r in zip(bare, runs)]
