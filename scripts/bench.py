@@ -687,14 +687,14 @@ endpoints:
             print("(a) herald CPU per message by thread: " + self.by_thread([r["herald"] for r in runs]))
             print("(a) baseline CPU per message by thread: " + self.by_thread([r["baseline"] for r in runs]))
             if all("heraldWithoutStore" in r for r in runs):
-                bare = [r["heraldWithoutStore"] for r in runs]
-                ratios = [m["load"]["acceptedPerSecond"] / r["baseline"]["load"]["acceptedPerSecond"] for m, r in zip(bare, runs)]
-                cpus = [m["cpuMicrosPerMessage"]["server"] for m in bare]
-                delivered = median([m["delivered"].get("perSecond") or 0 for m in bare])
+                memory = [r["heraldWithoutStore"] for r in runs]
+                ratios = [m["load"]["acceptedPerSecond"] / r["baseline"]["load"]["acceptedPerSecond"] for m, r in zip(memory, runs)]
+                cpus = [m["cpuMicrosPerMessage"]["server"] for m in memory]
+                delivered = median([m["delivered"].get("perSecond") or 0 for m in memory])
                 print(f"(a) the same herald without a store (storage: memory), same runs: "
-                      f"{median([m['load']['acceptedPerSecond'] for m in bare]):,.0f}/s accepted, {delivered:,.0f}/s delivered, "
+                      f"{median([m['load']['acceptedPerSecond'] for m in memory]):,.0f}/s accepted, {delivered:,.0f}/s delivered, "
                       f"{median(ratios):.2f}x the baseline; CPU {median(cpus):.0f} µs per message, "
-                      f"{median(cpus) / base:.1f}x the baseline's; by thread: {self.by_thread(bare)}")
+                      f"{median(cpus) / base:.1f}x the baseline's; by thread: {self.by_thread(memory)}")
         if "soak" in results:
             print("(g) soak, each minute: accepted, delivered, request p99 ms, RSS MiB, database MiB, WAL MiB")
             for x in results["soak"]["perMinute"]:

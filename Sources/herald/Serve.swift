@@ -57,11 +57,11 @@ struct Serve: AsyncParsableCommand {
             if let admin = configuration.adminListen { addresses.append("admin.listen \(admin)") }
             let reason =
                 switch error.errnoCode {
-                case EADDRINUSE: "the address is in use (another herald, or another program, listens there)"
-                case EACCES: "permission denied (ports below 1024 need privileges)"
-                default: "no interface of this machine has that address"
+                case EADDRINUSE: "cannot listen, the address is in use (another herald, or another program, listens there)"
+                case EACCES: "cannot listen, permission denied (ports below 1024 need privileges)"
+                default: "cannot listen, no interface of this machine has that address"
                 }
-            printError("herald: cannot listen on \(addresses.joined(separator: " or ")) (\(config)): \(reason)")
+            printError("herald: \(config): \(addresses.joined(separator: " or ")): \(reason)")
             throw ExitCode(1)
         }
         watchdog.cancel()

@@ -79,7 +79,7 @@ import Testing
         second.stop()
         #expect(second.process.terminationStatus == 1)
         #expect(
-            second.log.contains("herald: cannot listen on listen 127.0.0.1:\(setup.port) (\(config)): the address is in use"), "\(second.log)")
+            second.log.contains("herald: \(config): listen 127.0.0.1:\(setup.port): cannot listen, the address is in use"), "\(second.log)")
         #expect(try await setup.send(session: "still", text: "here") == 202)
     }
 
