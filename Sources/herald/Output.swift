@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 
 private let outputLock = Mutex(())
@@ -34,5 +36,23 @@ func loadConfiguration(_ path: String, failure: ExitCode) throws -> HeraldConfig
     } catch {
         printError("herald: \(error)")
         throw failure
+    }
+}
+
+/// Runs `app` until it stops. A listener that cannot bind (the address in use, a privileged
+/// port, an address of another machine) ends the command with `listeners: cannot listen,
+/// reason` and exit status 1, instead of NIO's `bind()` error.
+func runListening(_ app: any ApplicationProtocol, _ listeners: String) async throws {
+    do {
+        try await app.runService()
+    } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
+        let reason =
+            switch error.errnoCode {
+            case EADDRINUSE: "the address is in use (another herald, or another program, listens there)"
+            case EACCES: "permission denied (ports below 1024 need privileges)"
+            default: "no interface of this machine has that address"
+            }
+        printError("\(listeners): cannot listen, \(reason)")
+        throw ExitCode(1)
     }
 }

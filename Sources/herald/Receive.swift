@@ -52,6 +52,6 @@ struct Receive: AsyncParsableCommand {
             throw ExitCode(2)
         }
         printError("herald receive: listening on http://\(host):\(port)")
-        try await app.runService()
+        try await runListening(app, "herald receive: --host/--port \(host):\(port)")
     }
 }

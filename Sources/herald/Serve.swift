@@ -5,7 +5,6 @@ import HeraldCore
 import HeraldHTTP
 import Hummingbird
 import Logging
-import NIOCore
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the service with a config file.")
@@ -49,21 +48,9 @@ struct Serve: AsyncParsableCommand {
                 "storage": "\(configuration.storage)", "endpoints": "\(configuration.endpoints.map(\.urlToken).joined(separator: ","))",
             ])
         let watchdog = ShutdownWatchdog(seconds: max(1, shutdownTimeout), logger: logger)
-        do {
-            try await app.runService()
-        } catch let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) {
-            // A listener could not bind: say which addresses, and why, instead of NIO's bind().
-            var addresses = ["listen \(configuration.listen)"]
-            if let admin = configuration.adminListen { addresses.append("admin.listen \(admin)") }
-            let reason =
-                switch error.errnoCode {
-                case EADDRINUSE: "cannot listen, the address is in use (another herald, or another program, listens there)"
-                case EACCES: "cannot listen, permission denied (ports below 1024 need privileges)"
-                default: "cannot listen, no interface of this machine has that address"
-                }
-            printError("herald: \(config): \(addresses.joined(separator: " or ")): \(reason)")
-            throw ExitCode(1)
-        }
+        var listeners = "listen \(configuration.listen)"
+        if let admin = configuration.adminListen { listeners += " or admin.listen \(admin)" }
+        try await runListening(app, "herald: \(config): \(listeners)")
         watchdog.cancel()
     }
 }

@@ -63,7 +63,7 @@ import Testing
 
     /// A second Herald on a port that is taken says so and exits; it used to wait forever (its
     /// store writer ignored the cancellation that followed the failed bind). The first one
-    /// keeps serving.
+    /// keeps serving. `herald receive` on that port says so the same way.
     @Test func aSecondHeraldOnATakenPortSaysWhyAndExits() async throws {
         let setup = try Setup(endpoints: [("demo", "http://127.0.0.1:9/hook", "")])
         let first = try await setup.start()
@@ -73,14 +73,19 @@ import Testing
             .replacingOccurrences(of: "sqlite:\(setup.directory)/herald.sqlite", with: "memory")
             .write(toFile: config, atomically: true, encoding: .utf8)
         let second = try HeraldProcess(["serve", "--config", config], logPath: setup.directory + "/second.log")
-        let deadline = ContinuousClock.now + .seconds(20)  // the stop watchdog would end it at 30 s
-        while second.process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!second.process.isRunning, "still running: \(second.log)")
+        // 20 s: the stop watchdog would end it at 30 s.
+        #expect(try await second.waitForExit(timeout: .seconds(20)), "still running: \(second.log)")
         second.stop()
         #expect(second.process.terminationStatus == 1)
         #expect(
             second.log.contains("herald: \(config): listen 127.0.0.1:\(setup.port): cannot listen, the address is in use"), "\(second.log)")
         #expect(try await setup.send(session: "still", text: "here") == 202)
+
+        let receiver = try HeraldProcess(["receive", "--port", "\(setup.port)"], logPath: setup.directory + "/receive.log")
+        #expect(try await receiver.waitForExit(timeout: .seconds(20)), "still running: \(receiver.log)")
+        receiver.stop()
+        #expect(receiver.process.terminationStatus == 1)
+        #expect(receiver.log.contains("herald receive: --host/--port 127.0.0.1:\(setup.port): cannot listen, the address is in use"), "\(receiver.log)")
     }
 
     @Test func everyAcceptedOutputSurvivesKill9AndArrivesInOrder() async throws {

@@ -46,6 +46,13 @@ public final class HeraldProcess: @unchecked Sendable {
         throw TestTimeout(description: "herald did not become healthy at \(url): \(log)")
     }
 
+    /// Waits up to `timeout` for the process to exit by itself; returns whether it did.
+    public func waitForExit(timeout: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        return !process.isRunning
+    }
+
     /// `kill -9`: no shutdown, no flush.
     public func kill9() {
         kill(process.processIdentifier, SIGKILL)
