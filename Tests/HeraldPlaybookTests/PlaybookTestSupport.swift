@@ -102,13 +102,9 @@ func runHerald(_ arguments: [String], environment: [String: String] = [:], timeo
 ) {
     let directory = try Fixtures.temporaryDirectory()
     let process = try HeraldProcess(arguments, logPath: directory + "/output.txt", environment: environment)
-    let deadline = ContinuousClock.now + timeout
-    while process.process.isRunning {
-        if ContinuousClock.now > deadline {
-            process.kill9()
-            throw HeraldDidNotFinish(description: "herald \(arguments.joined(separator: " ")) did not finish: \(process.log)")
-        }
-        try await Task.sleep(for: .milliseconds(20))
+    guard try await process.waitForExit(timeout: timeout) else {
+        process.kill9()
+        throw HeraldDidNotFinish(description: "herald \(arguments.joined(separator: " ")) did not finish: \(process.log)")
     }
     process.process.waitUntilExit()
     return (process.process.terminationStatus, process.log)
