@@ -43,10 +43,32 @@ public struct ChannelReply: Sendable, Hashable {
     public var body: [UInt8]
 }
 
+/// A channel's receipt for one of its messages (a WhatsApp `statuses` entry, a Twilio status
+/// callback), as the channel file's `input.statuses` maps it.
+public struct ChannelStatus: Sendable, Hashable {
+    /// The channel's id of the message (`wamid.…`, `SM…`), as ``Channel/messageId(from:for:)``
+    /// gave it when the message was sent.
+    public var messageId: String
+    public var status: OutputStatus
+    /// When the channel says it happened; the request's arrival when it does not say.
+    public var at: Timestamp
+    /// The channel's error, for `failed`.
+    public var error: String?
+
+    public init(messageId: String, status: OutputStatus, at: Timestamp, error: String? = nil) {
+        self.messageId = messageId
+        self.status = status
+        self.at = at
+        self.error = error
+    }
+}
+
 /// What a channel request means: the messages to run (none for a handshake or a status
-/// callback) and the answer to give once they are recorded.
+/// callback), the receipts it carries, and the answer to give once they are recorded.
 public struct ChannelInbound: Sendable {
     public var messages: [ChannelMessage]
+    /// Delivery receipts, in the request's order (repeats and order are the store's business).
+    public var statuses: [ChannelStatus] = []
     public var reply: ChannelReply
 }
 
@@ -62,7 +84,7 @@ extension Channel {
     public func receive(_ request: ChannelRequest, now: Timestamp) throws(ChannelRejection) -> ChannelInbound {
         let method = request.method.uppercased()
         let (requestValue, bodyError) = Self.requestValue(request)
-        let variables: JSONObject = ["vars": .object(vars), "request": requestValue]
+        let variables: JSONObject = ["vars": .object(vars), "endpoint": .object(endpoint), "request": requestValue]
         let scope = Scope(variables: variables, now: now)
 
         if method == "GET" {
@@ -79,20 +101,69 @@ extension Channel {
             return ChannelInbound(messages: [], reply: reply(handshake.reply, scope))
         }
         var messages: [ChannelMessage] = []
+        var messageReply: ChannelReply?
         for (index, rule) in input.messages.enumerated() {
             guard let bindings = bindings(rule.each, variables, now: now) else {
                 throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) messages in one request")
             }
             for binding in bindings {
-                let itemScope = Scope(variables: binding, now: now)
+                let itemScope = Self.scope(binding, rule.lets, now: now)
                 if let when = rule.when, !when.evaluate(in: itemScope).isTruthy { continue }
                 messages.append(try message(rule, itemScope, "input.messages[\(index)]"))
+                if messageReply == nil, let rule = rule.reply { messageReply = reply(rule, itemScope) }
                 if messages.count > Self.maxMessages {
                     throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) messages in one request")
                 }
             }
         }
-        return ChannelInbound(messages: messages, reply: reply(input.reply, scope))
+        var statuses: [ChannelStatus] = []
+        for rule in input.statuses {
+            guard let bindings = bindings(rule.each, variables, now: now) else {
+                throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) statuses in one request")
+            }
+            for binding in bindings {
+                let itemScope = Self.scope(binding, rule.lets, now: now)
+                if let when = rule.when, !when.evaluate(in: itemScope).isTruthy { continue }
+                if let status = Self.status(rule, itemScope, now: now) { statuses.append(status) }
+                if statuses.count > Self.maxMessages {
+                    throw ChannelRejection(status: 400, reason: "body: more than \(Self.maxMessages) statuses in one request")
+                }
+            }
+        }
+        return ChannelInbound(messages: messages, statuses: statuses, reply: messageReply ?? reply(input.reply, scope))
+    }
+
+    /// A rule's scope: its loop variables, then its `let` values in order.
+    static func scope(_ variables: JSONObject, _ lets: LetValues, now: Timestamp) -> Scope {
+        var scope = Scope(variables: variables, now: now)
+        for (name, value) in lets { scope.variables[name] = value.evaluate(in: scope) }
+        return scope
+    }
+
+    /// One receipt; `nil` (skipped) without a message id or for a word that is no status Herald
+    /// tracks (Twilio's `receiving`, `scheduled`, ...).
+    static func status(_ rule: StatusRule, _ scope: Scope, now: Timestamp) -> ChannelStatus? {
+        let messageId = rule.messageId.render(in: scope)
+        guard !messageId.isEmpty, messageId.utf8.count <= 256, let status = OutputStatus(channelWord: rule.status.render(in: scope)) else {
+            return nil
+        }
+        let at = rule.at.flatMap { time(of: $0.evaluate(in: scope)) } ?? now
+        let error = rule.error.map { $0.render(in: scope).trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : String($0.prefix(500)) }
+        return ChannelStatus(messageId: messageId, status: status, at: at, error: error)
+    }
+
+    /// Unix seconds (a number or its text, fractions kept to the millisecond) or an RFC 3339
+    /// time.
+    static func time(of value: JSON) -> Timestamp? {
+        switch value {
+        case .number(let seconds):
+            guard seconds.isFinite, seconds >= 0, seconds < 1e11 else { return nil }
+            return Timestamp(milliseconds: Int64((seconds * 1000).rounded()))
+        case .string(let text):
+            if let seconds = Double(text.trimmingCharacters(in: .whitespaces)) { return time(of: .number(seconds)) }
+            return Timestamp(rfc3339: text)
+        default: return nil
+        }
     }
 
     /// `request.*`: method, url, query, headers (lowercased names), rawBody, body (JSON, or the
@@ -180,7 +251,8 @@ extension Channel {
         if let template = rule.data {
             switch template.evaluate(in: scope) {
             case .null: break
-            case .object(let object): data = .object(object)
+            // Members that come out null are left out, as in an output's json.
+            case .object(let object): data = Self.droppingNulls(.object(object))
             case let other: throw ChannelRejection(status: 400, reason: "\(what).data: must be an object, not \(other.typeName)")
             }
         }
@@ -192,7 +264,11 @@ extension Channel {
     }
 
     private func reply(_ rule: ReplyRule, _ scope: Scope) -> ChannelReply {
-        ChannelReply(status: rule.status, contentType: rule.contentType, body: rule.body.map { Array($0.render(in: scope).utf8) } ?? [])
+        let body: [UInt8] =
+            if let json = rule.json { Self.droppingNulls(json.evaluate(in: scope)).serialized() } else {
+                rule.body.map { Array($0.render(in: scope).utf8) } ?? []
+            }
+        return ChannelReply(status: rule.status, contentType: rule.contentType, body: body)
     }
 
     // MARK: checks

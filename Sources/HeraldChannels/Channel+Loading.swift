@@ -15,9 +15,11 @@ extension Channel {
         try ChannelLoader(file: YAMLFile(path: path)).load(vars: ChannelReference(path: path), checkVars: false)
     }
 
-    /// Parses a channel file's text, as if read from `path` (tests).
-    public static func load(path: String, text: String, vars: [String: String]) throws(FileError) -> Channel {
-        let reference = ChannelReference(path: path, vars: vars.mapValues(Secret.init))
+    /// Parses a channel file's text, as if read from `path` (tests); `callbackUrl` is
+    /// `endpoint.url`.
+    public static func load(path: String, text: String, vars: [String: String], callbackUrl: String? = nil) throws(FileError) -> Channel {
+        var reference = ChannelReference(path: path, vars: vars.mapValues(Secret.init))
+        reference.callbackUrl = callbackUrl
         return try ChannelLoader(file: YAMLFile(path: path, text: text)).load(vars: reference, checkVars: true)
     }
 }
@@ -27,9 +29,12 @@ private struct ChannelLoader {
     let file: YAMLFile
 
     /// The roots channel expressions may start with, by where they appear.
-    static let inputRoots: Set<String> = ["request", "vars"]
-    static let outputRoots: Set<String> = ["output", "vars"]
-    static let responseRoots: Set<String> = ["output", "vars", "response"]
+    static let inputRoots: Set<String> = ["request", "vars", "endpoint"]
+    static let outputRoots: Set<String> = ["output", "vars", "endpoint"]
+    static let responseRoots: Set<String> = ["output", "vars", "endpoint", "response"]
+    /// Names a loop or `let` value cannot take: the roots, and a flow's roots (a reader would
+    /// take them for those).
+    static let reservedNames: Set<String> = ["request", "vars", "endpoint", "output", "response", "input", "context", "session"]
 
     func load(vars reference: ChannelReference, checkVars: Bool) throws(FileError) -> Channel {
         var name: String?
@@ -84,9 +89,11 @@ private struct ChannelLoader {
         // Values shorter than 4 characters are not hunted for in messages: replacing every "s"
         // would garble the text without hiding anything worth hiding.
         let secrets = variables.filter(\.secret).compactMap { values[$0.name]?.stringValue }.filter { $0.count >= 4 }
+        var endpoint = JSONObject()
+        endpoint["url"] = reference.callbackUrl.map(JSON.string) ?? .null
         return Channel(
-            name: name, file: file.path, variables: variables, vars: values, secrets: secrets.sorted { $0.count > $1.count }, input: input,
-            output: output)
+            name: name, file: file.path, variables: variables, vars: values, endpoint: endpoint, secrets: secrets.sorted { $0.count > $1.count },
+            input: input, output: output)
     }
 
     func unknown(_ keyNode: Node, _ key: String, _ allowed: [String], in section: String = "") -> FileError {
@@ -135,8 +142,12 @@ private struct ChannelLoader {
                 for (index, item) in try file.sequence(value, "input.messages").enumerated() {
                     rules.messages.append(try message(item, "input.messages[\(index)]"))
                 }
+            case "statuses":
+                for (index, item) in try file.sequence(value, "input.statuses").enumerated() {
+                    rules.statuses.append(try status(item, "input.statuses[\(index)]"))
+                }
             case "reply": rules.reply = try reply(value, "input.reply", roots: Self.inputRoots)
-            default: throw unknown(keyNode, key, ["verify", "handshakes", "messages", "reply"], in: "input")
+            default: throw unknown(keyNode, key, ["verify", "handshakes", "messages", "statuses", "reply"], in: "input")
             }
         }
         if rules.messages.isEmpty { throw file.error(node, "input.messages: at least one message mapping is required") }
@@ -259,37 +270,73 @@ private struct ChannelLoader {
                 rule.status = status
             case "contentType": rule.contentType = try file.string(value, "\(what).contentType")
             case "body": rule.body = try template(value, "\(what).body", roots: roots)
-            default: throw unknown(keyNode, key, ["status", "contentType", "body"], in: what)
+            case "json": rule.json = try valueTemplate(value, "\(what).json", roots: roots)
+            default: throw unknown(keyNode, key, ["status", "contentType", "body", "json"], in: what)
             }
         }
+        if rule.body != nil, rule.json != nil { throw file.error(node, "\(what): one body, body or json") }
+        if rule.json != nil, rule.contentType == nil { rule.contentType = "application/json" }
         return rule
     }
 
-    func message(_ node: Node, _ what: String) throws(FileError) -> MessageRule {
-        var roots = Self.inputRoots
+    /// `each:` (nested loops, in order; later lists may use earlier names) and `let:` (values
+    /// in order) of a rule, and the names they add to `roots`.
+    func loopsAndLets(
+        _ pairs: [(key: String, keyNode: Node, value: Node)], _ what: String, roots: Set<String>
+    ) throws(FileError) -> (each: [(name: String, list: Expression)], lets: LetValues, roots: Set<String>) {
+        var roots = roots
         var each: [(name: String, list: Expression)] = []
-        let pairs = try file.mapping(node, what)
-        // `each` first: its names are roots for everything else in the mapping.
         if let (_, _, eachNode) = pairs.first(where: { $0.key == "each" }) {
             for (name, keyNode, value) in try file.mapping(eachNode, "\(what).each") {
-                guard !roots.contains(name), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
-                    !["input", "context", "session"].contains(name)
-                else { throw file.error(keyNode, "\(what).each.\(name): not a free name for a loop variable") }
+                try freeName(name, keyNode, "\(what).each", roots: roots)
                 each.append((name, try expression(value, "\(what).each.\(name)", roots: roots)))
                 roots.insert(name)
             }
         }
+        var lets: LetValues = []
+        if let (_, _, letNode) = pairs.first(where: { $0.key == "let" }) {
+            (lets, roots) = try self.lets(letNode, "\(what).let", roots: roots)
+        }
+        return (each, lets, roots)
+    }
+
+    /// `let: {name: value, ...}`: each value may use the names before it.
+    func lets(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> (LetValues, Set<String>) {
+        var roots = roots
+        var lets: LetValues = []
+        for (name, keyNode, value) in try file.mapping(node, what) {
+            try freeName(name, keyNode, what, roots: roots)
+            lets.append((name, try valueTemplate(value, "\(what).\(name)", roots: roots)))
+            roots.insert(name)
+        }
+        return (lets, roots)
+    }
+
+    /// A name for a loop variable or a `let` value: letters, digits and `_`, not a root.
+    func freeName(_ name: String, _ keyNode: Node, _ what: String, roots: Set<String>) throws(FileError) {
+        guard let first = name.first, first.isLetter || first == "_", name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+            !roots.contains(name), !Self.reservedNames.contains(name),
+            !["true", "false", "null"].contains(name)
+        else { throw file.error(keyNode, "\(what).\(name): not a free name (letters, digits and _, not a root or a name already used)") }
+    }
+
+    func message(_ node: Node, _ what: String) throws(FileError) -> MessageRule {
+        let pairs = try file.mapping(node, what)
+        // `each` and `let` first: their names are roots for everything else in the mapping.
+        let (each, lets, roots) = try loopsAndLets(pairs, what, roots: Self.inputRoots)
         var when: Expression?
         var id: Template?
         var userId: Template?
         var sessionId: Template?
         var text: Template?
         var data: ValueTemplate?
-        let allowed = ["each", "when", "id", "userId", "sessionId", "text", "data"]
+        var reply: ReplyRule?
+        let allowed = ["each", "let", "when", "id", "userId", "sessionId", "text", "data", "reply"]
         for (key, keyNode, value) in pairs {
             let field = "\(what).\(key)"
             switch key {
-            case "each": break
+            case "each", "let": break
+            case "reply": reply = try self.reply(value, field, roots: roots)
             case "when": when = try expression(value, field, roots: roots)
             case "id": id = try template(value, field, roots: roots)
             case "userId": userId = try template(value, field, roots: roots)
@@ -302,7 +349,33 @@ private struct ChannelLoader {
         guard let userId else { throw file.error(node, "\(what).userId: is required") }
         guard let sessionId else { throw file.error(node, "\(what).sessionId: is required") }
         guard text != nil || data != nil else { throw file.error(node, "\(what): needs text or data") }
-        return MessageRule(each: each, when: when, id: id, userId: userId, sessionId: sessionId, text: text, data: data)
+        return MessageRule(each: each, lets: lets, when: when, id: id, userId: userId, sessionId: sessionId, text: text, data: data, reply: reply)
+    }
+
+    func status(_ node: Node, _ what: String) throws(FileError) -> StatusRule {
+        let pairs = try file.mapping(node, what)
+        let (each, lets, roots) = try loopsAndLets(pairs, what, roots: Self.inputRoots)
+        var when: Expression?
+        var messageId: Template?
+        var status: Template?
+        var at: Template?
+        var error: Template?
+        let allowed = ["each", "let", "when", "messageId", "status", "at", "error"]
+        for (key, keyNode, value) in pairs {
+            let field = "\(what).\(key)"
+            switch key {
+            case "each", "let": break
+            case "when": when = try expression(value, field, roots: roots)
+            case "messageId": messageId = try template(value, field, roots: roots)
+            case "status": status = try template(value, field, roots: roots)
+            case "at": at = try template(value, field, roots: roots)
+            case "error": error = try template(value, field, roots: roots)
+            default: throw unknown(keyNode, key, allowed, in: what)
+            }
+        }
+        guard let messageId else { throw file.error(node, "\(what).messageId: is required (the channel's id of the message)") }
+        guard let status else { throw file.error(node, "\(what).status: is required (sent, delivered, read, failed, ...)") }
+        return StatusRule(each: each, lets: lets, when: when, messageId: messageId, status: status, at: at, error: error)
     }
 
     // MARK: output
@@ -310,34 +383,38 @@ private struct ChannelLoader {
     func output(_ node: Node) throws(FileError) -> OutputRules {
         var url: Template?
         var rules = OutputRules(url: Template.empty)
-        let allowed = ["method", "url", "headers", "auth", "json", "form", "success", "retryAfter", "retry", "dead", "error"]
-        for (key, keyNode, value) in try file.mapping(node, "output") {
+        let pairs = try file.mapping(node, "output")
+        // `let` first: its names are roots for everything else.
+        var roots = Self.outputRoots
+        if let (_, _, letNode) = pairs.first(where: { $0.key == "let" }) {
+            (rules.lets, roots) = try lets(letNode, "output.let", roots: roots)
+        }
+        let responseRoots = roots.union(Self.responseRoots)
+        let allowed = [
+            "let", "method", "url", "headers", "auth", "json", "form", "variants", "success", "retryAfter", "retry", "dead", "error", "messageId",
+        ]
+        for (key, keyNode, value) in pairs {
             let field = "output.\(key)"
             switch key {
-            case "method":
-                let method = try file.string(value, field).uppercased()
-                guard ["POST", "PUT", "PATCH", "GET", "DELETE"].contains(method) else {
-                    throw file.error(value, "\(field): '\(method)' is not POST, PUT, PATCH, GET or DELETE")
-                }
-                rules.method = method
-            case "url": url = try template(value, field, roots: Self.outputRoots)
-            case "headers":
-                for (name, headerKey, headerValue) in try file.mapping(value, field) {
-                    guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-                        throw file.error(headerKey, "\(field).\(name): not a header name")
-                    }
-                    rules.headers.append((name, try template(headerValue, "\(field).\(name)", roots: Self.outputRoots)))
-                }
-            case "auth": rules.auth = try auth(value, field)
+            case "let": break
+            case "method": rules.method = try method(value, field)
+            case "url": url = try template(value, field, roots: roots)
+            case "headers": rules.headers = try headers(value, field, roots: roots)
+            case "auth": rules.auth = try auth(value, field, roots: roots)
             case "json", "form":
                 guard rules.body == nil else { throw file.error(keyNode, "\(field): output has one body, json or form") }
-                let body = try valueTemplate(value, field, roots: Self.outputRoots)
+                let body = try valueTemplate(value, field, roots: roots)
                 rules.body = key == "json" ? .json(body) : .form(body)
-            case "success": rules.success = try expression(value, field, roots: Self.responseRoots)
-            case "retryAfter": rules.retryAfter = try expression(value, field, roots: Self.responseRoots)
-            case "retry": rules.retry = try expression(value, field, roots: Self.responseRoots)
-            case "dead": rules.dead = try expression(value, field, roots: Self.responseRoots)
-            case "error": rules.error = try template(value, field, roots: Self.responseRoots)
+            case "variants":
+                for (index, item) in try file.sequence(value, field).enumerated() {
+                    rules.variants.append(try variant(item, "\(field)[\(index)]", roots: roots))
+                }
+            case "success": rules.success = try expression(value, field, roots: responseRoots)
+            case "retryAfter": rules.retryAfter = try expression(value, field, roots: responseRoots)
+            case "retry": rules.retry = try expression(value, field, roots: responseRoots)
+            case "dead": rules.dead = try expression(value, field, roots: responseRoots)
+            case "error": rules.error = try template(value, field, roots: responseRoots)
+            case "messageId": rules.messageId = try expression(value, field, roots: responseRoots)
             default: throw unknown(keyNode, key, allowed, in: "output")
             }
         }
@@ -346,18 +423,61 @@ private struct ChannelLoader {
         return rules
     }
 
-    func auth(_ node: Node, _ what: String) throws(FileError) -> OutputRules.Auth {
+    func method(_ node: Node, _ what: String) throws(FileError) -> String {
+        let method = try file.string(node, what).uppercased()
+        guard ["POST", "PUT", "PATCH", "GET", "DELETE"].contains(method) else {
+            throw file.error(node, "\(what): '\(method)' is not POST, PUT, PATCH, GET or DELETE")
+        }
+        return method
+    }
+
+    func headers(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> [(name: String, value: Template)] {
+        var headers: [(name: String, value: Template)] = []
+        for (name, headerKey, headerValue) in try file.mapping(node, what) {
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+                throw file.error(headerKey, "\(what).\(name): not a header name")
+            }
+            headers.append((name, try template(headerValue, "\(what).\(name)", roots: roots)))
+        }
+        return headers
+    }
+
+    /// One of `output.variants`: `when`, and the request fields it replaces.
+    func variant(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> OutputRules.Variant {
+        var variant = OutputRules.Variant(when: Self.never)
+        var when: Expression?
+        for (key, keyNode, value) in try file.mapping(node, what) {
+            let field = "\(what).\(key)"
+            switch key {
+            case "when": when = try expression(value, field, roots: roots)
+            case "method": variant.method = try method(value, field)
+            case "url": variant.url = try template(value, field, roots: roots)
+            case "headers": variant.headers = try headers(value, field, roots: roots)
+            case "auth": variant.auth = try auth(value, field, roots: roots)
+            case "json", "form":
+                guard variant.body == nil else { throw file.error(keyNode, "\(field): a variant has one body, json or form") }
+                let body = try valueTemplate(value, field, roots: roots)
+                variant.body = key == "json" ? .json(body) : .form(body)
+            default: throw unknown(keyNode, key, ["when", "method", "url", "headers", "auth", "json", "form"], in: what)
+            }
+        }
+        guard let when else { throw file.error(node, "\(what).when: is required (which outputs this variant is for)") }
+        variant.when = when
+        return variant
+    }
+
+    func auth(_ node: Node, _ what: String, roots: Set<String>) throws(FileError) -> OutputRules.Auth {
         let pairs = try file.mapping(node, what)
         guard pairs.count == 1, let (kind, keyNode, value) = pairs.first else { throw file.error(node, "\(what): one of basic or bearer") }
         switch kind {
-        case "bearer": return .bearer(try template(value, "\(what).bearer", roots: Self.outputRoots))
+        case "bearer": return .bearer(try template(value, "\(what).bearer", roots: roots))
         case "basic":
             var user: Template?
             var password: Template?
             for (key, fieldKey, fieldValue) in try file.mapping(value, "\(what).basic") {
                 switch key {
-                case "user": user = try template(fieldValue, "\(what).basic.user", roots: Self.outputRoots)
-                case "password": password = try template(fieldValue, "\(what).basic.password", roots: Self.outputRoots)
+                case "user": user = try template(fieldValue, "\(what).basic.user", roots: roots)
+                case "password": password = try template(fieldValue, "\(what).basic.password", roots: roots)
                 default: throw unknown(fieldKey, key, ["user", "password"], in: "\(what).basic")
                 }
             }
@@ -398,8 +518,10 @@ private struct ChannelLoader {
             guard case .string = literal, scalar.string.contains("{{") else { return .literal(literal) }
             return .template(try template(node, what, roots: roots))
         case .mapping:
+            let members = try file.mapping(node, what)
+            if members.contains(where: { $0.key.hasPrefix("$") }) { return try construct(node, members, what, roots: roots) }
             var pairs: [(key: String, value: ValueTemplate)] = []
-            for (key, _, value) in try file.mapping(node, what) {
+            for (key, _, value) in members {
                 pairs.append((key, try valueTemplate(value, "\(what).\(key)", roots: roots)))
             }
             return .object(pairs)
@@ -411,6 +533,68 @@ private struct ChannelLoader {
             throw file.error(node, "\(what): YAML aliases are not supported here")
         }
     }
+}
+
+extension ChannelLoader {
+    /// A mapping with `$` keys: `$each` (a list mapped from lists, with `$when`, `$index` and
+    /// `$value`), or `$when` (the mapping's other keys, or `$value`, only when it holds).
+    func construct(
+        _ node: Node, _ members: [(key: String, keyNode: Node, value: Node)], _ what: String, roots: Set<String>
+    ) throws(FileError) -> ValueTemplate {
+        let constructs = ["$each", "$when", "$index", "$value"]
+        var special: [String: (keyNode: Node, value: Node)] = [:]
+        var plain: [(key: String, keyNode: Node, value: Node)] = []
+        for member in members {
+            if member.key.hasPrefix("$") {
+                guard constructs.contains(member.key) else { throw unknown(member.keyNode, member.key, constructs, in: what) }
+                special[member.key] = (member.keyNode, member.value)
+            } else {
+                plain.append(member)
+            }
+        }
+        var inner = roots
+        if let (eachKey, eachNode) = special["$each"] {
+            var bindings: [ValueLoop.Binding] = []
+            for (name, keyNode, value) in try file.mapping(eachNode, "\(what).$each") {
+                try freeName(name, keyNode, "\(what).$each", roots: inner)
+                bindings.append(ValueLoop.Binding(name: name, list: try expression(value, "\(what).$each.\(name)", roots: inner)))
+                inner.insert(name)
+            }
+            guard !bindings.isEmpty else { throw file.error(eachKey, "\(what).$each: names at least one list ({name: expression})") }
+            var index: String?
+            if let (indexKey, indexNode) = special["$index"] {
+                let name = try file.string(indexNode, "\(what).$index")
+                try freeName(name, indexKey, "\(what).$index", roots: inner)
+                index = name
+                inner.insert(name)
+            }
+            if let extra = plain.first {
+                throw file.error(extra.keyNode, "\(what).\(extra.key): a $each mapping takes only $each, $when, $index and $value")
+            }
+            guard let (_, valueNode) = special["$value"] else { throw file.error(node, "\(what).$value: is required with $each (the value per element)") }
+            let filter = try special["$when"].map { (_, whenNode) throws(FileError) in try expression(whenNode, "\(what).$when", roots: inner) }
+            let value = try valueTemplate(valueNode, "\(what).$value", roots: inner)
+            return .each(ValueLoop(bindings: bindings, filter: filter, index: index, value: value))
+        }
+        if let (indexKey, _) = special["$index"] { throw file.error(indexKey, "\(what).$index: goes with $each") }
+        guard let (_, whenNode) = special["$when"] else { throw file.error(node, "\(what): $value goes with $each or $when") }
+        let condition = try expression(whenNode, "\(what).$when", roots: roots)
+        if let (_, valueNode) = special["$value"] {
+            if let extra = plain.first {
+                throw file.error(extra.keyNode, "\(what).\(extra.key): with $value, a $when mapping takes no other keys")
+            }
+            return .when(condition, try valueTemplate(valueNode, "\(what).$value", roots: roots))
+        }
+        var pairs: [(key: String, value: ValueTemplate)] = []
+        for (key, _, value) in plain { pairs.append((key, try valueTemplate(value, "\(what).\(key)", roots: roots))) }
+        return .when(condition, .object(pairs))
+    }
+}
+
+extension ChannelLoader {
+    /// A placeholder condition until a variant's `when` is read.
+    // A literal parses.
+    static let never: Expression = try! Expression(parsing: "false")
 }
 
 extension Template {

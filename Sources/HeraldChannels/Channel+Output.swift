@@ -40,28 +40,35 @@ public enum ChannelVerdict: Sendable, Hashable {
 
 extension Channel {
     /// Builds the request that sends `output` through the channel's API.
+    ///
+    /// The output's `let` values are computed first; then the first of `variants` whose `when`
+    /// holds replaces the fields it gives (URL, method, headers, auth, body).
     public func request(for output: Output) throws(ChannelError) -> ChannelOutgoingRequest {
-        let scope = Scope(variables: ["vars": .object(vars), "output": Self.outputValue(output)], now: output.timestamp)
-        let url = self.output.url.render(in: scope)
+        let scope = outputScope(output)
+        let variantIndex = self.output.variants.firstIndex { $0.when.evaluate(in: scope).isTruthy }
+        let variant = variantIndex.map { self.output.variants[$0] }
+        let url = (variant?.url ?? self.output.url).render(in: scope)
         let lower = url.lowercased()
+        let urlField = variantIndex.map { "output.variants[\($0)].url" } ?? "output.url"
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
-            throw ChannelError(reason: "channel \(name): output.url '\(redact(url))' is not an http:// or https:// URL")
+            throw ChannelError(reason: "channel \(name): \(urlField) '\(redact(url))' is not an http:// or https:// URL")
         }
-        var request = ChannelOutgoingRequest(method: self.output.method, url: url, headers: [], body: [])
-        switch self.output.body {
+        var request = ChannelOutgoingRequest(method: variant?.method ?? self.output.method, url: url, headers: [], body: [])
+        switch variant?.body ?? self.output.body {
         case .json(let template)?:
             request.headers.append(("Content-Type", "application/json"))
             request.body = Self.droppingNulls(template.evaluate(in: scope)).serialized()
         case .form(let template)?:
             guard case .object(let fields) = template.evaluate(in: scope) else {
-                throw ChannelError(reason: "channel \(name): output.form must give an object")
+                let field = variant?.body != nil ? "output.variants[\(variantIndex!)].form" : "output.form"
+                throw ChannelError(reason: "channel \(name): \(field) must give an object")
             }
             request.headers.append(("Content-Type", "application/x-www-form-urlencoded"))
             request.body = Array(FormEncoding.encode(fields).utf8)
         case nil:
             break
         }
-        switch self.output.auth {
+        switch variant?.auth ?? self.output.auth {
         case .basic(let user, let password)?:
             request.user = user.render(in: scope)
             request.password = Secret(password.render(in: scope))
@@ -70,7 +77,7 @@ extension Channel {
         case nil:
             break
         }
-        for (header, value) in self.output.headers {
+        for (header, value) in variant?.headers ?? self.output.headers {
             let text = value.render(in: scope)
             guard !text.contains("\r"), !text.contains("\n") else {
                 throw ChannelError(reason: "channel \(name): output.headers.\(header) has a line break")
@@ -87,12 +94,7 @@ extension Channel {
     /// seconds, and `retry` retries on the usual schedule; any other 2xx answer is a failure
     /// worth retrying (Slack's `"ok": false`); anything else is judged by its status.
     public func judge(_ response: ChannelResponse, for output: Output) -> ChannelVerdict {
-        let body: JSON = response.body.isEmpty ? .null : ((try? JSON.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
-        var headers = JSONObject()
-        if let retryAfter = response.retryAfter { headers["retry-after"] = .string(retryAfter) }
-        let responseValue: JSON = ["status": .number(Double(response.status)), "body": body, "headers": .object(headers)]
-        let scope = Scope(
-            variables: ["vars": .object(vars), "output": Self.outputValue(output), "response": responseValue], now: output.timestamp)
+        let scope = responseScope(response, output)
         let is2xx = (200..<300).contains(response.status)
         if is2xx, self.output.success?.evaluate(in: scope).isTruthy ?? true { return .delivered }
 
@@ -107,7 +109,44 @@ extension Channel {
         return .byStatus(reason: reason)
     }
 
-    /// `output.*`: the output's fields as a flow's webhook would see them.
+    /// The channel's id for the message an output became, from the answer that accepted it
+    /// (`output.messageId`: WhatsApp's `messages[0].id`, Twilio's `sid`), so the channel's
+    /// receipts (``ChannelStatus/messageId``) can be matched to the output. `nil` when the file
+    /// has no such rule or the answer does not give a text or number of at most 256 bytes.
+    public func messageId(from response: ChannelResponse, for output: Output) -> String? {
+        guard let rule = self.output.messageId else { return nil }
+        let text: String
+        switch rule.evaluate(in: responseScope(response, output)) {
+        case .string(let value): text = value
+        case .number(let number): text = JSON.number(number).text
+        default: return nil
+        }
+        guard !text.isEmpty, text.utf8.count <= 256 else { return nil }
+        return text
+    }
+
+    /// What output rules see: `vars`, `endpoint`, `output`, then the `let` values in order.
+    func outputScope(_ output: Output) -> Scope {
+        var scope = Scope(
+            variables: ["vars": .object(vars), "endpoint": .object(endpoint), "output": Self.outputValue(output)], now: output.timestamp)
+        for (name, value) in self.output.lets { scope.variables[name] = value.evaluate(in: scope) }
+        return scope
+    }
+
+    /// The output scope with `response`: status, body (parsed as JSON when it is) and headers.
+    func responseScope(_ response: ChannelResponse, _ output: Output) -> Scope {
+        let body: JSON = response.body.isEmpty ? .null : ((try? JSON.parse(response.body)) ?? .string(String(decoding: response.body, as: UTF8.self)))
+        var headers = JSONObject()
+        if let retryAfter = response.retryAfter { headers["retry-after"] = .string(retryAfter) }
+        var scope = outputScope(output)
+        scope.variables["response"] = ["status": .number(Double(response.status)), "body": body, "headers": .object(headers)]
+        return scope
+    }
+
+    /// `output.*`: the output's fields as a flow's webhook would see them, the rich fields
+    /// (`null` when absent), and views of them for channels: `choices` (everything that
+    /// answers when pressed, `[{title, payload}]`), `links` (`[{title, url}]`) and
+    /// `fallbackText` (everything as plain text, `null` when that is empty).
     static func outputValue(_ output: Output) -> JSON {
         var object: JSONObject = [
             "id": .string(output.id),
@@ -120,9 +159,14 @@ extension Channel {
         ]
         object["text"] = output.text.map(JSON.string) ?? .null
         object["data"] = output.data ?? .null
-        object["attachments"] = output.attachments.map(JSON.array) ?? .null
         object["inputId"] = output.inputId.map(JSON.string) ?? .null
         object["source"] = output.source.map { .string($0.rawValue) } ?? .null
+        let rich = output.rich.json
+        for field in RichContent.fieldNames { object[field] = rich[field] ?? .null }
+        object["choices"] = .array(output.rich.choices.map { ["title": .string($0.title), "payload": .string($0.payload)] })
+        object["links"] = .array(output.rich.links.map { ["title": .string($0.title), "url": .string($0.url)] })
+        let fallback = output.rich.fallbackText(output.text)
+        object["fallbackText"] = fallback.isEmpty ? .null : .string(fallback)
         return .object(object)
     }
 

@@ -17,6 +17,9 @@ public struct Channel: Sendable {
     public let variables: [Variable]
     /// `vars.*`: the endpoint's `channelVars` over the file's defaults.
     let vars: JSONObject
+    /// `endpoint.*`: `url`, the address the channel reaches this endpoint at (`publicUrl` +
+    /// `/` + urlToken), `null` without a `publicUrl`.
+    let endpoint: JSONObject
     /// The values of the secret variables, which ``redact(_:)`` hides.
     let secrets: [String]
     let input: InputRules
@@ -115,7 +118,9 @@ struct HMACCheck: Sendable {
 struct ReplyRule: Sendable {
     var status: Int = 200
     var contentType: String?
+    /// The body as text, or (`json:`) a value sent as JSON.
     var body: Template?
+    var json: ValueTemplate?
 }
 
 /// A request answered at once, without messages: a `GET` verification challenge, Slack's
@@ -127,22 +132,47 @@ struct Handshake: Sendable {
     var reply: ReplyRule
 }
 
+/// Named values computed in order (`let:`), each visible to the later ones and to the rest of
+/// its rule by name.
+typealias LetValues = [(name: String, value: ValueTemplate)]
+
 /// How part of a request becomes messages.
 struct MessageRule: Sendable {
     /// Nested loops: each name is bound in turn to every element of its expression's list.
     var each: [(name: String, list: Expression)]
+    /// Computed for every combination of the loops, before `when`.
+    var lets: LetValues = []
     var when: Expression?
     var id: Template?
     var userId: Template
     var sessionId: Template
     var text: Template?
     var data: ValueTemplate?
+    /// The answer to the request when this rule gives its first message (Telegram's
+    /// `answerCallbackQuery` in the webhook answer), instead of `input.reply`.
+    var reply: ReplyRule?
+}
+
+/// How part of a request becomes delivery receipts (WhatsApp `statuses`, Twilio status
+/// callbacks).
+struct StatusRule: Sendable {
+    var each: [(name: String, list: Expression)]
+    var lets: LetValues = []
+    var when: Expression?
+    /// The channel's id of the message the receipt is about.
+    var messageId: Template
+    /// The channel's word (`sent`, `delivered`, `read`, `failed`, `undelivered`, ...).
+    var status: Template
+    /// Unix seconds (a number or its text) or an RFC 3339 time; the request's arrival without.
+    var at: Template?
+    var error: Template?
 }
 
 struct InputRules: Sendable {
     var verify: [Check] = []
     var handshakes: [Handshake] = []
     var messages: [MessageRule] = []
+    var statuses: [StatusRule] = []
     var reply = ReplyRule()
 }
 
@@ -157,16 +187,32 @@ struct OutputRules: Sendable {
         case form(ValueTemplate)
     }
 
+    /// Another request for the outputs `when` holds for: each field it gives replaces the
+    /// base's (`url`, `method`, `headers`, `auth`, the body); the first that holds wins.
+    struct Variant: Sendable {
+        var when: Expression
+        var method: String?
+        var url: Template?
+        var headers: [(name: String, value: Template)]?
+        var auth: Auth?
+        var body: Body?
+    }
+
+    /// Computed first, for everything below.
+    var lets: LetValues = []
     var method = "POST"
     var url: Template
     var headers: [(name: String, value: Template)] = []
     var auth: Auth?
     var body: Body?
+    var variants: [Variant] = []
     var success: Expression?
     var retryAfter: Expression?
     var retry: Expression?
     var dead: Expression?
     var error: Template?
+    /// The channel's id of the sent message, from a successful answer (receipts name it).
+    var messageId: Expression?
 }
 
 /// The flow language's expression (Foundation has a type of the same name).

@@ -72,7 +72,8 @@ public struct Herald: Sendable {
             endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, clock: clock, logger: logger)
         let client = CurlWebhookClient()
         let delivery = DeliveryService(
-            endpoints: configuration.endpoints, channels: channels, outbox: outbox, writer: writer, client: client, logger: logger)
+            endpoints: configuration.endpoints, channels: channels, outbox: outbox, writer: writer, client: client, registry: registry,
+            logger: logger)
         let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
         let scheduler = Scheduler(registry: registry, store: store, logger: logger)
         var herald = Herald(

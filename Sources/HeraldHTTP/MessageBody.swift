@@ -4,14 +4,15 @@ import Hummingbird
 import NIOCore
 
 /// A message body as SPEC §1 defines it (`userId`, `sessionId`, `text`, `data`), plus the
-/// admin routes' extras (`createSession`, `attachments`), validated field by field.
+/// admin routes' extras (`createSession`, the rich fields of SPEC §12), validated field by field.
 struct MessageBody: Sendable {
     var userId: String?
     var sessionId: String
     var text: String?
     var data: JSON?
     var createSession: Bool
-    var attachments: [JSON]?
+    /// Notify: quick replies, buttons, attachments, a card, a template.
+    var rich: RichContent
     /// Inject and notify: when to send (`sendAt` or `delay`), with `key` and
     /// `cancelOnUserMessage`; `nil` sends now.
     var timing: Timing?
@@ -20,7 +21,8 @@ struct MessageBody: Sendable {
         /// Notify may leave `userId` out when the session exists.
         var userIdRequired = true
         var allowsCreateSession = false
-        var allowsAttachments = false
+        /// Notify: the rich fields (SPEC §12), a template among them.
+        var allowsRich = false
         var allowsScheduling = false
     }
 
@@ -94,24 +96,21 @@ struct MessageBody: Sendable {
             case let other?: throw APIError(.badRequest, "createSession: must be true or false, not \(other.typeName)")
             }
         }
-        var attachments: [JSON]?
-        if rules.allowsAttachments {
-            switch object["attachments"] {
-            case .none, .null?: break
-            case .array(let values)?:
-                for (index, value) in values.enumerated() where value.objectValue == nil {
-                    throw APIError(.badRequest, "attachments[\(index)]: must be a JSON object, not \(value.typeName)")
-                }
-                attachments = values
-            case let other?: throw APIError(.badRequest, "attachments: must be an array of objects, not \(other.typeName)")
+        var rich = RichContent()
+        if rules.allowsRich {
+            do {
+                rich = try RichContent.parse(object, allowTemplate: true)
+            } catch {
+                throw APIError(.badRequest, error.description)
             }
         }
-        if (text ?? "").isEmpty, data == nil {
-            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
+        if (text ?? "").isEmpty, data == nil, rich.isEmpty {
+            throw APIError(
+                .badRequest, "text, data: at least one is required (a non-empty text or a data object\(rules.allowsRich ? ", or rich content" : ""))")
         }
         let timing = rules.allowsScheduling ? try self.timing(object) : nil
         return MessageBody(
-            userId: userId, sessionId: sessionId, text: text, data: data, createSession: createSession, attachments: attachments, timing: timing)
+            userId: userId, sessionId: sessionId, text: text, data: data, createSession: createSession, rich: rich, timing: timing)
     }
 
     private static func timing(_ object: JSONObject) throws(APIError) -> Timing? {

@@ -70,7 +70,7 @@ extension OutputCheck {
         case .contains(let part): "text contains: " + JSON.string(part).jsonString
         case .matches(let pattern): "text matches: /" + pattern.source + "/"
         case .data(let data): "data: " + data.jsonString
-        case .attachments(let attachments): "attachments: " + attachments.jsonString
+        case .rich(let key, let value): "\(key): " + value.jsonString
         case .type(let type): "type: " + type.rawValue
         case .source(let source): "source: " + source.rawValue
         }
@@ -88,8 +88,8 @@ extension OutputCheck {
             return [FieldComparison(holds: found, expected: expectedText, got: gotText)]
         case .data(let data):
             return compareSubset(data, output.data, path: "data")
-        case .attachments(let attachments):
-            return compareSubset(attachments, output.attachments.map(JSON.array), path: "attachments")
+        case .rich(let key, let value):
+            return compareSubset(value, output.rich[key], path: key)
         case .type(let type):
             return [FieldComparison(holds: output.type == type, expected: expectedText, got: "type: " + output.type.rawValue)]
         case .source(let source):
@@ -152,7 +152,7 @@ extension ObservedOutput {
         if type != .output { lines.append(.got("type: " + type.rawValue)) }
         lines.append(.got("text: " + describe(text)))
         if let data { lines.append(.got("data: " + data.jsonString)) }
-        if let attachments { lines.append(.got("attachments: " + JSON.array(attachments).jsonString)) }
+        for (key, value) in rich { lines.append(.got("\(key): " + value.jsonString)) }
         return lines
     }
 }

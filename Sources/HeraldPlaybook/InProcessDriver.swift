@@ -64,7 +64,7 @@ public struct InProcessDriver: PlaybookDriver {
     public func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
         let notification = Notification(
             urlToken: session.urlToken, sessionId: session.sessionId, userId: session.userId, text: message.text, data: message.data,
-            attachments: message.attachments, createSession: true)
+            rich: (try? RichContent.parse(message.rich)) ?? RichContent(), createSession: true)
         return try await outputs { () async throws(HeraldError) in try await herald.registry.notify(notification) }
     }
 

@@ -59,7 +59,7 @@ private struct PlaybookLoader {
     static let playbookKeys = ["name", "description", "endpoint", "userId", "conversations"]
     static let conversationKeys = ["name", "description", "userId", "session", "continue", "steps"]
     static let stepKeys = ["user", "inject", "notify", "wait", "expect", "expectNothing", "context"]
-    static let expectationKeys = ["text", "contains", "matches", "data", "attachments", "type", "source"]
+    static let expectationKeys = ["text", "contains", "matches", "data", "type", "source"] + RichContent.fieldNames
 
     init(file: YAMLFile) {
         self.file = file
@@ -179,7 +179,7 @@ private struct PlaybookLoader {
                     throw file.error(keyNode, "a step sends one message, but '\(actionKey)' and '\(key)' are both here; make them two steps")
                 }
                 actionKey = key
-                let message = try message(value, key, attachments: key == "notify")
+                let message = try message(value, key, rich: key == "notify")
                 step.action = key == "user" ? .user(message) : key == "inject" ? .inject(message) : .notify(message)
             case "wait":
                 if let actionKey {
@@ -217,8 +217,8 @@ private struct PlaybookLoader {
         return step
     }
 
-    /// `TEXT`, or `{text, data}` (and `attachments` for notify).
-    func message(_ node: Node, _ kind: String, attachments allowsAttachments: Bool) throws(FileError) -> PlaybookMessage {
+    /// `TEXT`, or `{text, data}` (and the rich fields of SPEC §12 for notify).
+    func message(_ node: Node, _ kind: String, rich allowsRich: Bool) throws(FileError) -> PlaybookMessage {
         var message = PlaybookMessage()
         if case .scalar = node {
             message.text = try file.string(node, kind)
@@ -226,24 +226,25 @@ private struct PlaybookLoader {
             guard case .mapping = node else {
                 throw file.error(node, "\(kind): write the text, or {text: ..., data: {...}}")
             }
-            let allowed = allowsAttachments ? ["text", "data", "attachments"] : ["text", "data"]
+            let allowed = allowsRich ? ["text", "data"] + RichContent.fieldNames : ["text", "data"]
             for (key, keyNode, value) in try file.mapping(node, kind) {
                 switch key {
                 case "text": message.text = try file.string(value, "\(kind).text")
                 case "data":
                     guard case .mapping = value else { throw file.error(value, "\(kind).data must be a mapping (a JSON object)") }
                     message.data = file.json(value)
-                case "attachments" where allowsAttachments:
-                    let items = try file.sequence(value, "notify.attachments")
-                    message.attachments = try items.map { (item: Node) throws(FileError) -> JSON in
-                        guard case .mapping = item else { throw file.error(item, "notify.attachments: each attachment must be a mapping") }
-                        return file.json(item)
+                case _ where allowsRich && RichContent.fieldNames.contains(key):
+                    do {
+                        _ = try RichContent.parse([key: file.json(value)], prefix: "\(kind).")
+                    } catch {
+                        throw file.error(value, error.description)
                     }
+                    message.rich[key] = file.json(value)
                 default: throw unknownKey(keyNode, key, in: kind, allowed: allowed)
                 }
             }
         }
-        if (message.text ?? "").isEmpty, message.data == nil {
+        if (message.text ?? "").isEmpty, message.data == nil, message.rich.isEmpty {
             throw file.error(node, "\(kind): needs a non-empty text or data")
         }
         return message
@@ -287,7 +288,7 @@ private struct PlaybookLoader {
                     throw file.error(value, "expect.matches: '\(pattern)' is not a valid regular expression (\(error))")
                 }
             case "data": checks.append(.data(file.json(value)))
-            case "attachments": checks.append(.attachments(file.json(value)))
+            case _ where RichContent.fieldNames.contains(key): checks.append(.rich(key: key, file.json(value)))
             case "type":
                 let text = try file.string(value, "expect.type")
                 guard let type = OutputType(rawValue: text) else {

@@ -107,17 +107,19 @@ public enum StepAction: Sendable {
     }
 }
 
-/// The text, data and (notify only) attachments a step sends.
+/// The text, data and (notify only) rich fields a step sends.
 public struct PlaybookMessage: Sendable, Hashable {
     public var text: String?
     /// A JSON object.
     public var data: JSON?
-    public var attachments: [JSON]?
+    /// Notify only: quick replies, buttons, attachments, a card, a template, as written (and
+    /// checked when the playbook loads).
+    public var rich: JSONObject
 
-    public init(text: String? = nil, data: JSON? = nil, attachments: [JSON]? = nil) {
+    public init(text: String? = nil, data: JSON? = nil, rich: JSONObject = [:]) {
         self.text = text
         self.data = data
-        self.attachments = attachments
+        self.rich = rich
     }
 }
 
@@ -155,8 +157,9 @@ public enum OutputCheck: Sendable {
     /// `data:` the output's data contains this (objects: these keys with these values, others
     /// allowed; lists: as many elements, each matching; `null`: absent or null).
     case data(JSON)
-    /// `attachments:` the notify output's attachments, matched like `data`.
-    case attachments(JSON)
+    /// `attachments:`, `quickReplies:`, `buttons:`, `card:`, `template:` (SPEC §12): the output's
+    /// field, matched like `data`.
+    case rich(key: String, JSON)
     /// `type:` output, notify or error.
     case type(OutputType)
     /// `source:` what ran the flow that produced the output.

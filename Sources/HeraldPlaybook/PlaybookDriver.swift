@@ -49,21 +49,22 @@ public struct ObservedOutput: Sendable, Hashable {
     public var type: OutputType
     public var text: String?
     public var data: JSON?
-    public var attachments: [JSON]?
+    /// Quick replies, buttons, attachments, card, template (SPEC §12), as the webhook shows them.
+    public var rich: JSONObject
     /// What ran the flow (`nil` for notify).
     public var source: InputSource?
 
-    public init(type: OutputType, text: String?, data: JSON?, attachments: [JSON]? = nil, source: InputSource?) {
+    public init(type: OutputType, text: String?, data: JSON?, rich: JSONObject = [:], source: InputSource?) {
         self.type = type
         self.text = text
         self.data = data
-        self.attachments = attachments
+        self.rich = rich
         self.source = source
     }
 
     /// The output as Herald recorded it.
     public init(_ output: Output) {
-        self.init(type: output.type, text: output.text, data: output.data, attachments: output.attachments, source: output.source)
+        self.init(type: output.type, text: output.text, data: output.data, rich: output.rich.json, source: output.source)
     }
 }
 

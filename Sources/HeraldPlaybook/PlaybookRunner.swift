@@ -250,7 +250,7 @@ extension Step {
         if case .wait(let duration) = action { parts.append(duration.configText) }
         if let text = message.text { parts.append(JSON.string(text).jsonString) }
         if let data = message.data { parts.append("data " + data.jsonString) }
-        if let attachments = message.attachments { parts.append("attachments " + JSON.array(attachments).jsonString) }
+        for (key, value) in message.rich { parts.append("\(key) " + value.jsonString) }
         let line = parts.joined(separator: " ")
         return line.count > 160 ? line.prefix(159) + "…" : line
     }

@@ -78,7 +78,7 @@ public struct RemoteDriver: PlaybookDriver {
 
     public func notify(_ message: PlaybookMessage, to session: SessionAddress) async throws(DriverError) -> [ObservedOutput] {
         var body = self.body(message, session)
-        if let attachments = message.attachments { body["attachments"] = .array(attachments) }
+        for (key, value) in message.rich { body[key] = value }
         body["createSession"] = true
         let answer = try await call("POST", adminURL + "/notify/" + escaped(session.urlToken), body: body, admin: true).json
         guard let outputId = answer["outputId"]?.stringValue else {
@@ -154,8 +154,10 @@ public struct RemoteDriver: PlaybookDriver {
             throw DriverError("Herald sent an output without a known type: \(json.jsonString)")
         }
         func present(_ value: JSON?) -> JSON? { value?.isNull == false ? value : nil }
+        var rich = JSONObject()
+        for key in RichContent.fieldNames { if let value = present(json[key]) { rich[key] = value } }
         return ObservedOutput(
-            type: type, text: json["text"]?.stringValue, data: present(json["data"]), attachments: json["attachments"]?.arrayValue,
+            type: type, text: json["text"]?.stringValue, data: present(json["data"]), rich: rich,
             source: json["source"]?.stringValue.flatMap(InputSource.init(rawValue:)))
     }
 

@@ -18,8 +18,9 @@ struct ClaimedOutputsHandler: Sendable {
 
 /// One `StoreWriter` batch written in one PostgreSQL transaction.
 ///
-/// 1. The advisory lock of every session the batch touches, in ascending key order (every
-///    instance takes them in that order, so batches of two instances never deadlock).
+/// 1. The advisory lock of every session the batch touches, and of every channel message id
+///    it records or has a receipt for, in ascending key order (every instance takes them in
+///    that order, so batches of two instances never deadlock).
 /// 2. Those sessions, read in one query.
 /// 3. The changes in queue order: each ``SessionTurn`` runs on its session as the batch left it
 ///    (so a second message of a session in the same batch sees the first one's result).
@@ -49,6 +50,7 @@ struct PostgresBatch {
     private var outputs: [Output] = []
     private var idempotency: [(response: IdempotentResponse, turn: SessionTurn?)] = []
     private var deliveries: [DeliveryUpdate] = []
+    private var receipts: [StatusReport] = []
     private var audit: [AuditEntry] = []
     /// Leases claimed, with the outputs to hand to the local outbox after the commit.
     private(set) var claimed: [ClaimedOutputs] = []
@@ -61,19 +63,23 @@ struct PostgresBatch {
 
     mutating func write(_ changes: [StoreChange], _ connection: PostgresConnection) async throws {
         var keys: Set<SessionKey> = []
+        // A receipt and the delivery that records its message id, written by two instances at
+        // once, would each miss the other's row (the receipt kept as early for good); the lock
+        // of the message id puts one after the other.
+        var messageKeys: Set<Int64> = []
         for change in changes {
             switch change {
             case .session(let commit): keys.insert(commit.session.key)
             case .turn(let turn) where !excluded.contains(ObjectIdentifier(turn)): keys.insert(turn.key)
             case .deleteSession(let key): keys.insert(key)
             case .erase(let erasure): keys.formUnion(erasure.sessions)
+            case .delivery(let update): if let id = update.channelMessageId { messageKeys.insert(Self.messageLockKey(id)) }
+            case .status(let report): messageKeys.insert(Self.messageLockKey(report.channelMessageId))
             default: break
             }
         }
-        if !keys.isEmpty {
-            try await Self.lock(keys, connection, logger)
-            try await read(keys, connection)
-        }
+        if !keys.isEmpty || !messageKeys.isEmpty { try await Self.lock(keys, and: messageKeys, connection, logger) }
+        if !keys.isEmpty { try await read(keys, connection) }
         for change in changes {
             switch change {
             case .session(let commit):
@@ -89,6 +95,10 @@ struct PostgresBatch {
                 sessions[key] = .some(nil)
             case .delivery(let update):
                 deliveries.append(update)
+            case .status(let report):
+                // Written after the deliveries recorded so far, so a receipt sees the message id
+                // a delivery before it in the queue recorded.
+                receipts.append(report)
             case .endpointPaused(let urlToken, let paused):
                 if paused {
                     try await connection.query("INSERT INTO paused_endpoints (url_token) VALUES (\(urlToken)) ON CONFLICT DO NOTHING", logger: logger)
@@ -107,11 +117,26 @@ struct PostgresBatch {
         try await flush(connection)
     }
 
-    /// Takes the advisory locks of `keys` in ascending order; they are held until the
-    /// transaction ends.
-    static func lock(_ keys: some Collection<SessionKey>, _ connection: PostgresConnection, _ logger: Logger) async throws {
-        let lockKeys = Array(Set(keys.map(\.lockKey))).sorted()
+    /// Takes the advisory locks of `keys` (and the `others`, message ids') in ascending order;
+    /// they are held until the transaction ends.
+    static func lock(
+        _ keys: some Collection<SessionKey>, and others: Set<Int64> = [], _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        let lockKeys = Array(Set(keys.map(\.lockKey)).union(others)).sorted()
         try await connection.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(lockKeys)::int8[]) AS k", logger: logger)
+    }
+
+    /// The advisory lock of a channel's message id: FNV-1a over its bytes and a one byte (so
+    /// it is not a session's key by construction, though a collision would only make two
+    /// batches wait for each other). By the id alone: a delivery update does not know its
+    /// output's endpoint.
+    static func messageLockKey(_ channelMessageId: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in channelMessageId.storableText.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        hash = (hash ^ 1) &* 0x100_0000_01b3
+        return Int64(bitPattern: hash)
     }
 
     private mutating func read(_ keys: Set<SessionKey>, _ connection: PostgresConnection) async throws {
@@ -144,6 +169,7 @@ struct PostgresBatch {
         try await writeInputs(connection)
         try await writeOutputs(connection)
         try await writeDeliveries(connection)
+        try await writeReceipts(connection)
         try await writeAudit(connection)
         try await leaseOrAnnounce(connection)
         sessionWrites.removeAll()
@@ -152,6 +178,7 @@ struct PostgresBatch {
         outputs.removeAll()
         idempotency.removeAll()
         deliveries.removeAll()
+        receipts.removeAll()
         audit.removeAll()
     }
 
@@ -215,19 +242,20 @@ struct PostgresBatch {
         guard !outputs.isEmpty else { return }
         try await connection.query(
             """
-            INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
-              scheduled_id, late, operator)
-            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, 'pending', 0, scheduled_id, late,
-              operator
+            INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at, status,
+              attempts, scheduled_id, late, operator)
+            SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at, 'pending', 0,
+              scheduled_id, late, operator
             FROM unnest(\(outputs.map(\.id))::text[], \(outputs.map(\.session.urlToken))::text[], \(outputs.map(\.session.sessionId.bytea))::bytea[],
               \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
               \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
               \(NullableArray(outputs.map { $0.attachments.map { JSON.array($0).jsonString } }))::text[],
-              \(NullableArray(outputs.map(\.inputId)))::text[], \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
+              \(NullableArray(outputs.map(Self.storedRich)))::text[], \(NullableArray(outputs.map(\.inputId)))::text[],
+              \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
               \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[],
               \(NullableArray(outputs.map(\.operatorName)))::text[])
-              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, scheduled_id, late,
-                operator, n)
+              WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at,
+                scheduled_id, late, operator, n)
             ORDER BY n
             """, logger: logger)
     }
@@ -239,18 +267,35 @@ struct PostgresBatch {
         var latest: [String: Int] = [:]
         for (index, update) in deliveries.enumerated() { latest[update.outputId] = index }
         let updates = deliveries.indices.filter { latest[deliveries[$0].outputId] == $0 }.map { deliveries[$0] }
+        // The last message id each output's updates gave (a later update without one keeps it).
+        var messageIds: [String: String] = [:]
+        for update in deliveries { if let id = update.channelMessageId { messageIds[update.outputId] = id.storableText } }
         try await connection.query(
             """
             UPDATE outputs AS o SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
               last_error = COALESCE(u.error, CASE WHEN u.status = 'delivered' THEN NULL ELSE o.last_error END),
-              delivered_at = COALESCE(u.delivered_at, o.delivered_at)
+              delivered_at = COALESCE(u.delivered_at, o.delivered_at), channel_message_id = COALESCE(u.channel_message_id, o.channel_message_id)
             FROM unnest(\(updates.map(\.outputId))::text[], \(updates.map(\.status.rawValue))::text[], \(updates.map { Int64($0.attempts) })::int8[],
               \(NullableArray(updates.map { $0.nextAttemptAt?.milliseconds }))::int8[],
               \(NullableArray(updates.map { $0.attempt?.error?.storableText }))::text[],
-              \(NullableArray(updates.map(Self.deliveredAt)))::int8[])
-              AS u(id, status, attempts, next_attempt_at, error, delivered_at)
+              \(NullableArray(updates.map(Self.deliveredAt)))::int8[], \(NullableArray(updates.map { messageIds[$0.outputId] }))::text[])
+              AS u(id, status, attempts, next_attempt_at, error, delivered_at, channel_message_id)
             WHERE o.id = u.id
             """, logger: logger)
+        if !messageIds.isEmpty {
+            // Receipts that came before these message ids were recorded (the channel's status
+            // callback overtook the send's answer): applied, forward only, and dropped.
+            try await connection.query(
+                """
+                WITH early AS (
+                  DELETE FROM early_receipts e USING outputs o
+                  WHERE o.id = ANY(\(Array(messageIds.keys))::text[]) AND e.url_token = o.url_token AND e.channel_message_id = o.channel_message_id
+                  RETURNING e.url_token, e.channel_message_id, e.status, e.at, e.error)
+                UPDATE outputs AS o SET receipt_status = early.status, receipt_at = early.at, receipt_error = early.error
+                FROM early WHERE o.url_token = early.url_token AND o.channel_message_id = early.channel_message_id
+                  AND \(unescaped: Self.rank("early.status")) > \(unescaped: Self.rank("o.receipt_status"))
+                """, logger: logger)
+        }
         var attempts: [String: DeliveryAttempt] = [:]
         var order: [String] = []
         for attempt in deliveries.compactMap(\.attempt) {
@@ -270,6 +315,62 @@ struct PostgresBatch {
             ON CONFLICT (output_id, number) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
               status_code = excluded.status_code, error = excluded.error, response_body = excluded.response_body
             """, logger: logger)
+    }
+
+    /// Moves each output a receipt names forward to it (never back: the rank is compared in the
+    /// statement); a receipt for a message id no output has recorded yet is kept in
+    /// `early_receipts`, the higher status of the two when one is there.
+    private func writeReceipts(_ connection: PostgresConnection) async throws {
+        guard !receipts.isEmpty else { return }
+        // One row per message (an UPDATE … FROM or an upsert may not touch a row twice): the
+        // batch's reports of a message merged in queue order, by the one rule.
+        var merged: [String: StatusReport] = [:]
+        var order: [String] = []
+        for var report in receipts {
+            report.channelMessageId = report.channelMessageId.storableText
+            report.receipt.error = report.receipt.error?.storableText
+            let slot = report.urlToken + "\u{0}" + report.channelMessageId
+            if let earlier = merged[slot] {
+                merged[slot]?.receipt = earlier.receipt.merging(report.receipt)
+            } else {
+                merged[slot] = report
+                order.append(slot)
+            }
+        }
+        let rows = order.map { merged[$0]! }
+        let (urlTokens, messageIds) = (rows.map(\.urlToken), rows.map(\.channelMessageId))
+        let (statuses, times) = (rows.map(\.receipt.status.rawValue), rows.map(\.receipt.at.milliseconds))
+        let errors = NullableArray(rows.map(\.receipt.error))
+        try await connection.query(
+            """
+            UPDATE outputs AS o SET receipt_status = u.status, receipt_at = u.at, receipt_error = u.error
+            FROM unnest(\(urlTokens)::text[], \(messageIds)::text[], \(statuses)::text[], \(times)::int8[], \(errors)::text[])
+              AS u(url_token, channel_message_id, status, at, error)
+            WHERE o.url_token = u.url_token AND o.channel_message_id = u.channel_message_id
+              AND \(unescaped: Self.rank("u.status")) > \(unescaped: Self.rank("o.receipt_status"))
+            """, logger: logger)
+        try await connection.query(
+            """
+            INSERT INTO early_receipts (url_token, channel_message_id, status, at, error)
+            SELECT u.* FROM unnest(\(urlTokens)::text[], \(messageIds)::text[], \(statuses)::text[], \(times)::int8[], \(errors)::text[])
+              AS u(url_token, channel_message_id, status, at, error)
+            WHERE NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = u.url_token AND o.channel_message_id = u.channel_message_id)
+            ON CONFLICT (url_token, channel_message_id) DO UPDATE SET status = excluded.status, at = excluded.at, error = excluded.error
+              WHERE \(unescaped: Self.rank("excluded.status")) > \(unescaped: Self.rank("early_receipts.status"))
+            """, logger: logger)
+    }
+
+    /// The rank of a status column, by Core's rule (``OutputStatus/sqlRank(of:)``).
+    private static func rank(_ column: String) -> String {
+        OutputStatus.sqlRank(of: column)
+    }
+
+    /// The rich content stored beside the `attachments` column (which keeps them): everything
+    /// else, `nil` when there is nothing else.
+    private static func storedRich(_ output: Output) -> String? {
+        var object = output.rich.json
+        object["attachments"] = nil
+        return object.isEmpty ? nil : JSON.object(object).jsonString
     }
 
     private func writeAudit(_ connection: PostgresConnection) async throws {

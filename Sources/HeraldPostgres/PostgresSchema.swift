@@ -160,6 +160,31 @@ enum PostgresSchema {
                 "CREATE INDEX audit_by_user ON audit (url_token, user_id)",
             ]
         ),
+        (
+            5,
+            [
+                // Rich outputs and receipts (SPEC §12): rich content beside the attachments
+                // (which keep their column); the channel's id of the message that delivered an
+                // output and the furthest status its receipts gave. A receipt that comes before
+                // the send's answer recorded the id waits in `early_receipts` until it does.
+                """
+                ALTER TABLE outputs ADD COLUMN rich TEXT, ADD COLUMN channel_message_id TEXT COLLATE "C", ADD COLUMN receipt_status TEXT,
+                  ADD COLUMN receipt_at BIGINT, ADD COLUMN receipt_error TEXT
+                """,
+                "CREATE INDEX outputs_by_channel_message ON outputs (url_token, channel_message_id) WHERE channel_message_id IS NOT NULL",
+                """
+                CREATE TABLE early_receipts (
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  channel_message_id TEXT COLLATE "C" NOT NULL,
+                  status TEXT NOT NULL,
+                  at BIGINT NOT NULL,
+                  error TEXT,
+                  PRIMARY KEY (url_token, channel_message_id)
+                )
+                """,
+                "CREATE INDEX early_receipts_by_time ON early_receipts (at)",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

@@ -280,6 +280,22 @@ public final class PostgresStore: HeraldStore, Service {
         }
     }
 
+    public func delivery(urlToken: String, channelMessageId: String) async throws -> DeliveryRecord? {
+        try await bounded { [self] in
+            // The latest output to record the id, should a channel ever reuse one. Ids are stored
+            // as the batch wrote them (``Swift/String/storableText``).
+            for try await row in try await client.query(
+                """
+                SELECT * FROM outputs WHERE url_token = \(urlToken) AND channel_message_id = \(channelMessageId.storableText)
+                ORDER BY position DESC LIMIT 1
+                """, logger: logger)
+            {
+                return try Self.delivery(from: Reader(row))
+            }
+            return nil
+        }
+    }
+
     public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
         try await bounded { [self] in
             var attempts: [DeliveryAttempt] = []
@@ -366,6 +382,8 @@ public final class PostgresStore: HeraldStore, Service {
                 "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < \(history) AND status IN ('delivered', 'dead'))",
                 logger: logger)
             try await connection.query("DELETE FROM outputs WHERE created_at < \(history) AND status IN ('delivered', 'dead')", logger: logger)
+            // Receipts for messages no output ever recorded.
+            try await connection.query("DELETE FROM early_receipts WHERE at < \(history)", logger: logger)
         }
     }
 
@@ -477,10 +495,20 @@ public final class PostgresStore: HeraldStore, Service {
             id: try row("id"), session: SessionKey(urlToken: try row("url_token"), sessionId: try row.text("session_id")),
             userId: try row.text("user_id"), seq: try row("seq"), type: OutputType(rawValue: try row("type")) ?? .output,
             text: try row.optionalText("text"), data: try json(try row("data")),
-            attachments: try json(try row("attachments"))?.arrayValue, inputId: try row("input_id"), source: source.flatMap(InputSource.init),
+            rich: try rich(try row("rich"), attachments: try row("attachments")), inputId: try row("input_id"),
+            source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: try row("created_at")), scheduledId: try row("scheduled_id"), late: try row("late"))
         output.operatorName = try row("operator")
         return output
+    }
+
+    /// An output's rich content from its `rich` column and its `attachments` (kept in their
+    /// own column, as before rich content); what older rows hold that the vocabulary does not
+    /// know is left out.
+    static func rich(_ rich: String?, attachments: String?) throws -> RichContent {
+        var object = try json(rich)?.objectValue ?? JSONObject()
+        if let attachments = try json(attachments) { object["attachments"] = attachments }
+        return RichContent.stored(.object(object))
     }
 
     static func entry(from row: Reader) throws -> OutboxEntry {
@@ -491,10 +519,14 @@ public final class PostgresStore: HeraldStore, Service {
     static func delivery(from row: Reader) throws -> DeliveryRecord {
         let next: Int64? = try row("next_attempt_at")
         let delivered: Int64? = try row("delivered_at")
+        var receipt: OutputReceipt?
+        if let status = (try row("receipt_status") as String?).flatMap(OutputStatus.init(rawValue:)) {
+            receipt = OutputReceipt(status: status, at: Timestamp(milliseconds: try row("receipt_at")), error: try row("receipt_error"))
+        }
         return DeliveryRecord(
             output: try output(from: row), status: DeliveryStatus(rawValue: try row("status")) ?? .pending,
             attempts: Int(try row("attempts") as Int64), nextAttemptAt: next.map(Timestamp.init(milliseconds:)), lastError: try row("last_error"),
-            deliveredAt: delivered.map(Timestamp.init(milliseconds:)))
+            deliveredAt: delivered.map(Timestamp.init(milliseconds:)), channelMessageId: try row("channel_message_id"), receipt: receipt)
     }
 }
 

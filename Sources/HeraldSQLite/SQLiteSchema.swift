@@ -163,6 +163,30 @@ enum SQLiteSchema {
                     INSERT OR IGNORE INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM outputs;
                     """)
         }
+        migrator.registerMigration("v7: rich outputs and receipts") { db in
+            // Rich content beside the attachments (which keep their column); the channel's id
+            // of the message that delivered an output, and the furthest status its receipts
+            // gave. A receipt that comes before the send's answer recorded the id waits in
+            // `early_receipts` until it does.
+            try db.execute(
+                sql: """
+                    ALTER TABLE outputs ADD COLUMN rich TEXT;
+                    ALTER TABLE outputs ADD COLUMN channel_message_id TEXT;
+                    ALTER TABLE outputs ADD COLUMN receipt_status TEXT;
+                    ALTER TABLE outputs ADD COLUMN receipt_at INTEGER;
+                    ALTER TABLE outputs ADD COLUMN receipt_error TEXT;
+                    CREATE INDEX outputs_by_channel_message ON outputs (url_token, channel_message_id) WHERE channel_message_id IS NOT NULL;
+                    CREATE TABLE early_receipts (
+                      url_token TEXT NOT NULL,
+                      channel_message_id TEXT NOT NULL,
+                      status TEXT NOT NULL,
+                      at INTEGER NOT NULL,
+                      error TEXT,
+                      PRIMARY KEY (url_token, channel_message_id)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX early_receipts_by_time ON early_receipts (at);
+                    """)
+        }
         return migrator
     }
 }

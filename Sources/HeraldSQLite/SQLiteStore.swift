@@ -106,6 +106,8 @@ public final class SQLiteStore: HeraldStore {
                     try Self.write(entry, db)
                 case .erase(let erasure):
                     try Self.erase(erasure, db)
+                case .status(let report):
+                    try Self.write(report, db)
                 }
             }
         }
@@ -164,9 +166,9 @@ public final class SQLiteStore: HeraldStore {
         }
         let insertOutput = try db.cachedStatement(
             sql: """
-                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, input_id, source, created_at, status, attempts,
-                  scheduled_id, late, operator)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at,
+                  status, attempts, scheduled_id, late, operator)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
                 """)
         for output in commit.outputs {
             var insert = StatementBinder(insertOutput)
@@ -179,6 +181,7 @@ public final class SQLiteStore: HeraldStore {
             insert.blob(output.text)
             insert.json(output.data?.serialized())
             insert.json(output.attachments.map { JSON.array($0).serialized() })
+            insert.json(output.storedRich?.serialized())
             insert.text(output.inputId)
             insert.text(output.source?.rawValue)
             insert.int(output.timestamp.milliseconds)
@@ -244,18 +247,20 @@ public final class SQLiteStore: HeraldStore {
                 sql: """
                     UPDATE outputs SET status = ?1, attempts = ?2, next_attempt_at = ?3,
                       last_error = COALESCE(?4, CASE WHEN ?1 = 'delivered' THEN NULL ELSE last_error END),
-                      delivered_at = COALESCE(?5, delivered_at)
-                    WHERE id = ?6
+                      delivered_at = COALESCE(?5, delivered_at), channel_message_id = COALESCE(?6, channel_message_id)
+                    WHERE id = ?7
                     """))
         statement.text(update.status.rawValue)
         statement.int(update.attempts)
         statement.int(update.nextAttemptAt?.milliseconds)
         statement.text(update.attempt?.error)
         statement.int(deliveredAt)
+        statement.text(update.channelMessageId)
         statement.text(update.outputId)
         // No output, no attempt: one that was erased while its delivery was in flight leaves
         // nothing behind.
         let updated = try statement.execute()
+        if update.channelMessageId != nil, updated > 0 { try applyEarlyReceipt(to: update.outputId, db) }
         if let attempt = update.attempt, updated > 0 {
             var insert = StatementBinder(
                 try db.cachedStatement(
@@ -272,6 +277,59 @@ public final class SQLiteStore: HeraldStore {
             insert.text(attempt.responseBody)
             try insert.execute()
         }
+    }
+
+    /// A channel's receipt: the output sent as that message moves forward to it, or, when no
+    /// output has recorded the message id yet, it waits in `early_receipts` (the higher status
+    /// kept). Either way a status never moves back: the rank is compared in the statement.
+    private static func write(_ report: StatusReport, _ db: Database) throws {
+        func bind(_ statement: Statement) -> StatementBinder {
+            var binder = StatementBinder(statement)
+            binder.text(report.urlToken)
+            binder.text(report.channelMessageId)
+            binder.text(report.receipt.status.rawValue)
+            binder.int(report.receipt.at.milliseconds)
+            binder.text(report.receipt.error)
+            return binder
+        }
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE outputs SET receipt_status = ?3, receipt_at = ?4, receipt_error = ?5
+                WHERE url_token = ?1 AND channel_message_id = ?2 AND \(OutputStatus.sqlRank(of: "?3")) > \(OutputStatus.sqlRank(of: "receipt_status"))
+                """)
+        guard try bind(update).execute() == 0 else { return }
+        // Nothing moved: the output is already there (at this status or later), or not yet.
+        let early = try db.cachedStatement(
+            sql: """
+                INSERT INTO early_receipts (url_token, channel_message_id, status, at, error)
+                SELECT ?1, ?2, ?3, ?4, ?5 WHERE NOT EXISTS (SELECT 1 FROM outputs WHERE url_token = ?1 AND channel_message_id = ?2)
+                ON CONFLICT (url_token, channel_message_id) DO UPDATE SET status = excluded.status, at = excluded.at, error = excluded.error
+                  WHERE \(OutputStatus.sqlRank(of: "excluded.status")) > \(OutputStatus.sqlRank(of: "early_receipts.status"))
+                """)
+        try bind(early).execute()
+    }
+
+    /// Applies the receipt that came for an output's message before its delivery recorded the
+    /// message id (the channel's status callback overtook the send's answer), and drops it.
+    private static func applyEarlyReceipt(to outputId: String, _ db: Database) throws {
+        guard
+            let early = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT e.url_token, e.channel_message_id, e.status, e.at, e.error FROM outputs o
+                        JOIN early_receipts e ON e.url_token = o.url_token AND e.channel_message_id = o.channel_message_id
+                        WHERE o.id = ?
+                        """), arguments: [outputId])
+        else { return }
+        try db.cachedStatement(
+            sql: """
+                UPDATE outputs SET receipt_status = ?1, receipt_at = ?2, receipt_error = ?3
+                WHERE id = ?4 AND \(OutputStatus.sqlRank(of: "?1")) > \(OutputStatus.sqlRank(of: "receipt_status"))
+                """
+        ).execute(arguments: [early["status"], early["at"], early["error"], outputId])
+        try db.cachedStatement(sql: "DELETE FROM early_receipts WHERE url_token = ? AND channel_message_id = ?").execute(arguments: [
+            early["url_token"], early["channel_message_id"],
+        ])
     }
 
     private static func write(_ entry: AuditEntry, _ db: Database) throws {
@@ -378,6 +436,16 @@ public final class SQLiteStore: HeraldStore {
         }
     }
 
+    public func delivery(urlToken: String, channelMessageId: String) async throws -> DeliveryRecord? {
+        try await pool.read { db in
+            // The latest output to record the id, should a channel ever reuse one.
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM outputs WHERE url_token = ? AND channel_message_id = ? ORDER BY position DESC LIMIT 1",
+                arguments: [urlToken, channelMessageId]
+            ).map(Self.delivery(from:))
+        }
+    }
+
     public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE output_id = ? ORDER BY number", arguments: [outputId]).map { row in
@@ -450,6 +518,8 @@ public final class SQLiteStore: HeraldStore {
                 sql: "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead'))",
                 arguments: [history])
             try db.execute(sql: "DELETE FROM outputs WHERE created_at < ? AND status IN ('delivered', 'dead')", arguments: [history])
+            // Receipts for messages no output ever recorded.
+            try db.execute(sql: "DELETE FROM early_receipts WHERE at < ?", arguments: [history])
             // Users of sessions that left nothing behind (usually stopped at the first probe:
             // the session still exists).
             try db.execute(
@@ -536,18 +606,42 @@ public final class SQLiteStore: HeraldStore {
         var output = Output(
             id: row["id"], session: SessionKey(urlToken: row["url_token"], sessionId: text(row, "session_id")), userId: text(row, "user_id"),
             seq: row["seq"], type: OutputType(rawValue: row["type"]) ?? .output, text: optionalText(row, "text"), data: try json(row["data"]),
-            attachments: try json(row["attachments"])?.arrayValue, inputId: row["input_id"], source: source.flatMap(InputSource.init),
+            rich: try Self.rich(row["rich"], attachments: row["attachments"]), inputId: row["input_id"], source: source.flatMap(InputSource.init),
             timestamp: Timestamp(milliseconds: row["created_at"]), scheduledId: row["scheduled_id"], late: row["late"])
         output.operatorName = row["operator"]
         return output
     }
 
+    /// An output's rich content from its `rich` column and its `attachments` (kept in their
+    /// own column, as before rich content); what older rows hold that the vocabulary does not
+    /// know is left out.
+    static func rich(_ rich: String?, attachments: String?) throws -> RichContent {
+        var object = try json(rich)?.objectValue ?? JSONObject()
+        if let attachments = try json(attachments) { object["attachments"] = attachments }
+        return RichContent.stored(.object(object))
+    }
+
     static func delivery(from row: Row) throws -> DeliveryRecord {
         let next: Int64? = row["next_attempt_at"]
         let delivered: Int64? = row["delivered_at"]
+        let receiptStatus: String? = row["receipt_status"]
         return DeliveryRecord(
             output: try output(from: row), status: DeliveryStatus(rawValue: row["status"]) ?? .pending, attempts: row["attempts"],
-            nextAttemptAt: next.map(Timestamp.init(milliseconds:)), lastError: row["last_error"], deliveredAt: delivered.map(Timestamp.init(milliseconds:)))
+            nextAttemptAt: next.map(Timestamp.init(milliseconds:)), lastError: row["last_error"],
+            deliveredAt: delivered.map(Timestamp.init(milliseconds:)), channelMessageId: row["channel_message_id"],
+            receipt: receiptStatus.flatMap(OutputStatus.init(rawValue:)).map {
+                OutputReceipt(status: $0, at: Timestamp(milliseconds: row["receipt_at"]), error: row["receipt_error"])
+            })
+    }
+}
+
+extension Output {
+    /// The rich content as stored beside the `attachments` column (which keeps them, as before
+    /// rich content): everything else, `nil` when there is nothing else.
+    var storedRich: JSON? {
+        var object = rich.json
+        object["attachments"] = nil
+        return object.isEmpty ? nil : .object(object)
     }
 }
 

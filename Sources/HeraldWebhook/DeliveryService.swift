@@ -16,6 +16,8 @@ public final class DeliveryService: Service, Sendable {
     private let signingKeys: [String: WebhookSigningKey]
     /// Keys of the endpoints' `handover.webhook`s, which sign with their own secrets.
     private let handoverSigningKeys: [String: WebhookSigningKey]
+    /// Keys of the endpoints' `statusWebhook`s.
+    private let statusSigningKeys: [String: WebhookSigningKey]
     /// Endpoints that speak a channel's protocol: their outputs become the channel's requests.
     private let channels: [String: Channel]
     private let outbox: Outbox
@@ -23,17 +25,28 @@ public final class DeliveryService: Service, Sendable {
     private let client: any WebhookClient
     private let logger: Logger
     private let metrics: DeliveryMetrics
+    private let statusMetrics: OutputStatusMetrics
+    /// Where the final answers of endpoints with a `statusWebhook` go, to be recorded and
+    /// announced (``SessionRegistry/finishDelivery(_:)``) off the client's thread.
+    private let registry: SessionRegistry?
+    private let finished: AsyncStream<DeliveryUpdate>
+    private let finishedInput: AsyncStream<DeliveryUpdate>.Continuation
 
     /// `channels` maps the `urlToken` of each channel endpoint to its compiled channel; the
     /// others get Herald's own webhook POST.
+    /// `registry` makes the status events of endpoints with a `statusWebhook`; without it none
+    /// are made.
     public init(
-        endpoints: [Endpoint], channels: [String: Channel] = [:], outbox: Outbox, writer: StoreWriter, client: any WebhookClient, logger: Logger
+        endpoints: [Endpoint], channels: [String: Channel] = [:], outbox: Outbox, writer: StoreWriter, client: any WebhookClient,
+        registry: SessionRegistry? = nil, logger: Logger
     ) {
         self.channels = channels
         self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
         var keys: [String: WebhookSigningKey] = [:]
         var handoverKeys: [String: WebhookSigningKey] = [:]
+        var statusKeys: [String: WebhookSigningKey] = [:]
         for endpoint in endpoints {
+            if let secret = endpoint.statusWebhook?.signingSecret, let key = WebhookSigningKey(secret: secret) { statusKeys[endpoint.urlToken] = key }
             if let secret = endpoint.webhook.signingSecret, let key = WebhookSigningKey(secret: secret) { keys[endpoint.urlToken] = key }
             if let secret = endpoint.handover.webhook?.signingSecret, let key = WebhookSigningKey(secret: secret) {
                 handoverKeys[endpoint.urlToken] = key
@@ -41,6 +54,10 @@ public final class DeliveryService: Service, Sendable {
         }
         self.signingKeys = keys
         self.handoverSigningKeys = handoverKeys
+        self.statusSigningKeys = statusKeys
+        self.registry = registry
+        (self.finished, self.finishedInput) = AsyncStream.makeStream(of: DeliveryUpdate.self)
+        self.statusMetrics = OutputStatusMetrics(urlTokens: endpoints.map(\.urlToken))
         self.outbox = outbox
         self.writer = writer
         self.client = client
@@ -49,16 +66,45 @@ public final class DeliveryService: Service, Sendable {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                let (jobs, nextWake) = self.outbox.take()
-                for job in jobs { self.deliver(job) }
-                if jobs.isEmpty { await self.waitForWork(until: nextWake) }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.announceFinished() }
+            await cancelWhenGracefulShutdown {
+                while !Task.isCancelled {
+                    let (jobs, nextWake) = self.outbox.take()
+                    for job in jobs { self.deliver(job) }
+                    if jobs.isEmpty { await self.waitForWork(until: nextWake) }
+                }
             }
+            // Answers still in flight may yet be recorded while the writer runs; the stream
+            // ends with the service.
+            self.finishedInput.finish()
         }
         // Attempts still in flight are answered, and recorded, as long as the store writer runs;
         // those the client stops fail with `.shutdown`: their outputs stay pending in the
         // store and go out again after a restart (same Webhook-Id).
+    }
+
+    /// Records and announces the final answers of endpoints with a `statusWebhook`, several
+    /// at once (the registry keeps each session's events in order).
+    private func announceFinished() async {
+        guard let registry else { return }
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await update in finished {
+                if running >= 64 {
+                    await group.next()
+                    running -= 1
+                }
+                running += 1
+                group.addTask {
+                    do {
+                        try await registry.finishDelivery(update)
+                    } catch {
+                        self.logger.warning("status event not made", metadata: ["outputId": "\(update.outputId)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
     }
 
     /// Sleeps until the outbox changes or the next retry falls due.
@@ -87,19 +133,21 @@ public final class DeliveryService: Service, Sendable {
             outbox.finish(job, .dead)
             return
         }
-        // A user's message during a handover goes to the operators' webhook, in Herald's JSON
-        // (or its format), never to the user's channel.
+        // A user's message during a handover goes to the operators' webhook, and a status event
+        // to the status webhook, in Herald's JSON (or its format), never to the user's channel.
         let forOperators = output.type == .userMessage
-        guard let webhook = forOperators ? endpoint.handover.webhook : endpoint.webhook else {
+        let forStatus = output.type == .status
+        let sideWebhook = forOperators ? endpoint.handover.webhook : forStatus ? endpoint.statusWebhook : nil
+        guard let webhook = forOperators || forStatus ? sideWebhook : endpoint.webhook else {
             let attempt = DeliveryAttempt(
                 outputId: output.id, number: number, startedAt: .now(), durationMilliseconds: 0, statusCode: nil,
-                error: "endpoint '\(endpoint.urlToken)' has no handover.webhook any more", responseBody: nil)
+                error: "endpoint '\(endpoint.urlToken)' has no \(forStatus ? "statusWebhook" : "handover.webhook") any more", responseBody: nil)
             writer.submit(.delivery(DeliveryUpdate(outputId: output.id, status: .dead, attempts: number, nextAttemptAt: nil, attempt: attempt)))
             outbox.finish(job, .dead)
             return
         }
         let started = Timestamp.now()
-        let channel = forOperators ? nil : channels[endpoint.urlToken]
+        let channel = output.type.isForUser ? channels[endpoint.urlToken] : nil
         let request: WebhookRequest
         if let channel {
             do {
@@ -124,7 +172,7 @@ public final class DeliveryService: Service, Sendable {
         } else {
             let body = WebhookPayload.body(for: output, format: webhook.format)
             var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
-            if let key = (forOperators ? handoverSigningKeys : signingKeys)[endpoint.urlToken] {
+            if let key = (forOperators ? handoverSigningKeys : forStatus ? statusSigningKeys : signingKeys)[endpoint.urlToken] {
                 headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
             }
             request = WebhookRequest(
@@ -192,8 +240,21 @@ public final class DeliveryService: Service, Sendable {
                 "delivery given up", metadata: ["outputId": "\(output.id)", "urlToken": "\(urlToken)", "error": "\(attempt.error ?? "")"])
         }
         metrics.record(urlToken: urlToken, status: status, duration: now.milliseconds - started.milliseconds)
-        writer.submit(
-            .delivery(DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)))
+        var update = DeliveryUpdate(outputId: output.id, status: status, attempts: number, nextAttemptAt: nextAttemptAt, attempt: attempt)
+        if status == .delivered, let channel, case .success(let response) = result {
+            // The channel's id for the message, so its receipts find this output.
+            update.channelMessageId = channel.messageId(
+                from: ChannelResponse(status: response.status, retryAfter: response.retryAfter, body: response.body), for: output)
+        }
+        if output.type.isForUser, status == .delivered || status == .dead {
+            statusMetrics.record(urlToken: urlToken, OutputStatus(status))
+            if registry != nil, endpoints[urlToken]?.statusWebhook != nil {
+                finishedInput.yield(update)
+                outbox.finish(job, outcome, now: now)
+                return
+            }
+        }
+        writer.submit(.delivery(update))
         outbox.finish(job, outcome, now: now)
     }
 

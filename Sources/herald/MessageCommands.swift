@@ -88,17 +88,33 @@ struct Notify: AsyncParsableCommand {
     @OptionGroup var admin: AdminOptions
     @OptionGroup var message: MessageOptions
 
-    @Option(help: "Attachments, a JSON array of objects, passed through as-is.")
+    @Option(help: "Quick replies, JSON: '[{\"title\":\"Yes\",\"payload\":\"yes\"}]'.")
+    var quickReplies: String?
+
+    @Option(help: "Buttons, JSON: '[{\"title\":\"Track\",\"url\":\"https://...\"}, {\"title\":\"Cancel\",\"payload\":\"cancel\"}]'.")
+    var buttons: String?
+
+    @Option(help: "Attachments, JSON: '[{\"type\":\"image\",\"url\":\"https://...\",\"caption\":\"...\"}]' (image, file, audio, video).")
     var attachments: String?
+
+    @Option(help: "A card, JSON: '{\"title\":\"...\",\"subtitle\":\"...\",\"imageUrl\":\"https://...\",\"buttons\":[...]}'.")
+    var card: String?
+
+    @Option(help: "A message template (WhatsApp), JSON: '{\"name\":\"order_update\",\"language\":\"en\",\"parameters\":[\"A-1\"]}'.")
+    var template: String?
 
     func run() async throws {
         let client = try admin.client()
         var body = try message.body()
-        if let attachments {
-            guard let parsed = try? JSON.parse(attachments), let array = parsed.arrayValue, array.allSatisfy({ $0.objectValue != nil }) else {
-                throw ValidationError("--attachments must be a JSON array of objects")
-            }
-            body["attachments"] = parsed
+        // Checked by Herald too (a 400 naming the field); parsed here so a typo in the shell says
+        // which option it is in.
+        for (option, field, value) in [
+            ("--quick-replies", "quickReplies", quickReplies), ("--buttons", "buttons", buttons), ("--attachments", "attachments", attachments),
+            ("--card", "card", card), ("--template", "template", template),
+        ] {
+            guard let value else { continue }
+            guard let parsed = try? JSON.parse(value) else { throw ValidationError("\(option) must be JSON") }
+            body[field] = parsed
         }
         try await runAdmin {
             let (_, json) = try await client.call("POST", "/notify/\(escaped(message.token))", body: .object(body))

@@ -78,11 +78,26 @@ struct FlowLoadingTests {
             name: "bad template deep in data",
             yaml: "nodes:\n  - say:\n      data:\n        order:\n          items:\n            - \"{{ shout(1) }}\"\n",
             line: 6, reason: "unknown function 'shout'"),
-        BadFlow(name: "say needs text or data", yaml: "nodes:\n  - say: {}\n", line: 2, reason: "say needs text or data"),
+        BadFlow(name: "say needs text or data", yaml: "nodes:\n  - say: {}\n", line: 2, reason: "say needs text, data, or rich content"),
         BadFlow(name: "say with nothing", yaml: "nodes:\n  - say:\n", line: 2, reason: "say needs text or data"),
         BadFlow(
             name: "unknown key in say", yaml: "nodes:\n  - say:\n      txt: hi\n", line: 3,
-            reason: "unknown key 'txt' in say (it takes text and data)"),
+            reason: "unknown key 'txt' in say (it takes text, data, quickReplies, buttons, attachments, card)"),
+        BadFlow(
+            name: "a quick reply without a title", yaml: "nodes:\n  - ask:\n      text: Pick\n      quickReplies:\n        - {title: A}\n        - {payload: b}\n    into: context.x\n",
+            line: 6, reason: "ask.quickReplies[1].title: is required"),
+        BadFlow(
+            name: "a button with neither payload nor url", yaml: "nodes:\n  - say:\n      buttons:\n        - title: Go\n", line: 4,
+            reason: "say.buttons[0]: a button needs a payload (it answers) or a url (it opens)"),
+        BadFlow(
+            name: "an attachment of an unknown type", yaml: "nodes:\n  - say:\n      attachments:\n        - {type: pdf, url: 'https://x.example/a.pdf'}\n",
+            line: 4, reason: "say.attachments[0].type: 'pdf' is not one of image, file, audio, video"),
+        BadFlow(
+            name: "a card field misspelt", yaml: "nodes:\n  - say:\n      card:\n        title: T\n        imageURL: 'https://x.example/a.png'\n",
+            line: 5, reason: "say.card.imageURL: unknown field"),
+        BadFlow(
+            name: "a template in a flow", yaml: "nodes:\n  - say:\n      template: {name: x, language: en}\n", line: 3,
+            reason: "unknown key 'template' in say"),
         BadFlow(name: "say text a list", yaml: "nodes:\n  - say:\n      text: [a]\n", line: 3, reason: "expected a text"),
         BadFlow(name: "ask without into", yaml: "nodes:\n  - ask: Your name?\n", line: 2, reason: "an ask node needs 'into:'"),
         BadFlow(
@@ -276,7 +291,7 @@ struct FlowLoadingTests {
         #expect(try Flow.make(yaml).warnings.isEmpty)
     }
 
-    @Test("the example flows load without errors or warnings", arguments: ["echo.yaml", "order-status.yaml", "survey.yaml", "reminder.yaml"])
+    @Test("the example flows load without errors or warnings", arguments: ["echo.yaml", "order-status.yaml", "survey.yaml", "reminder.yaml", "menu.yaml"])
     func examplesLoad(_ name: String) throws {
         let check = Flow.check(path: exampleFlowPath(name))
         #expect(check.errors.isEmpty, "\(check.errors)")

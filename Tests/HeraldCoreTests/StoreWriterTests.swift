@@ -30,6 +30,9 @@ import Testing
         func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] { try await base.transcript(key, limit: limit) }
         func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord] { try await base.deliveries(query) }
         func delivery(outputId: String) async throws -> DeliveryRecord? { try await base.delivery(outputId: outputId) }
+        func delivery(urlToken: String, channelMessageId: String) async throws -> DeliveryRecord? {
+            try await base.delivery(urlToken: urlToken, channelMessageId: channelMessageId)
+        }
         func attempts(outputId: String) async throws -> [DeliveryAttempt] { try await base.attempts(outputId: outputId) }
         func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
             try await base.countSessions(urlToken: urlToken, activeSince: since)

@@ -21,7 +21,7 @@ import Testing
             driver in
             await PlaybookRunner(driver: driver).run(files: PlaybookFixtures.examplePlaybooks)
         }
-        #expect(results.map { URL(fileURLWithPath: $0.file).lastPathComponent } == ["echo.yaml", "order-status.yaml", "reminder.yaml", "survey.yaml"])
+        #expect(results.map { URL(fileURLWithPath: $0.file).lastPathComponent } == ["echo.yaml", "menu.yaml", "order-status.yaml", "reminder.yaml", "survey.yaml"])
         for result in results {
             #expect(result.failed == 0, "\(result.report)")
         }
@@ -80,7 +80,7 @@ import Testing
                         context: { profile: { name: Ada, visits: 1 } }
                       - inject: { data: { event: shipped } }
                         expect: [{ text: event shipped, data: { event: shipped, count: 3 }, source: inject }]
-                      - notify: { text: note, data: { k: v }, attachments: [{ type: image }] }
+                      - notify: { text: note, data: { k: v }, attachments: [{ type: image, url: "https://example.com/a.png" }] }
                         expect: [{ type: notify, text: note, data: { k: v }, attachments: [{ type: image }] }]
                       - user: quiet
                         expectNothing: true

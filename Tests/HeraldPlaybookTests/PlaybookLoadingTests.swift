@@ -23,7 +23,7 @@ import Testing
                         expect: "You said: 123456"
                       - inject: { text: hi, data: { event: x } }
                         expectNothing: true
-                      - notify: { text: note, attachments: [{ type: image }] }
+                      - notify: { text: note, attachments: [{ type: image, url: "https://example.com/a.png" }] }
                         expect:
                           - { text: null, type: notify }
                           - { contains: [a, b], matches: '^a', data: { k: 1 }, attachments: [{ type: image }], source: inject }
@@ -51,7 +51,7 @@ import Testing
             Issue.record("not notify")
             return
         }
-        #expect(notify.attachments == [["type": "image"]])
+        #expect(notify.rich["attachments"] == [["type": "image", "url": "https://example.com/a.png"]])
         #expect(outputs.map(\.checks.count) == [2, 6, 0])
         #expect(steps[3].action == nil)
         #expect(steps[3].context.map(\.path) == [["survey", "rating"], ["order"]])
@@ -98,7 +98,7 @@ import Testing
         ),
         (
             "endpoint: demo\nconversations:\n  - steps:\n      - user: hi\n        expect: { txt: hi }",
-            "p.yaml:5: unknown key 'txt' in an expected output (expected one of text, contains, matches, data, attachments, type, source)"
+            "p.yaml:5: unknown key 'txt' in an expected output (expected one of text, contains, matches, data, type, source, quickReplies, buttons, attachments, card, template)"
         ),
         (
             "endpoint: demo\nconversations:\n  - steps:\n      - user: { text: hi, data: [1] }",
@@ -177,7 +177,7 @@ import Testing
 
     @Test func theExamplePlaybooksLoad() throws {
         let files = PlaybookFixtures.examplePlaybooks
-        #expect(files.count == 4)
+        #expect(files.count == 5)
         for file in files {
             let check = Playbook.check(path: file)
             #expect(check.errors.isEmpty, "\(check.errors)")

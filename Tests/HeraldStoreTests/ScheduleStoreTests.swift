@@ -26,7 +26,8 @@ import Testing
             let schedules = [
                 Schedule(
                     id: "sch_1", key: "survey", kind: .notify, dueAt: Timestamp(milliseconds: 5_000), createdAt: Timestamp(milliseconds: 1_000),
-                    cancelOnUserMessage: true, text: "nul \u{0} and 🎉", data: ["deep": ["list": [1, "x", nil]]], attachments: [["type": "image"]]),
+                    cancelOnUserMessage: true, text: "nul \u{0} and 🎉", data: ["deep": ["list": [1, "x", nil]]],
+                    rich: RichContent(quickReplies: [.init(title: "Yes")], attachments: [.init(type: .image, url: "https://example.com/a.png")])),
                 Schedule(
                     id: "sch_2", key: nil, kind: .inject, dueAt: Timestamp(milliseconds: 7_000), createdAt: Timestamp(milliseconds: 1_000),
                     text: nil, data: ["reminder": true]),

@@ -491,6 +491,188 @@ import Testing
         }
     }
 
+    // MARK: Rich outputs and receipts (SPEC §12)
+
+    /// Every field of the rich vocabulary.
+    static let everyRichField = RichContent(
+        quickReplies: [.init(title: "Yes", payload: "YES"), .init(title: "No")],
+        buttons: [.init(title: "Track", action: .payload("TRACK")), .init(title: "Site", action: .url("https://example.com"))],
+        attachments: [
+            .init(type: .image, url: "https://example.com/a.png", caption: "the parcel"),
+            .init(type: .file, url: "https://example.com/invoice.pdf", name: "invoice.pdf"),
+        ],
+        card: .init(
+            title: "Order A-1", subtitle: "2 items", imageUrl: "https://example.com/card.png",
+            buttons: [.init(title: "Open", action: .url("https://example.com/o/A-1"))]),
+        template: .init(name: "order_update", language: "en_US", parameters: ["A-1", "3"]))
+
+    @Test(arguments: kinds)
+    func richOutputsRoundTrip(_ kind: Kind) async throws {
+        try await kind.run { store in
+            var commit = Self.commit(version: 1, texts: ["rich", "attachments only", "plain"])
+            commit.outputs[0].rich = Self.everyRichField
+            commit.outputs[1].rich = RichContent(attachments: [.init(type: .video, url: "https://example.com/v.mp4")])
+            try await store.apply([.session(commit)])
+            let pending = try await store.undeliveredOutputs().map(\.output)
+            #expect(pending.map(\.rich) == commit.outputs.map(\.rich))
+            #expect(pending.map(\.attachments) == commit.outputs.map(\.attachments))
+            #expect(pending[2].rich.isEmpty && pending[2].attachments == nil)
+            for output in commit.outputs {
+                #expect(try await store.delivery(outputId: output.id)?.output.rich == output.rich)
+            }
+            #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo")).map(\.output.rich) == commit.outputs.map(\.rich))
+        }
+    }
+
+    /// A channel's receipt for message `id`, reported at `at`.
+    static func receipt(_ id: String, _ status: OutputStatus, at: Int64, error: String? = nil, urlToken: String = "demo") -> StoreChange {
+        let receipt = OutputReceipt(status: status, at: Timestamp(milliseconds: at), error: error)
+        return .status(StatusReport(urlToken: urlToken, channelMessageId: id, receipt: receipt))
+    }
+
+    /// The delivery of output `id` as the channel's message `messageId`.
+    static func delivered(_ id: String, as messageId: String?) -> StoreChange {
+        .delivery(DeliveryUpdate(outputId: id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil, channelMessageId: messageId))
+    }
+
+    @Test(arguments: kinds)
+    func receiptsOnlyMoveAStatusForwardWhateverTheirOrderOrRepetition(_ kind: Kind) async throws {
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["in order", "repeated", "reversed", "one batch"]))])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            try await store.apply(ids.enumerated().map { Self.delivered($1, as: "wamid.\($0)") })
+            func stored(_ index: Int) async throws -> OutputReceipt? { try await store.delivery(outputId: ids[index])?.receipt }
+            #expect(try await store.delivery(outputId: ids[0])?.outputStatus == .sent)
+            #expect(try await stored(0) == nil)
+
+            var seen: [OutputStatus] = []
+            for (status, at) in [(OutputStatus.sent, 10), (.delivered, 20), (.read, 30)] {
+                try await store.apply([Self.receipt("wamid.0", status, at: Int64(at))])
+                seen.append(try #require(try await stored(0)).status)
+            }
+            #expect(seen == [.sent, .delivered, .read])
+
+            // Each one twice, and a second `read` later: the first time a status was reached stays.
+            seen = []
+            let repeated: [(OutputStatus, Int64)] = [
+                (.sent, 10), (.sent, 11), (.delivered, 20), (.delivered, 21), (.read, 30), (.read, 31), (.delivered, 22),
+            ]
+            for (status, at) in repeated {
+                try await store.apply([Self.receipt("wamid.1", status, at: at)])
+                seen.append(try #require(try await stored(1)).status)
+            }
+            #expect(seen == [.sent, .sent, .delivered, .delivered, .read, .read, .read])
+            #expect(try await stored(1) == OutputReceipt(status: .read, at: Timestamp(milliseconds: 30)))
+
+            seen = []
+            for (status, at) in [(OutputStatus.read, 30), (.delivered, 20), (.sent, 10)] {
+                try await store.apply([Self.receipt("wamid.2", status, at: Int64(at))])
+                seen.append(try #require(try await stored(2)).status)
+            }
+            #expect(seen == [.read, .read, .read])
+            #expect(try await stored(2) == OutputReceipt(status: .read, at: Timestamp(milliseconds: 30)))
+
+            // All in one batch, shuffled and repeated.
+            try await store.apply([
+                Self.receipt("wamid.3", .delivered, at: 20), Self.receipt("wamid.3", .read, at: 30), Self.receipt("wamid.3", .sent, at: 10),
+                Self.receipt("wamid.3", .read, at: 31), Self.receipt("wamid.3", .delivered, at: 21),
+            ])
+            #expect(try await stored(3) == OutputReceipt(status: .read, at: Timestamp(milliseconds: 30)))
+            #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo")).map(\.outputStatus) == [.read, .read, .read, .read])
+            // Another endpoint's message of the same id is another message.
+            try await store.apply([Self.receipt("wamid.0", .failed, at: 40, urlToken: "other")])
+            #expect(try await stored(0)?.status == .read)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aReceiptBeforeTheDeliveryRecordsTheMessageIdIsAppliedWhenItDoes(_ kind: Kind) async throws {
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b", "c"]))])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            // The channel's receipts overtake the send's answer; a lower one after a higher one
+            // does not lower what is kept.
+            try await store.apply([Self.receipt("wamid.a", .delivered, at: 20)])
+            try await store.apply([Self.receipt("wamid.a", .sent, at: 10)])
+            #expect(try await store.delivery(urlToken: "demo", channelMessageId: "wamid.a") == nil)
+            try await store.apply([Self.delivered(ids[0], as: "wamid.a")])
+            let a = try #require(try await store.delivery(outputId: ids[0]))
+            #expect(a.channelMessageId == "wamid.a")
+            #expect(a.receipt == OutputReceipt(status: .delivered, at: Timestamp(milliseconds: 20)))
+            try await store.apply([Self.receipt("wamid.a", .read, at: 30)])
+            #expect(try await store.delivery(outputId: ids[0])?.receipt?.status == .read)
+
+            // In one batch, the receipt first; and a failed attempt without a message id before the
+            // delivery that records it.
+            try await store.apply([
+                Self.receipt("wamid.b", .read, at: 30),
+                .delivery(
+                    DeliveryUpdate(outputId: ids[1], status: .failed, attempts: 1, nextAttemptAt: Timestamp(milliseconds: 9_000), attempt: nil)),
+                Self.delivered(ids[1], as: "wamid.b"),
+                Self.receipt("wamid.b", .delivered, at: 20),
+            ])
+            #expect(try await store.delivery(outputId: ids[1])?.receipt == OutputReceipt(status: .read, at: Timestamp(milliseconds: 30)))
+            // An update without a message id keeps the one recorded.
+            try await store.apply([.delivery(DeliveryUpdate(outputId: ids[1], status: .delivered, attempts: 2, nextAttemptAt: nil, attempt: nil))])
+            #expect(try await store.delivery(outputId: ids[1])?.channelMessageId == "wamid.b")
+
+            // A receipt is kept only until history is pruned.
+            try await store.apply([Self.receipt("wamid.c", .read, at: 1_000)])
+            try await store.prune(idempotencyCutoff: Timestamp(milliseconds: 0), historyCutoff: Timestamp(milliseconds: 500))
+            try await store.prune(idempotencyCutoff: Timestamp(milliseconds: 0), historyCutoff: Timestamp(milliseconds: 1_001))
+            try await store.apply([Self.delivered(ids[2], as: "wamid.c")])
+            #expect(try await store.delivery(outputId: ids[2])?.receipt == nil)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func aChannelMessageIdFindsItsOutput(_ kind: Kind) async throws {
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            try await store.apply([Self.delivered(ids[1], as: "SM123")])
+            let found = try #require(try await store.delivery(urlToken: "demo", channelMessageId: "SM123"))
+            #expect(found.output.id == ids[1])
+            #expect(found.channelMessageId == "SM123")
+            #expect(found.status == .delivered)
+            #expect(try await store.delivery(urlToken: "other", channelMessageId: "SM123") == nil)
+            #expect(try await store.delivery(urlToken: "demo", channelMessageId: "SM124") == nil)
+            #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo")).map(\.channelMessageId) == [nil, "SM123"])
+            let transcript = try await store.transcript(Self.key, limit: 10)
+            let outputs = transcript.compactMap { if case .output(let record) = $0 { record } else { nil } }
+            #expect(outputs.map(\.channelMessageId) == [nil, "SM123"])
+            try await store.apply([Self.receipt("SM123", .delivered, at: 20)])
+            let receipts = try await store.transcript(Self.key, limit: 10).compactMap {
+                if case .output(let record) = $0 { record.receipt } else { nil }
+            }
+            #expect(receipts == [OutputReceipt(status: .delivered, at: Timestamp(milliseconds: 20))])
+        }
+    }
+
+    @Test(arguments: kinds)
+    func failedBeatsEveryOtherStatus(_ kind: Kind) async throws {
+        try await kind.run { store in
+            try await store.apply([.session(Self.commit(version: 1, texts: ["read, then failed", "failed early"]))])
+            let ids = try await store.undeliveredOutputs().map(\.output.id)
+            try await store.apply([Self.delivered(ids[0], as: "m0"), Self.receipt("m0", .read, at: 30)])
+            try await store.apply([Self.receipt("m0", .failed, at: 40, error: "131047: re-engagement message")])
+            for (status, at) in [(OutputStatus.read, 50), (.delivered, 60), (.sent, 70), (.failed, 80)] {
+                try await store.apply([Self.receipt("m0", status, at: Int64(at))])
+            }
+            let failed = try #require(try await store.delivery(outputId: ids[0]))
+            #expect(failed.receipt == OutputReceipt(status: .failed, at: Timestamp(milliseconds: 40), error: "131047: re-engagement message"))
+            #expect(failed.outputStatus == .failed)
+            #expect(failed.statusError == "131047: re-engagement message")
+
+            try await store.apply([Self.receipt("m1", .failed, at: 10, error: "undelivered"), Self.receipt("m1", .read, at: 20)])
+            try await store.apply([Self.receipt("m1", .delivered, at: 15)])
+            try await store.apply([Self.delivered(ids[1], as: "m1")])
+            try await store.apply([Self.receipt("m1", .read, at: 30)])
+            let failedEarly = try await store.delivery(outputId: ids[1])?.receipt
+            #expect(failedEarly == OutputReceipt(status: .failed, at: Timestamp(milliseconds: 10), error: "undelivered"))
+        }
+    }
+
     /// A database written before "v5: users of sessions" (when inputs and outputs had indexes
     /// by user): after the upgrade, erasure still finds all of the user's rows, the inputs they
     /// wrote in someone else's session included.
@@ -540,6 +722,29 @@ import Testing
         try await store.apply([.erase(erasure)])
         #expect(erasure.counts == ErasureCounts(sessions: 1, inputs: 2, outputs: 1, undelivered: 1, attempts: 0))
         #expect(try await store.undeliveredOutputs().isEmpty)
+        try await store.close()
+    }
+
+    /// A database written before "v7: rich outputs and receipts", when a notify's attachments
+    /// were passed through as given: its outputs still load (what the vocabulary does not know
+    /// is left out), and take receipts.
+    @Test func sqliteUpgradeToRichOutputsKeepsOldAttachments() async throws {
+        let store = try await Self.sqliteStore(
+            upgradedFrom: "v6: users of sessions, again",
+            rows: """
+                INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, created_at, status, attachments) VALUES
+                  ('out_1', 'demo', CAST('s1' AS BLOB), CAST('u1' AS BLOB), 1, 'notify', 1000, 'pending', '[{"type":"image"}]'),
+                  ('out_2', 'demo', CAST('s1' AS BLOB), CAST('u1' AS BLOB), 2, 'notify', 1000, 'pending',
+                    '[{"type":"image","url":"https://example.com/a.png","caption":"hi"}]'),
+                  ('out_3', 'demo', CAST('s1' AS BLOB), CAST('u1' AS BLOB), 3, 'output', 1000, 'pending', NULL);
+                """)
+        let outputs = try await store.undeliveredOutputs().map(\.output)
+        #expect(outputs.map(\.id) == ["out_1", "out_2", "out_3"])
+        #expect(outputs[0].rich.isEmpty)
+        #expect(outputs[1].rich == RichContent(attachments: [.init(type: .image, url: "https://example.com/a.png", caption: "hi")]))
+        #expect(outputs[2].rich.isEmpty)
+        try await store.apply([Self.receipt("wamid.2", .read, at: 30), Self.delivered("out_2", as: "wamid.2")])
+        #expect(try await store.delivery(urlToken: "demo", channelMessageId: "wamid.2")?.receipt?.status == .read)
         try await store.close()
     }
 

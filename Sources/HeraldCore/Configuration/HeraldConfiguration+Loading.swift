@@ -153,6 +153,12 @@ private struct ConfigurationLoader {
             seen[endpoint.urlToken] = item.mark?.line ?? 0
             configuration.endpoints.append(endpoint)
         }
+        if let publicUrl = configuration.publicUrl {
+            for index in configuration.endpoints.indices where configuration.endpoints[index].channel != nil {
+                let urlToken = configuration.endpoints[index].urlToken
+                configuration.endpoints[index].channel?.callbackUrl = publicUrl + "/" + urlToken
+            }
+        }
         if configuration.adminKeys.isEmpty {
             throw error(file.root, "admin.keys", "at least one admin key is required (the admin API is never open)")
         }
@@ -238,7 +244,7 @@ private struct ConfigurationLoader {
     }
 
     func endpoint(_ node: Node, _ section: String) throws(FileError) -> Endpoint {
-        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars", "handover"]
+        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars", "handover", "statusWebhook"]
         var urlToken: String?
         var flowPath: (String, Node)?
         var webhook: WebhookSettings?
@@ -248,6 +254,7 @@ private struct ConfigurationLoader {
         var apiKeys: [Secret] = []
         var ttl = Duration.seconds(1800)
         var handover = HandoverSettings()
+        var statusWebhook: WebhookSettings?
         for (key, keyNode, value) in try keys(node, section) {
             let name = "\(section).\(key)"
             switch key {
@@ -274,6 +281,7 @@ private struct ConfigurationLoader {
                 }
             case "sessionTTL": ttl = try duration(value, name)
             case "handover": handover = try self.handover(value, name)
+            case "statusWebhook": statusWebhook = try self.webhook(value, name)
             case "channel": channelPath = (try string(value, name), value)
             case "channelVars":
                 var vars: [String: Secret] = [:]
@@ -320,6 +328,7 @@ private struct ConfigurationLoader {
         let flow = try Flow.load(path: resolved)
         var endpoint = Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
         endpoint.handover = handover
+        endpoint.statusWebhook = statusWebhook
         return endpoint
     }
 

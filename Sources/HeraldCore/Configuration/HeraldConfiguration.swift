@@ -141,6 +141,10 @@ public struct ChannelReference: Sendable {
     /// The config file and the line of `channel:`, for errors.
     public var configFile: String
     public var line: Int?
+    /// The URL the channel calls this endpoint at (`publicUrl` + `/` + urlToken), when the
+    /// config has a `publicUrl`: channel files give it where the channel asks for a callback
+    /// address (Twilio's `StatusCallback`), as `endpoint.url`.
+    public var callbackUrl: String?
 
     public init(path: String, vars: [String: Secret] = [:], varLines: [String: Int] = [:], configFile: String = "<config>", line: Int? = nil) {
         self.path = path
@@ -167,6 +171,9 @@ public struct Endpoint: Sendable {
     /// What happens while an operator has a session (SPEC §11): where the user's messages go,
     /// and when the session goes back to its flow by itself.
     public var handover = HandoverSettings()
+    /// Where status events go (SPEC §12): `{type: "status", outputId, sessionId, status, at,
+    /// error?}` each time an output's status moves, delivered like outputs. `nil`: none are made.
+    public var statusWebhook: WebhookSettings?
 
     public init(
         urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800),

@@ -9,14 +9,19 @@ import Synchronization
 /// - functions that *test strings* (`contains`, `startsWith`, `endsWith`, `matches`) are `false`
 ///   unless the first argument is a string (or, for `contains`, an array or object), and `false`
 ///   when the thing looked for is `null`.
+///
+/// `clip`, `clipBytes`, `join`, `slice`, `parseJson` and `if` exist for channel files (which turn
+/// outputs into a channel's limits and shapes) but work in flows as well.
 enum FlowFunction: String, Sendable, Hashable, CaseIterable {
     case lower, upper, trim, contains, startsWith, endsWith, matches, len, number, string, `default`, now
+    case clip, clipBytes, join, slice, parseJson, `if`
 
     var arity: ClosedRange<Int> {
         switch self {
         case .now: 0...0
-        case .lower, .upper, .trim, .len, .number, .string: 1...1
-        case .contains, .startsWith, .endsWith, .matches, .default: 2...2
+        case .lower, .upper, .trim, .len, .number, .string, .parseJson: 1...1
+        case .contains, .startsWith, .endsWith, .matches, .default, .clipBytes, .join: 2...2
+        case .clip, .slice, .if: 2...3
         }
     }
 
@@ -71,7 +76,73 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
             // The input's arrival time, not the clock: one run sees one "now", and a replayed
             // input computes the same values.
             return .string(scope.input.receivedAt.iso8601)
+        case .clip:
+            let text = arguments[0].text
+            guard let limit = Self.count(arguments[1]) else { return .string(text) }
+            guard text.count > limit else { return .string(text) }
+            let suffix = arguments.count > 2 ? arguments[2].text : ""
+            guard suffix.count < limit else { return .string(String(text.prefix(limit))) }
+            return .string(String(text.prefix(limit - suffix.count)) + suffix)
+        case .clipBytes:
+            let text = arguments[0].text
+            guard let limit = Self.count(arguments[1]), text.utf8.count > limit else { return .string(text) }
+            // Whole characters only: the cut never splits a character's bytes.
+            var result = ""
+            var used = 0
+            for character in text {
+                let size = character.utf8.count
+                if used + size > limit { break }
+                result.append(character)
+                used += size
+            }
+            return .string(result)
+        case .join:
+            var parts: [String] = []
+            func collect(_ value: JSON) {
+                switch value {
+                case .null: break
+                case .array(let elements): elements.forEach(collect)
+                default:
+                    let text = value.text
+                    if !text.isEmpty { parts.append(text) }
+                }
+            }
+            collect(arguments[0])
+            return .string(parts.joined(separator: arguments[1].text))
+        case .slice:
+            func bounds(_ count: Int) -> Range<Int>? {
+                func position(_ value: JSON, _ fallback: Int) -> Int? {
+                    if value.isNull { return fallback }
+                    guard case .number(let number) = value, let index = Int(exactly: number.rounded(.towardZero)) else { return nil }
+                    return index < 0 ? max(0, count + index) : min(count, index)
+                }
+                guard let start = position(arguments[1], 0), let end = position(arguments.count > 2 ? arguments[2] : .null, count) else {
+                    return nil
+                }
+                return start < end ? start..<end : start..<start
+            }
+            switch arguments[0] {
+            case .array(let elements):
+                guard let range = bounds(elements.count) else { return .null }
+                return .array(Array(elements[range]))
+            case .string(let text):
+                let characters = Array(text)
+                guard let range = bounds(characters.count) else { return .null }
+                return .string(String(characters[range]))
+            default: return .null
+            }
+        case .parseJson:
+            guard case .string(let text) = arguments[0] else { return .null }
+            return (try? JSON.parse(text)) ?? .null
+        case .if:
+            return arguments[0].isTruthy ? arguments[1] : (arguments.count > 2 ? arguments[2] : .null)
         }
+    }
+
+    /// A count argument (`clip`'s length): a whole non-negative number, or `nil`.
+    private static func count(_ value: JSON) -> Int? {
+        guard case .number(let number) = value, number >= 0, number < 1e15 else { return nil }
+        return Int(number.rounded(.down))
     }
 }
 

@@ -15,7 +15,7 @@ public struct ExpressionError: Error, Sendable, Hashable, CustomStringConvertibl
 
 /// Recursive descent over the expression grammar, lowest precedence first:
 /// `||`, `&&`, `== !=`, `< <= > >=`, `+ -`, `* / %`, unary `! -`, then paths, calls, literals
-/// and parentheses.
+/// (`[a, b]` lists among them) and parentheses.
 ///
 /// Every node it builds carries its depth, and an expression deeper than ``maximumDepth`` is
 /// rejected: evaluation recurses over the tree, so a bounded tree is what keeps a hostile or
@@ -217,6 +217,8 @@ struct ExpressionParser {
         case .string(let value):
             try advance()
             return Parsed(node: .literal(.string(value)), depth: 1)
+        case .symbol("["):
+            return try parseList(start: start)
         case .symbol("("):
             try enter(start)
             try advance()
@@ -278,6 +280,24 @@ struct ExpressionParser {
                 return try checked(make(steps), depth: depth, start: start)
             }
         }
+    }
+
+    /// `[a, b, c]`, `[]`; a trailing comma is allowed.
+    private mutating func parseList(start: Int) throws(ExpressionError) -> Parsed {
+        try enter(start)
+        try expect("[")
+        var elements: [Expression.Node] = []
+        var depth = 1
+        while token != .symbol("]") {
+            let element = try parseBinary(level: 0)
+            elements.append(element.node)
+            depth = max(depth, element.depth + 1)
+            guard token == .symbol(",") else { break }
+            try advance()
+        }
+        try expect("]")
+        nesting -= 1
+        return try checked(.list(elements), depth: depth, start: start)
     }
 
     private mutating func parseCall(_ name: String, start: Int) throws(ExpressionError) -> Parsed {

@@ -8,7 +8,8 @@
 /// - `<` `<=` `>` `>=` compare two numbers or two strings, else are `false`;
 /// - `&&` `||` `!` work on truthiness (`null`, `false`, `0`, `""`, `[]`, `{}` are false);
 /// - `+` adds numbers, or concatenates when either side is a string; other arithmetic on
-///   non-numbers, division by zero and overflow give `null`.
+///   non-numbers, division by zero and overflow give `null`;
+/// - `[a, b]` is a list of the values of `a` and `b`.
 public struct Expression: Sendable, Hashable, CustomStringConvertible {
     indirect enum Node: Sendable, Hashable {
         case literal(JSON)
@@ -19,6 +20,8 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         case unary(UnaryOperator, Node)
         case binary(BinaryOperator, Node, Node)
         case call(FlowFunction, [Node])
+        /// A list literal, `[a, b, c]`.
+        case list([Node])
     }
 
     enum Root: String, Sendable, Hashable, CaseIterable {
@@ -92,6 +95,8 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
             return Self.apply(op, evaluate(lhs, scope), evaluate(rhs, scope))
         case .call(let function, let arguments):
             return function.call(arguments.map { evaluate($0, scope) }, in: scope)
+        case .list(let elements):
+            return .array(elements.map { evaluate($0, scope) })
         }
     }
 

@@ -378,15 +378,81 @@ private struct FlowLoader {
             return FlowNode.Message(text: try template(node), data: nil)
         }
         var message = FlowNode.Message(text: nil, data: nil)
+        let richKeys = Self.richKeys
         for (key, keyNode, value) in try file.mapping(node, what) {
             switch key {
             case "text": message.text = try template(value)
             case "data": message.data = try valueTemplate(value)
-            default: throw file.error(keyNode, "unknown key '\(key)' in \(what) (it takes text and data)")
+            case _ where richKeys.contains(key):
+                try checkRich(key, value, what: what)
+                message.rich.append((key, try valueTemplate(value)))
+            default:
+                throw file.error(keyNode, "unknown key '\(key)' in \(what) (it takes text, data, \(richKeys.joined(separator: ", ")))")
             }
         }
-        guard message.text != nil || message.data != nil else { throw file.error(node, "\(what) needs text or data") }
+        guard message.text != nil || message.data != nil || !message.rich.isEmpty else {
+            throw file.error(node, "\(what) needs text, data, or rich content (\(richKeys.joined(separator: ", ")))")
+        }
         return message
+    }
+
+    /// The rich fields a flow's message may have: everything but `template`, which only a
+    /// notify sends.
+    static let richKeys = RichContent.fieldNames.filter { $0 != "template" }
+
+    /// Checks a rich field as far as it is written out: a template that computes the whole field
+    /// (`"{{ context.options }}"`) is checked when the node runs. Literal parts must follow the
+    /// vocabulary, so a typo is a file:line error here rather than an error output later.
+    private func checkRich(_ key: String, _ node: Node, what: String) throws(FileError) {
+        if case .scalar(let scalar) = node, scalar.string.contains("{{") { return }
+        do {
+            _ = try RichContent.parse([key: Self.sample(file.json(node))], allowTemplate: false, prefix: "\(what).")
+        } catch {
+            throw file.error(Self.node(at: error.field, under: node, key: key, what: what) ?? node, error.description)
+        }
+    }
+
+    /// The node the error's field path points at (`say.buttons[1].title` → that item), for its line.
+    private static func node(at field: String, under node: Node, key: String, what: String) -> Node? {
+        var current = node
+        var rest = Substring(field.dropFirst("\(what).\(key)".count))
+        while !rest.isEmpty {
+            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]"), let index = Int(rest[rest.index(after: rest.startIndex)..<close]) {
+                guard case .sequence(let items) = current, index < items.count else { return current }
+                current = items[index]
+                rest = rest[rest.index(after: close)...]
+            } else if rest.hasPrefix(".") {
+                let name = rest.dropFirst().prefix { $0 != "." && $0 != "[" }
+                guard case .mapping(let mapping) = current, let value = mapping.first(where: { $0.key.string == String(name) })?.value else {
+                    return current
+                }
+                current = value
+                rest = rest.dropFirst(1 + name.count)
+            } else {
+                return current
+            }
+        }
+        return current
+    }
+
+    /// The literal value with every templated string replaced by a stand-in of the right shape,
+    /// so the structure can be checked before any template runs.
+    private static func sample(_ value: JSON) -> JSON {
+        switch value {
+        case .string(let text) where text.contains("{{"): return .string("https://template.invalid/x")
+        case .array(let items): return .array(items.map(sample))
+        case .object(let object):
+            var result = JSONObject()
+            for (key, member) in object {
+                if key == "type", case .string(let text) = member, text.contains("{{") {
+                    result[key] = "image"
+                } else {
+                    result[key] = sample(member)
+                }
+            }
+            return .object(result)
+        default: return value
+        }
     }
 
     private func template(_ node: Node) throws(FileError) -> Template {

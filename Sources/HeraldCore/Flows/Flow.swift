@@ -108,16 +108,20 @@ public struct FlowNode: Sendable {
         }
     }
 
-    /// The text and data of an output, both templated.
+    /// The text and data of an output, both templated, and its rich fields.
     public struct Message: Sendable {
         /// Rendered to a string (`null` holes as nothing).
         public var text: Template?
         /// Evaluated to JSON; a `null` result sends no data.
         public var data: ValueTemplate?
+        /// `quickReplies`, `buttons`, `attachments`, `card` (SPEC §12), each evaluated when the
+        /// node runs and checked by ``RichContent/parse(_:allowTemplate:prefix:)``.
+        public var rich: [(key: String, value: ValueTemplate)]
 
-        public init(text: Template?, data: ValueTemplate?) {
+        public init(text: Template?, data: ValueTemplate?, rich: [(key: String, value: ValueTemplate)] = []) {
             self.text = text
             self.data = data
+            self.rich = rich
         }
     }
 

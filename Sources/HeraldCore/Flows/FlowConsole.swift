@@ -24,6 +24,7 @@ public struct FlowConsole: Sendable {
         "/inject TEXT      an inject from a back-end (input.source == \"inject\") with this text",
         "/inject {JSON}    an inject with a body like POST /inject: {\"text\": ..., \"data\": {...}}",
         "/data JSON        a user message whose data is this JSON object",
+        "/press N          press the Nth quick reply or button of the last outputs (text = its title, data.payload = its payload)",
         "/context          print the session's context as JSON",
         "/wait DURATION    let time pass (90s, 10m, 1d): ask timeouts and reminders that fall due fire",
         "/reset            start a new session (context and pending ask cleared)",
@@ -38,6 +39,8 @@ public struct FlowConsole: Sendable {
     private var sessionNumber = 1
     /// The conversation's own time: `/wait` moves it, so a timeout needs no waiting.
     private var now = Timestamp.now()
+    /// The quick replies and payload buttons of the last outputs, numbered as printed, for `/press`.
+    private var choices: [RichContent.QuickReply] = []
 
     /// A conversation with `flow` as `userId`, starting with an empty session.
     public init(flow: Flow, userId: String = "console-user") {
@@ -83,6 +86,12 @@ public struct FlowConsole: Sendable {
             case .success(let data): return send(text: nil, data: data, source: .user)
             case .failure(let message): return problem("/data: \(message)")
             }
+        case "/press":
+            guard let number = Int(argument), choices.indices.contains(number - 1) else {
+                return problem(choices.isEmpty ? "/press: the last outputs have nothing to press" : "/press needs a number from 1 to \(choices.count)")
+            }
+            let choice = choices[number - 1]
+            return send(text: choice.title, data: ["payload": .string(choice.payload)], source: .user)
         case "/inject":
             guard !argument.isEmpty else { return problem("/inject needs a text or a JSON body, e.g. /inject {\"data\": {\"event\": \"shipped\"}}") }
             guard argument.hasPrefix("{") else { return send(text: argument, data: nil, source: .inject) }
@@ -144,7 +153,7 @@ public struct FlowConsole: Sendable {
                 let input = Input(session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
                 lines += apply(FlowEngine.timeout(flow, session: session, nodeId: nodeId, input: input), at: now).lines
             case .notify:
-                lines += Self.lines(for: OutputDraft(type: .notify, text: next.text, data: next.data))
+                lines += Self.lines(for: OutputDraft(type: .notify, text: next.text, data: next.data, rich: next.rich))
             }
         }
         now = end
@@ -157,7 +166,13 @@ public struct FlowConsole: Sendable {
         session.nextSeq += Int64(run.outputs.count)
         session.updatedAt = time
         session.apply(run.schedules)
-        var lines = run.outputs.flatMap(Self.lines(for:))
+        var lines: [String] = []
+        var numbered: [RichContent.QuickReply] = []
+        for output in run.outputs {
+            lines += Self.lines(for: output, numberingFrom: numbered.count + 1)
+            numbered += output.rich.choices
+        }
+        choices = numbered
         for change in run.schedules {
             switch change {
             case .add(let schedule):
@@ -176,7 +191,7 @@ public struct FlowConsole: Sendable {
 
     /// `bot> text`, continuation lines indented under it, then `data: {...}` when there is data;
     /// error outputs (a step limit) as `error> ...`.
-    static func lines(for output: OutputDraft) -> [String] {
+    static func lines(for output: OutputDraft, numberingFrom first: Int = 1) -> [String] {
         let prefix = output.type == .error ? "error> " : "bot> "
         let indent = String(repeating: " ", count: prefix.count)
         var lines: [String] = []
@@ -188,6 +203,19 @@ public struct FlowConsole: Sendable {
         if let data = output.data {
             lines.append((lines.isEmpty ? prefix : indent) + "data: " + data.jsonString)
         }
+        // Rich content as a terminal can show it: choices numbered for /press, the rest as text.
+        let rich = output.rich
+        if let card = rich.card {
+            lines.append((lines.isEmpty ? prefix : indent) + "card: " + ([card.title] + [card.subtitle, card.imageUrl].compactMap { $0 }).joined(separator: " | "))
+        }
+        for (offset, choice) in rich.choices.enumerated() {
+            lines.append((lines.isEmpty ? prefix : indent) + "[\(first + offset)] \(choice.title)" + (choice.payload == choice.title ? "" : "  (\(choice.payload))"))
+        }
+        for link in rich.links { lines.append((lines.isEmpty ? prefix : indent) + "link: \(link.title) <\(link.url)>") }
+        for attachment in rich.attachments {
+            lines.append((lines.isEmpty ? prefix : indent) + "\(attachment.type.rawValue): " + ([attachment.caption ?? attachment.name].compactMap { $0 } + [attachment.url]).joined(separator: " "))
+        }
+        if !rich.choices.isEmpty { lines.append(indent + "(/press N to press one)") }
         if lines.isEmpty { lines.append(prefix) }
         return lines
     }

@@ -6,11 +6,14 @@ public struct OutputDraft: Sendable, Hashable {
     public var text: String?
     /// The evaluated data, when the node has data that is not `null`.
     public var data: JSON?
+    /// Quick replies, buttons, attachments and a card, evaluated and checked.
+    public var rich: RichContent
 
-    public init(type: OutputType = .output, text: String?, data: JSON?) {
+    public init(type: OutputType = .output, text: String?, data: JSON?, rich: RichContent = RichContent()) {
         self.type = type
         self.text = text
         self.data = data
+        self.rich = rich
     }
 }
 
@@ -50,7 +53,11 @@ public enum FlowEngine {
         // input starts the flow from the top like any other.
         if let wait = session.waiting, let askIndex = flow.index(of: wait.nodeId), case .ask(let ask) = flow.nodes[askIndex].kind {
             guard let value = answer(ask, input: input) else {
-                run.outputs.append(draft(ask.retry ?? ask.prompt, run.scope))
+                do {
+                    run.outputs.append(try draft(ask.retry ?? ask.prompt, run.scope))
+                } catch {
+                    return run.stop(flow.nodes[askIndex], error.description)
+                }
                 return run.waiting(at: flow.nodes[askIndex], ask, retries: wait.retries + 1)
             }
             run.scope.context = JSONObject.setting(value, at: ask.into, in: run.scope.context)
@@ -102,9 +109,17 @@ public enum FlowEngine {
                 var target: String?
                 switch node.kind {
                 case .say(let message):
-                    outputs.append(draft(message, scope))
+                    do {
+                        outputs.append(try draft(message, scope))
+                    } catch {
+                        return stop(node, error.description)
+                    }
                 case .ask(let ask):
-                    outputs.append(draft(ask.prompt, scope))
+                    do {
+                        outputs.append(try draft(ask.prompt, scope))
+                    } catch {
+                        return stop(node, error.description)
+                    }
                     return waiting(at: node, ask, retries: 0)
                 case .set(let assignments):
                     // In order: a later assignment sees what an earlier one stored.
@@ -134,7 +149,7 @@ public enum FlowEngine {
                         }
                         dueAt = time
                     }
-                    let message = draft(reminder.message, scope)
+                    let message = plainDraft(reminder.message, scope)
                     schedules.append(
                         .add(Schedule(key: reminder.key, kind: .inject, dueAt: dueAt, createdAt: now, text: message.text, data: message.data)))
                 case .cancel(let key):
@@ -166,7 +181,19 @@ public enum FlowEngine {
         }
     }
 
-    fileprivate static func draft(_ message: FlowNode.Message, _ scope: Scope) -> OutputDraft {
+    /// The output a `say` or `ask` makes: its text and data, and its rich fields evaluated and
+    /// checked (a template may compute a list, e.g. `quickReplies: "{{ context.options }}"`).
+    fileprivate static func draft(_ message: FlowNode.Message, _ scope: Scope) throws(RichContentError) -> OutputDraft {
+        var draft = plainDraft(message, scope)
+        if !message.rich.isEmpty {
+            var fields = JSONObject()
+            for (key, template) in message.rich { fields[key] = template.evaluate(in: scope) }
+            draft.rich = try RichContent.parse(fields, allowTemplate: false)
+        }
+        return draft
+    }
+
+    fileprivate static func plainDraft(_ message: FlowNode.Message, _ scope: Scope) -> OutputDraft {
         var data = message.data?.evaluate(in: scope)
         if data?.isNull == true { data = nil }
         return OutputDraft(text: message.text?.render(in: scope), data: data)

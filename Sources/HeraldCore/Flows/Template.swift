@@ -95,11 +95,20 @@ public struct Template: Sendable, Hashable {
 }
 
 /// A value in a flow file: a YAML scalar, mapping or list whose strings may be templates.
+///
+/// Channel files add two constructs (docs/channels.md): ``each(_:)``, a list mapped from other
+/// lists (`$each`), and ``when(_:_:)``, a value present only when a condition holds (`$when`).
+/// Inside a list, the values of an `each` are spliced in place, and a `when` whose condition does
+/// not hold is left out, so fixed and computed elements mix in one list.
 public indirect enum ValueTemplate: Sendable, Hashable {
     case literal(JSON)
     case template(Template)
     case object([(key: String, value: ValueTemplate)])
     case array([ValueTemplate])
+    /// A list with one value per element (or combination of elements) of the loop's lists.
+    case each(ValueLoop)
+    /// The value when the condition is truthy; `null` (or, in a list, nothing) otherwise.
+    case when(Expression, ValueTemplate)
 
     /// The JSON value, every template in it evaluated.
     public func evaluate(in scope: Scope) -> JSON {
@@ -110,7 +119,19 @@ public indirect enum ValueTemplate: Sendable, Hashable {
             var object = JSONObject()
             for (key, value) in pairs { object[key] = value.evaluate(in: scope) }
             return .object(object)
-        case .array(let values): return .array(values.map { $0.evaluate(in: scope) })
+        case .array(let values):
+            var result: [JSON] = []
+            for value in values {
+                switch value {
+                case .each(let loop): result += loop.values(in: scope)
+                case .when(let condition, let inner):
+                    if condition.evaluate(in: scope).isTruthy { result.append(inner.evaluate(in: scope)) }
+                default: result.append(value.evaluate(in: scope))
+                }
+            }
+            return .array(result)
+        case .each(let loop): return .array(loop.values(in: scope))
+        case .when(let condition, let inner): return condition.evaluate(in: scope).isTruthy ? inner.evaluate(in: scope) : .null
         }
     }
 
@@ -120,6 +141,8 @@ public indirect enum ValueTemplate: Sendable, Hashable {
         case (.template(let a), .template(let b)): a == b
         case (.array(let a), .array(let b)): a == b
         case (.object(let a), .object(let b)): a.map(\.key) == b.map(\.key) && a.map(\.value) == b.map(\.value)
+        case (.each(let a), .each(let b)): a == b
+        case (.when(let a, let x), .when(let b, let y)): a == b && x == y
         default: false
         }
     }
@@ -130,6 +153,71 @@ public indirect enum ValueTemplate: Sendable, Hashable {
         case .template(let template): hasher.combine(template)
         case .object(let pairs): for (key, value) in pairs { hasher.combine(key); hasher.combine(value) }
         case .array(let values): hasher.combine(values)
+        case .each(let loop): hasher.combine(loop)
+        case .when(let condition, let value): hasher.combine(condition); hasher.combine(value)
         }
+    }
+}
+
+/// A list mapped from other lists: for every element of the first list, every element of the
+/// second (which may use the first's name), and so on, the `value` — when `filter` holds for
+/// that combination. A list expression that gives `null` has no elements; any other non-list
+/// value is a list of one.
+public struct ValueLoop: Sendable, Hashable {
+    /// A loop variable and the list it walks; later lists may use earlier names.
+    public struct Binding: Sendable, Hashable {
+        public var name: String
+        public var list: Expression
+
+        public init(name: String, list: Expression) {
+            self.name = name
+            self.list = list
+        }
+    }
+
+    /// At most this many values come out of one loop; the rest are left out.
+    public static let maximumValues = 10_000
+
+    public var bindings: [Binding]
+    /// Which combinations give a value (`$when`).
+    public var filter: Expression?
+    /// A name bound to the position (from 0) of the value in the resulting list (`$index`).
+    public var index: String?
+    public var value: ValueTemplate
+
+    public init(bindings: [Binding], filter: Expression? = nil, index: String? = nil, value: ValueTemplate) {
+        self.bindings = bindings
+        self.filter = filter
+        self.index = index
+        self.value = value
+    }
+
+    /// The loop's values in order.
+    public func values(in scope: Scope) -> [JSON] {
+        var result: [JSON] = []
+        func walk(_ level: Int, _ scope: Scope) {
+            guard result.count < Self.maximumValues else { return }
+            guard level < bindings.count else {
+                var inner = scope
+                if let index { inner.variables[index] = .number(Double(result.count)) }
+                if let filter, !filter.evaluate(in: inner).isTruthy { return }
+                result.append(value.evaluate(in: inner))
+                return
+            }
+            let binding = bindings[level]
+            let items: [JSON]
+            switch binding.list.evaluate(in: scope) {
+            case .null: items = []
+            case .array(let elements): items = elements
+            case let single: items = [single]
+            }
+            for item in items {
+                var inner = scope
+                inner.variables[binding.name] = item
+                walk(level + 1, inner)
+            }
+        }
+        walk(0, scope)
+        return result
     }
 }

@@ -48,6 +48,18 @@ public enum OutputType: String, Sendable, Hashable, CaseIterable {
     /// A user's message while an operator has the session, for the endpoint's
     /// `handover.webhook` (not the user's channel).
     case userMessage
+    /// A change of another output's ``OutputStatus``, for the endpoint's `statusWebhook` (not
+    /// the user's channel); its `data` is `{outputId, status, at, error?}`.
+    case status
+
+    /// Outputs that go to the user's channel (or the endpoint's webhook), rather than to a
+    /// side webhook of the endpoint; only these have a status of their own.
+    public var isForUser: Bool {
+        switch self {
+        case .output, .notify, .error: true
+        case .userMessage, .status: false
+        }
+    }
 }
 
 /// One message to the user, sent as one webhook POST.
@@ -60,8 +72,8 @@ public struct Output: Sendable, Hashable {
     public var type: OutputType
     public var text: String?
     public var data: JSON?
-    /// Notify only: passed through as given.
-    public var attachments: [JSON]?
+    /// Quick replies, buttons, attachments, a card, a template (SPEC §12); empty for plain text.
+    public var rich: RichContent
     /// The input whose flow run produced this output (`nil` for notify).
     public var inputId: String?
     public var source: InputSource?
@@ -82,7 +94,7 @@ public struct Output: Sendable, Hashable {
         type: OutputType,
         text: String?,
         data: JSON?,
-        attachments: [JSON]? = nil,
+        rich: RichContent = RichContent(),
         inputId: String?,
         source: InputSource?,
         timestamp: Timestamp = .now(),
@@ -96,12 +108,19 @@ public struct Output: Sendable, Hashable {
         self.type = type
         self.text = text
         self.data = data
-        self.attachments = attachments
+        self.rich = rich
         self.inputId = inputId
         self.source = source
         self.timestamp = timestamp
         self.scheduledId = scheduledId
         self.late = late
         self.operatorName = nil
+    }
+}
+
+extension Output {
+    /// The attachments as JSON, `nil` when there are none.
+    public var attachments: [JSON]? {
+        rich.attachments.isEmpty ? nil : rich.json["attachments"]?.arrayValue
     }
 }

@@ -36,12 +36,12 @@ public struct Schedule: Sendable, Hashable {
     public var cancelOnUserMessage: Bool
     public var text: String?
     public var data: JSON?
-    /// Notify only, passed through as given.
-    public var attachments: [JSON]?
+    /// Notify only: quick replies, buttons, attachments, a card, a template.
+    public var rich: RichContent
 
     public init(
         id: String = Identifier.make(prefix: "sch_"), key: String?, kind: Kind, dueAt: Timestamp, createdAt: Timestamp,
-        cancelOnUserMessage: Bool = false, text: String? = nil, data: JSON? = nil, attachments: [JSON]? = nil
+        cancelOnUserMessage: Bool = false, text: String? = nil, data: JSON? = nil, rich: RichContent = RichContent()
     ) {
         self.id = id
         self.key = key
@@ -51,7 +51,7 @@ public struct Schedule: Sendable, Hashable {
         self.cancelOnUserMessage = cancelOnUserMessage
         self.text = text
         self.data = data
-        self.attachments = attachments
+        self.rich = rich
     }
 
     /// A schedule fired more than this after its `dueAt` is marked `late` (Herald was down).
@@ -125,7 +125,7 @@ extension Schedule {
         if cancelOnUserMessage { object["cancelOnUserMessage"] = .bool(true) }
         if let text { object["text"] = .string(text) }
         if let data { object["data"] = data }
-        if let attachments { object["attachments"] = .array(attachments) }
+        if !rich.isEmpty { object["rich"] = .object(rich.json) }
         return .object(object)
     }
 
@@ -145,7 +145,9 @@ extension Schedule {
         self.init(
             id: id, key: json["key"]?.stringValue, kind: kind, dueAt: Timestamp(milliseconds: Int64(dueAt)),
             createdAt: Timestamp(milliseconds: Int64(createdAt)), cancelOnUserMessage: json["cancelOnUserMessage"]?.boolValue ?? false,
-            text: json["text"]?.stringValue, data: json["data"], attachments: json["attachments"]?.arrayValue)
+            text: json["text"]?.stringValue, data: json["data"],
+            // Before rich content had its own member, a notify's attachments were stored as `attachments`.
+            rich: RichContent.stored(json["rich"] ?? json["attachments"].map { ["attachments": $0] }))
     }
 }
 

@@ -29,11 +29,14 @@ public struct OperatorReply: Sendable {
     public var operatorName: String
     public var text: String?
     public var data: JSON?
+    /// Quick replies, buttons, attachments, a card (SPEC §12).
+    public var rich: RichContent
 
-    public init(operatorName: String, text: String?, data: JSON?) {
+    public init(operatorName: String, text: String?, data: JSON?, rich: RichContent = RichContent()) {
         self.operatorName = operatorName
         self.text = text
         self.data = data
+        self.rich = rich
     }
 }
 
@@ -75,7 +78,7 @@ extension SessionRegistry {
             }
             var output = Output(
                 id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: .output, text: reply.text,
-                data: reply.data, inputId: nil, source: .operator, timestamp: now)
+                data: reply.data, rich: reply.rich, inputId: nil, source: .operator, timestamp: now)
             output.operatorName = reply.operatorName
             session.nextSeq += 1
             session.handover?.lastActivity = now

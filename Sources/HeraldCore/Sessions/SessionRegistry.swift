@@ -36,11 +36,12 @@ public struct Notification: Sendable {
     public var userId: String?
     public var text: String?
     public var data: JSON?
-    public var attachments: [JSON]?
+    /// Quick replies, buttons, attachments, a card, a template (SPEC §12).
+    public var rich: RichContent
     public var createSession: Bool
 
     public init(
-        urlToken: String, sessionId: String, userId: String?, text: String?, data: JSON?, attachments: [JSON]? = nil,
+        urlToken: String, sessionId: String, userId: String?, text: String?, data: JSON?, rich: RichContent = RichContent(),
         createSession: Bool = false
     ) {
         self.urlToken = urlToken
@@ -48,7 +49,7 @@ public struct Notification: Sendable {
         self.userId = userId
         self.text = text
         self.data = data
-        self.attachments = attachments
+        self.rich = rich
         self.createSession = createSession
     }
 }
@@ -120,6 +121,8 @@ public final class SessionRegistry: Sendable {
     let store: any HeraldStore
     let writer: StoreWriter
     let mailbox = SessionMailbox()
+    /// Status events of a session are made one at a time (``announce(_:)``).
+    let announcements = SessionMailbox()
     let logger: Logger
     /// With a store only this process writes (memory, SQLite), session state is carried in
     /// memory from one input to the next, and an input does not wait for the previous input's
@@ -130,6 +133,7 @@ public final class SessionRegistry: Sendable {
     private let cacheLimit: Int
     private let idempotencyInFlight = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
     private let metrics: RegistryMetrics
+    let statusMetrics: OutputStatusMetrics
     /// "Now" for every turn: when schedules are due, whether they are late, whether a session
     /// expired.
     public let clock: HeraldClock
@@ -146,6 +150,7 @@ public final class SessionRegistry: Sendable {
         self.clock = clock
         self.logger = logger
         self.metrics = RegistryMetrics(urlTokens: endpoints.map(\.urlToken))
+        self.statusMetrics = OutputStatusMetrics(urlTokens: endpoints.map(\.urlToken))
     }
 
     public func endpoint(_ urlToken: String) throws(HeraldError) -> Endpoint {
@@ -207,7 +212,7 @@ public final class SessionRegistry: Sendable {
             outputs.append(
                 Output(
                     id: Identifier.output(at: now), session: session.key, userId: session.userId, seq: session.nextSeq, type: draft.type,
-                    text: draft.text, data: draft.data, inputId: input.id, source: input.source, timestamp: now, scheduledId: schedule?.id,
+                    text: draft.text, data: draft.data, rich: draft.rich, inputId: input.id, source: input.source, timestamp: now, scheduledId: schedule?.id,
                     late: late))
             session.nextSeq += 1
         }
@@ -237,7 +242,7 @@ public final class SessionRegistry: Sendable {
                 }
                 let output = Output(
                     id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: .notify,
-                    text: notification.text, data: notification.data, attachments: notification.attachments, inputId: nil, source: nil,
+                    text: notification.text, data: notification.data, rich: notification.rich, inputId: nil, source: nil,
                     timestamp: now)
                 session.nextSeq += 1
                 return Change(session: session, input: nil, outputs: [output])
@@ -254,7 +259,7 @@ public final class SessionRegistry: Sendable {
     ) async throws(HeraldError) -> Accepted {
         let schedule = Schedule(
             key: request.key, kind: .notify, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
-            text: notification.text, data: notification.data, attachments: notification.attachments)
+            text: notification.text, data: notification.data, rich: notification.rich)
         let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
         return try await add(schedule, to: key, userId: notification.userId, mustMatch: true, createSession: notification.createSession, idempotency)
     }
@@ -336,7 +341,7 @@ public final class SessionRegistry: Sendable {
         case .notify:
             let output = Output(
                 id: Identifier.output(at: now), session: session.key, userId: session.userId, seq: session.nextSeq, type: .notify,
-                text: schedule.text, data: schedule.data, attachments: schedule.attachments, inputId: nil, source: nil, timestamp: now,
+                text: schedule.text, data: schedule.data, rich: schedule.rich, inputId: nil, source: nil, timestamp: now,
                 scheduledId: schedule.id, late: now > schedule.dueAt.adding(Schedule.lateAfter))
             session.nextSeq += 1
             return Change(session: session, input: nil, outputs: [output], scheduled: schedule)
@@ -414,7 +419,7 @@ public final class SessionRegistry: Sendable {
     /// Returns how many sessions were notified; sessions that expire or end meanwhile are
     /// skipped.
     public func broadcast(
-        urlToken: String, userId: String?, text: String?, data: JSON?, attachments: [JSON]? = nil
+        urlToken: String, userId: String?, text: String?, data: JSON?, rich: RichContent = RichContent()
     ) async throws(HeraldError) -> Int {
         let endpoint = try endpoint(urlToken)
         let pageSize = 1000
@@ -434,12 +439,12 @@ public final class SessionRegistry: Sendable {
                 var total = 0
                 for _ in 0..<128 {
                     guard let summary = pending.popFirst() else { break }
-                    group.addTask { await self.broadcastOne(summary, text: text, data: data, attachments: attachments) }
+                    group.addTask { await self.broadcastOne(summary, text: text, data: data, rich: rich) }
                 }
                 for await result in group {
                     total += result
                     if let summary = pending.popFirst() {
-                        group.addTask { await self.broadcastOne(summary, text: text, data: data, attachments: attachments) }
+                        group.addTask { await self.broadcastOne(summary, text: text, data: data, rich: rich) }
                     }
                 }
                 return total
@@ -449,9 +454,9 @@ public final class SessionRegistry: Sendable {
         }
     }
 
-    private func broadcastOne(_ summary: SessionSummary, text: String?, data: JSON?, attachments: [JSON]?) async -> Int {
+    private func broadcastOne(_ summary: SessionSummary, text: String?, data: JSON?, rich: RichContent) async -> Int {
         let notification = Notification(
-            urlToken: summary.key.urlToken, sessionId: summary.key.sessionId, userId: nil, text: text, data: data, attachments: attachments)
+            urlToken: summary.key.urlToken, sessionId: summary.key.sessionId, userId: nil, text: text, data: data, rich: rich)
         do {
             _ = try await notify(notification)
             return 1

@@ -36,6 +36,8 @@ public protocol HeraldStore: Sendable {
     func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry]
     func deliveries(_ query: DeliveryQuery) async throws -> [DeliveryRecord]
     func delivery(outputId: String) async throws -> DeliveryRecord?
+    /// The output a channel sent as the message with this id (``DeliveryUpdate/channelMessageId``).
+    func delivery(urlToken: String, channelMessageId: String) async throws -> DeliveryRecord?
     func attempts(outputId: String) async throws -> [DeliveryAttempt]
 
     /// How many sessions of `urlToken` were active at or after `since` (the active-sessions gauge).
@@ -104,6 +106,11 @@ public enum StoreChange: Sendable {
     case audit(AuditEntry)
     /// Everything of one user of one endpoint goes.
     case erase(Erasure)
+    /// A channel's receipt for one of its messages: the output sent as that message moves
+    /// forward to the reported status (never back). A report for a message id no output has
+    /// recorded yet (it came before the send's answer) is kept, and applied when the delivery
+    /// that records the id is written.
+    case status(StatusReport)
 }
 
 /// What one input or notify changes: the session's new state, the input, its outputs.
@@ -213,13 +220,19 @@ public struct DeliveryUpdate: Sendable, Hashable {
     public var attempts: Int
     public var nextAttemptAt: Timestamp?
     public var attempt: DeliveryAttempt?
+    /// The channel's id for the message this attempt sent (from its answer), for receipts.
+    public var channelMessageId: String?
 
-    public init(outputId: String, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, attempt: DeliveryAttempt?) {
+    public init(
+        outputId: String, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, attempt: DeliveryAttempt?,
+        channelMessageId: String? = nil
+    ) {
         self.outputId = outputId
         self.status = status
         self.attempts = attempts
         self.nextAttemptAt = nextAttemptAt
         self.attempt = attempt
+        self.channelMessageId = channelMessageId
     }
 }
 
@@ -231,14 +244,35 @@ public struct DeliveryRecord: Sendable, Hashable {
     public var nextAttemptAt: Timestamp?
     public var lastError: String?
     public var deliveredAt: Timestamp?
+    /// The channel's id for the message that delivered this output, when its answer gave one.
+    public var channelMessageId: String?
+    /// What the channel's receipts said of it, when any came.
+    public var receipt: OutputReceipt?
 
-    public init(output: Output, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, lastError: String?, deliveredAt: Timestamp?) {
+    public init(
+        output: Output, status: DeliveryStatus, attempts: Int, nextAttemptAt: Timestamp?, lastError: String?, deliveredAt: Timestamp?,
+        channelMessageId: String? = nil, receipt: OutputReceipt? = nil
+    ) {
         self.output = output
         self.status = status
         self.attempts = attempts
         self.nextAttemptAt = nextAttemptAt
         self.lastError = lastError
         self.deliveredAt = deliveredAt
+        self.channelMessageId = channelMessageId
+        self.receipt = receipt
+    }
+
+    /// The output's status (SPEC §12): its delivery and its receipts, by the one rule
+    /// (``OutputStatus/of(delivery:receipt:)``).
+    public var outputStatus: OutputStatus {
+        OutputStatus.of(delivery: status, receipt: receipt)
+    }
+
+    /// The error that goes with a `failed` status: the channel's, else the delivery's last.
+    public var statusError: String? {
+        guard outputStatus == .failed else { return nil }
+        return receipt?.status == .failed ? (receipt?.error ?? lastError) : lastError
     }
 }
 

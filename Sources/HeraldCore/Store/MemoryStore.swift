@@ -12,9 +12,13 @@ public final class MemoryStore: HeraldStore {
         var nextAttemptAt: Timestamp?
         var lastError: String?
         var deliveredAt: Timestamp?
+        var channelMessageId: String?
+        var receipt: OutputReceipt?
 
         var record: DeliveryRecord {
-            DeliveryRecord(output: output, status: status, attempts: attempts, nextAttemptAt: nextAttemptAt, lastError: lastError, deliveredAt: deliveredAt)
+            DeliveryRecord(
+                output: output, status: status, attempts: attempts, nextAttemptAt: nextAttemptAt, lastError: lastError, deliveredAt: deliveredAt,
+                channelMessageId: channelMessageId, receipt: receipt)
         }
     }
 
@@ -28,6 +32,10 @@ public final class MemoryStore: HeraldStore {
         var idempotency: [String: IdempotentResponse] = [:]
         var nextPosition = 0
         var audit: [AuditEntry] = []
+        /// Outputs by (urlToken, channel message id), for receipts.
+        var outputsByChannelMessage: [String: String] = [:]
+        /// Receipts that came before the send's answer recorded their message id.
+        var earlyReceipts: [String: OutputReceipt] = [:]
     }
 
     private let state = Mutex(State())
@@ -73,6 +81,9 @@ public final class MemoryStore: HeraldStore {
                     state.inputs[key] = nil
                     let finished = (state.outputsBySession[key] ?? []).filter { [.delivered, .dead].contains(state.outputs[$0]?.status) }
                     for id in finished {
+                        if let messageId = state.outputs[id]?.channelMessageId {
+                            state.outputsByChannelMessage[Self.slot(key.urlToken, messageId)] = nil
+                        }
                         state.outputs[id] = nil
                         state.attempts[id] = nil
                     }
@@ -87,7 +98,23 @@ public final class MemoryStore: HeraldStore {
                         state.attempts[update.outputId, default: []].append(attempt)
                         if update.status == .delivered { output.deliveredAt = attempt.startedAt.adding(milliseconds: attempt.durationMilliseconds) }
                     }
+                    if let messageId = update.channelMessageId {
+                        let slot = Self.slot(output.output.session.urlToken, messageId)
+                        output.channelMessageId = messageId
+                        state.outputsByChannelMessage[slot] = output.output.id
+                        if let early = state.earlyReceipts.removeValue(forKey: slot) {
+                            output.receipt = output.receipt.map { $0.merging(early) } ?? early
+                        }
+                    }
                     state.outputs[update.outputId] = output
+                case .status(let report):
+                    let slot = Self.slot(report.urlToken, report.channelMessageId)
+                    if let id = state.outputsByChannelMessage[slot], var output = state.outputs[id] {
+                        output.receipt = output.receipt.map { $0.merging(report.receipt) } ?? report.receipt
+                        state.outputs[id] = output
+                    } else {
+                        state.earlyReceipts[slot] = state.earlyReceipts[slot].map { $0.merging(report.receipt) } ?? report.receipt
+                    }
                 case .endpointPaused(let urlToken, let paused):
                     if paused { state.paused.insert(urlToken) } else { state.paused.remove(urlToken) }
                 case .audit(var entry):
@@ -98,6 +125,10 @@ public final class MemoryStore: HeraldStore {
                 }
             }
         }
+    }
+
+    private static func slot(_ urlToken: String, _ messageId: String) -> String {
+        urlToken + "\u{0}" + messageId
     }
 
     private static func write(_ commit: SessionCommit, into state: inout State) {
@@ -129,6 +160,7 @@ public final class MemoryStore: HeraldStore {
             counts.outputs += 1
             if output.status == .pending || output.status == .failed { counts.undelivered += 1 }
             counts.attempts += state.attempts[id]?.count ?? 0
+            if let messageId = output.channelMessageId { state.outputsByChannelMessage[Self.slot(urlToken, messageId)] = nil }
             state.outputs[id] = nil
             state.attempts[id] = nil
             state.outputsBySession[output.output.session]?.removeAll { $0 == id }
@@ -210,6 +242,12 @@ public final class MemoryStore: HeraldStore {
         state.withLock { $0.outputs[outputId]?.record }
     }
 
+    public func delivery(urlToken: String, channelMessageId: String) async throws -> DeliveryRecord? {
+        state.withLock { state in
+            state.outputsByChannelMessage[Self.slot(urlToken, channelMessageId)].flatMap { state.outputs[$0]?.record }
+        }
+    }
+
     public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
         state.withLock { $0.attempts[outputId] ?? [] }
     }
@@ -253,6 +291,9 @@ public final class MemoryStore: HeraldStore {
             for (key, inputs) in state.inputs { state.inputs[key] = inputs.filter { $0.receivedAt >= historyCutoff } }
             let old = state.outputs.values.filter { [.delivered, .dead].contains($0.status) && $0.output.timestamp < historyCutoff }
             for output in old {
+                if let messageId = output.channelMessageId {
+                    state.outputsByChannelMessage[Self.slot(output.output.session.urlToken, messageId)] = nil
+                }
                 state.outputs[output.output.id] = nil
                 state.attempts[output.output.id] = nil
                 state.outputsBySession[output.output.session]?.removeAll { $0 == output.output.id }

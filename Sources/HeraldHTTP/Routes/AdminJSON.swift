@@ -6,7 +6,27 @@ import HeraldWebhook
 /// API key or signing secret is shown as `"***"`.
 enum AdminJSON {
     static func endpoint(_ endpoint: Endpoint, channel: HeraldChannels.Channel?, paused: Bool, backlog: Int) -> JSON {
-        let webhook = endpoint.webhook
+        var object: JSONObject = [
+            "urlToken": .string(endpoint.urlToken),
+            "flow": ["name": .string(endpoint.flow.name), "file": .string(endpoint.flow.file), "nodes": .number(Double(endpoint.flow.nodes.count))],
+            "webhook": webhook(endpoint.webhook),
+            "apiKeys": .array(endpoint.apiKeys.map { _ in "***" }),
+            "sessionTTL": .string(duration(endpoint.sessionTTL)),
+            "paused": .bool(paused),
+            "backlog": .number(Double(backlog)),
+        ]
+        if let statusWebhook = endpoint.statusWebhook { object["statusWebhook"] = webhook(statusWebhook) }
+        if let channel {
+            // Secret variables (tokens, signing secrets) as "***"; the others as configured.
+            var vars = JSONObject()
+            for variable in channel.variables { vars[variable.name] = channel.shownValue(of: variable.name) }
+            object["channel"] = ["name": .string(channel.name), "file": .string(channel.file), "vars": .object(vars)]
+        }
+        return .object(object)
+    }
+
+    /// A webhook's settings, its password and signing secret as `"***"`.
+    static func webhook(_ webhook: WebhookSettings) -> JSON {
         var hook: JSONObject = [
             "url": .string(redactedURL(webhook.url)),
             "format": .string(webhook.format.rawValue),
@@ -22,22 +42,7 @@ enum AdminJSON {
         hook["user"] = webhook.user.map(JSON.string) ?? .null
         hook["password"] = webhook.password == nil ? .null : "***"
         hook["signingSecret"] = webhook.signingSecret == nil ? .null : "***"
-        var object: JSONObject = [
-            "urlToken": .string(endpoint.urlToken),
-            "flow": ["name": .string(endpoint.flow.name), "file": .string(endpoint.flow.file), "nodes": .number(Double(endpoint.flow.nodes.count))],
-            "webhook": .object(hook),
-            "apiKeys": .array(endpoint.apiKeys.map { _ in "***" }),
-            "sessionTTL": .string(duration(endpoint.sessionTTL)),
-            "paused": .bool(paused),
-            "backlog": .number(Double(backlog)),
-        ]
-        if let channel {
-            // Secret variables (tokens, signing secrets) as "***"; the others as configured.
-            var vars = JSONObject()
-            for variable in channel.variables { vars[variable.name] = channel.shownValue(of: variable.name) }
-            object["channel"] = ["name": .string(channel.name), "file": .string(channel.file), "vars": .object(vars)]
-        }
-        return .object(object)
+        return .object(hook)
     }
 
     static func sessionSummary(_ summary: SessionSummary) -> JSON {
@@ -116,7 +121,7 @@ enum AdminJSON {
             "data": schedule.data ?? .null,
         ]
         if case .timeout(let nodeId) = schedule.kind { object["nodeId"] = .string(nodeId) }
-        if let attachments = schedule.attachments { object["attachments"] = .array(attachments) }
+        for (key, value) in schedule.rich.json { object[key] = value }
         return .object(object)
     }
 
@@ -159,7 +164,14 @@ enum AdminJSON {
             "lastError": record.lastError.map(JSON.string) ?? .null,
             "deliveredAt": record.deliveredAt.map { .string($0.iso8601) } ?? .null,
         ]
-        if let attachments = output.attachments { object["attachments"] = .array(attachments) }
+        for (key, value) in output.rich.json { object[key] = value }
+        if output.type.isForUser {
+            // SPEC §12: where the output is on its way to the user, beside its delivery state.
+            object["outputStatus"] = .string(record.outputStatus.rawValue)
+            if let receipt = record.receipt { object["statusAt"] = .string(receipt.at.iso8601) }
+            if let error = record.statusError { object["statusError"] = .string(error) }
+            if let messageId = record.channelMessageId { object["channelMessageId"] = .string(messageId) }
+        }
         if let scheduledId = output.scheduledId {
             object["scheduledId"] = .string(scheduledId)
             object["late"] = .bool(output.late)

@@ -118,13 +118,13 @@ struct AdminRoutes<Context: RequestContext> {
 
     // MARK: Broadcast
 
-    /// `{"urlToken", "userId"?, "text"?, "data"?, "attachments"?}` → `{"notified": N}`.
+    /// `{"urlToken", "userId"?, "text"?, "data"?, rich fields?}` → `{"notified": N}`.
     @Sendable func broadcast(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try Broadcast.parse(bytes)
         do {
             let count = try await herald.registry.broadcast(
-                urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, attachments: body.attachments)
+                urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, rich: body.rich)
             await herald.audit(key, .broadcast, AuditTarget(urlToken: body.urlToken, userId: body.userId), detail: "notified \(count)")
             return .json(.ok, ["urlToken": .string(body.urlToken), "notified": .number(Double(count))])
         } catch {
@@ -228,7 +228,7 @@ struct Broadcast {
     var userId: String?
     var text: String?
     var data: JSON?
-    var attachments: [JSON]?
+    var rich = RichContent()
 
     static func parse(_ bytes: ByteBuffer) throws(APIError) -> Broadcast {
         let json: JSON
@@ -257,13 +257,13 @@ struct Broadcast {
         case .object?: broadcast.data = object["data"]
         case let other?: throw APIError(.badRequest, "data: must be a JSON object, not \(other.typeName)")
         }
-        switch object["attachments"] {
-        case .none, .null?: break
-        case .array(let values)? where values.allSatisfy({ $0.objectValue != nil }): broadcast.attachments = values
-        default: throw APIError(.badRequest, "attachments: must be an array of objects")
+        do {
+            broadcast.rich = try RichContent.parse(object, allowTemplate: true)
+        } catch {
+            throw APIError(.badRequest, error.description)
         }
-        if (broadcast.text ?? "").isEmpty, broadcast.data == nil {
-            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
+        if (broadcast.text ?? "").isEmpty, broadcast.data == nil, broadcast.rich.isEmpty {
+            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text, a data object, or rich content)")
         }
         return broadcast
     }

@@ -103,6 +103,18 @@ struct EndpointRoutes<Context: RequestContext> {
                 throw APIError.from(error)
             }
         }
+        // Receipts (SPEC §12): recorded before the answer, so a channel that gets an error
+        // sends them again; order and repeats cannot move an output back.
+        let reports = inbound.statuses.map { status in
+            StatusReport(
+                urlToken: endpoint.urlToken, channelMessageId: status.messageId,
+                receipt: OutputReceipt(status: status.status, at: status.at, error: status.error))
+        }
+        do {
+            try await herald.registry.report(reports)
+        } catch {
+            throw APIError.from(error)
+        }
         let reply = inbound.reply
         var headers = HTTPFields()
         if let contentType = reply.contentType { headers[.contentType] = contentType }

@@ -36,16 +36,16 @@ struct InjectNotifyRoutes<Context: RequestContext> {
         return response
     }
 
-    /// One `notify` output with this text/data/attachments goes to the webhook; the flow does
+    /// One `notify` output with this text/data and rich content goes to the webhook; the flow does
     /// not run.
     @Sendable func notify(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let urlToken = try context.parameters.require("urlToken")
         _ = try endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
-        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsAttachments: true, allowsScheduling: true))
+        let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsRich: true, allowsScheduling: true))
         let notification = Notification(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId, text: body.text, data: body.data,
-            attachments: body.attachments, createSession: body.createSession)
+            rich: body.rich, createSession: body.createSession)
         let schedule = try scheduleRequest(body, request)
         let response = try await EndpointRoutes<Context>.accept(request, route: "notify", herald: herald) { idempotency throws(HeraldError) in
             if let schedule { return try await herald.registry.schedule(notification, schedule, idempotency: idempotency) }

@@ -49,7 +49,7 @@ struct OperatorRoutes<Context: RequestContext> {
         let body = try await OperatorBody.parse(request, herald, requireOperator: true, requireMessage: true)
         let receipt: Receipt
         do {
-            receipt = try await herald.registry.reply(key, OperatorReply(operatorName: body.operatorName!, text: body.text, data: body.data))
+            receipt = try await herald.registry.reply(key, OperatorReply(operatorName: body.operatorName!, text: body.text, data: body.data, rich: body.rich))
         } catch {
             throw APIError.from(error)
         }
@@ -135,6 +135,8 @@ struct OperatorBody {
     var operatorName: String?
     var text: String?
     var data: JSON?
+    /// A reply's quick replies, buttons, attachments and card.
+    var rich = RichContent()
     var inject: (text: String?, data: JSON?)?
 
     static func parse(_ request: Request, _ herald: Herald, requireOperator: Bool = false, requireMessage: Bool = false) async throws -> OperatorBody
@@ -165,8 +167,15 @@ struct OperatorBody {
         case let other?: throw APIError(.badRequest, "operator: must be a string, not \(other.typeName)")
         }
         (body.text, body.data) = try message(object, prefix: "")
-        if requireMessage, (body.text ?? "").isEmpty, body.data == nil {
-            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text or a data object)")
+        if requireMessage {
+            do {
+                body.rich = try RichContent.parse(object, allowTemplate: false)
+            } catch {
+                throw APIError(.badRequest, error.description)
+            }
+        }
+        if requireMessage, (body.text ?? "").isEmpty, body.data == nil, body.rich.isEmpty {
+            throw APIError(.badRequest, "text, data: at least one is required (a non-empty text, a data object, or rich content)")
         }
         switch object["inject"] {
         case .none, .null?: break
