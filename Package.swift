@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "HeraldCore", targets: ["HeraldCore"]),
         .library(name: "HeraldChannels", targets: ["HeraldChannels"]),
         .library(name: "HeraldHTTP", targets: ["HeraldHTTP"]),
+        .library(name: "HeraldServer", targets: ["HeraldServer"]),
         .library(name: "HeraldPlaybook", targets: ["HeraldPlaybook"]),
     ],
     dependencies: [
@@ -103,13 +104,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The HTTP API (Hummingbird 2): endpoint, admin, health, metrics; and the webhook receiver.
+        // It knows the store protocol only; HeraldServer chooses the store.
         .target(
             name: "HeraldHTTP",
             dependencies: [
                 "HeraldChannels",
                 "HeraldCore",
-                "HeraldSQLite",
-                "HeraldPostgres",
                 "HeraldWebhook",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -123,6 +123,23 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
+        // The composition root: reads the configuration's choice of store and assembles the
+        // message path (store, writer, outbox and its feed, registry, delivery, services).
+        .target(
+            name: "HeraldServer",
+            dependencies: [
+                "HeraldChannels",
+                "HeraldCore",
+                "HeraldHTTP",
+                "HeraldPostgres",
+                "HeraldSQLite",
+                "HeraldWebhook",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Scripted conversation tests (`herald test`): playbooks, their runner against an
         // in-process or a running Herald, and the console and JUnit reports.
         .target(
@@ -130,6 +147,7 @@ let package = Package(
             dependencies: [
                 "HeraldCore",
                 "HeraldHTTP",
+                "HeraldServer",
                 "HeraldWebhook",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +163,8 @@ let package = Package(
                 "HeraldCore",
                 "HeraldHTTP",
                 "HeraldPlaybook",
+                "HeraldServer",
+                "HeraldWebhook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -172,7 +192,7 @@ let package = Package(
         .target(
             name: "HeraldTestSupport",
             dependencies: [
-                "HeraldCore", "HeraldHTTP", "HeraldWebhook",
+                "HeraldCore", "HeraldHTTP", "HeraldServer", "HeraldWebhook",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -224,6 +244,7 @@ let package = Package(
             name: "HeraldHTTPTests",
             dependencies: [
                 "HeraldCore", "HeraldHTTP", "HeraldSQLite", "HeraldWebhook", "HeraldTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -3,15 +3,6 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// Builds the Herald application from a configuration: starts its parts (``Herald/start``)
-/// and serves the routes. `herald serve` runs it; tests build the same one.
-public func buildApplication(
-    configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger
-) async throws -> some ApplicationProtocol {
-    let herald = try await Herald.start(configuration: configuration, maxCommitBatch: maxCommitBatch, logger: logger)
-    return buildApplication(herald: herald)
-}
-
 /// Serves an assembled ``Herald``. With `admin.listen` set, the admin routes get a listener of
 /// their own (run as one of the application's services) and are absent from the public one.
 ///

@@ -1,5 +1,6 @@
 import HeraldCore
 import HeraldHTTP
+import HeraldServer
 import HeraldWebhook
 import Logging
 import ServiceLifecycle

@@ -29,7 +29,7 @@ import Synchronization
 /// Lease rows change only while their session's advisory lock is held, as in the batches, so
 /// claims, hand-backs and batches never deadlock. (At shutdown all of this instance's rows
 /// are deleted at once; a deadlock there only leaves them to expire.)
-public final class OutboxLeases: Service, Sendable {
+public final class OutboxLeases: Service, OutboxFeed, Sendable {
     private struct Work {
         var announced: Set<SessionKey> = []
         /// Sessions to hand back now.

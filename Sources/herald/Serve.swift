@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import HeraldCore
 import HeraldHTTP
+import HeraldServer
 import Hummingbird
 import Logging
 

@@ -84,6 +84,21 @@ struct TelegramChannelTests {
         }
     }
 
+    @Test("a pressed inline button runs the flow with the button's title; the webhook's answer is answerCallbackQuery")
+    func callbackQuery() async throws {
+        let receiver = TestReceiver { _, _ in Self.ok }
+        try await ChannelHerald.run(channel: "telegram", urlToken: "tg", receiver: receiver, vars: Self.vars) { herald in
+            let answer = try await ChannelHerald.post(herald, "/tg", body: try ChannelHerald.fixture("telegram-callback-query.json"), headers: Self.headers)
+            #expect(answer.status == 200)
+            #expect(answer.headers["content-type"]?.hasPrefix("application/json") == true)
+            #expect(answer.json == ["method": "answerCallbackQuery", "callback_query_id": "4382bfdwdsb323b2d9"])
+            let sent = try await receiver.waitForAccepted(1)
+            #expect(sent[0].path == "/bot\(Self.botToken)/sendMessage")
+            #expect(sent[0].body["text"] == .string("You said: No"))
+            #expect(sent[0].body["chat_id"] == .number(1_111_111))
+        }
+    }
+
     @Test("the same update sent twice (Telegram redelivers) runs the flow once")
     func redelivery() async throws {
         let receiver = TestReceiver { _, _ in Self.ok }

@@ -62,10 +62,11 @@ struct TwilioChannelTests {
             let basic = "Basic " + Data("\(Self.accountSid):\(Self.authToken)".utf8).base64EncodedString()
             #expect(sent[0].headers["authorization"] == basic)
             let form = decodeForm(sent[0].bytes)
-            #expect(form.map(\.0) == ["To", "From", "Body"])
+            // With publicUrl, every message asks for status callbacks at the endpoint's URL.
+            #expect(form.map(\.0) == ["To", "StatusCallback", "From", "Body"])
             #expect(
                 Dictionary(form, uniquingKeysWith: { a, _ in a }) == [
-                    "To": "+14017122661", "From": Self.from, "Body": "You said: Hello Herald & friends: 100% ünïcode ✓",
+                    "To": "+14017122661", "StatusCallback": Self.url, "From": Self.from, "Body": "You said: Hello Herald & friends: 100% ünïcode ✓",
                 ])
             let session = try await herald.herald.registry.session(SessionKey(urlToken: "sms", sessionId: "+14017122661"))
             #expect(session?.userId == "+14017122661")
@@ -80,6 +81,7 @@ struct TwilioChannelTests {
             _ = try await ChannelSDK.call([
                 "op": "twilio-send", "accountSid": .string(Self.accountSid), "authToken": .string(Self.authToken), "apiBase": .string(apiBase),
                 "to": "+14017122661", "from": .string(Self.from), "body": "You said: Hello Herald & friends: 100% ünïcode ✓",
+                "statusCallback": .string(Self.url),
             ])
             let sdk = try #require(try await receiver.waitForAccepted(1).first)
             #expect(try await Self.send(herald, params: Self.inbound).status == 200)
@@ -116,7 +118,7 @@ struct TwilioChannelTests {
         }
     }
 
-    @Test("a status callback is acknowledged and runs nothing")
+    @Test("a status callback is acknowledged and runs nothing (it is a receipt)")
     func statusCallback() async throws {
         let receiver = TestReceiver { _, _ in Self.created }
         try await ChannelHerald.run(channel: "twilio", urlToken: "sms", receiver: receiver, vars: Self.vars) { herald in

@@ -55,7 +55,7 @@ import Testing
             #expect(inject.status == 202)
             #expect(inject.json["inputId"]?.stringValue?.hasPrefix("in_") == true)
             let notify = try await herald.post(
-                "/notify/demo", json: #"{"userId":"u1","sessionId":"s1","text":"An agent will call you.","attachments":[{"type":"image","url":"x"}]}"#,
+                "/notify/demo", json: #"{"userId":"u1","sessionId":"s1","text":"An agent will call you.","attachments":[{"type":"image","url":"https://example.com/x.png"}]}"#,
                 headers: Self.key)
             #expect(notify.status == 202)
             #expect(notify.json["outputId"]?.stringValue?.hasPrefix("out_") == true)
@@ -66,7 +66,7 @@ import Testing
             #expect(arrived.map(\.text) == ["You said: hi", "You said: from backend", "An agent will call you.", "You said: bye"])
             #expect(arrived.map { $0.body["type"]?.stringValue } == ["output", "output", "notify", "output"])
             #expect(arrived.map { $0.body["source"]?.stringValue } == ["user", "inject", nil, "user"])
-            #expect(arrived[2].body["attachments"] == [["type": "image", "url": "x"]])
+            #expect(arrived[2].body["attachments"] == [["type": "image", "url": "https://example.com/x.png"]])
             #expect(arrived[2].webhookId == notify.json["outputId"]?.stringValue)
         }
     }

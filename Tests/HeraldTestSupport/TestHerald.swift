@@ -1,6 +1,7 @@
 import Foundation
 import HeraldCore
 import HeraldHTTP
+import HeraldServer
 import Hummingbird
 import Logging
 import ServiceLifecycle

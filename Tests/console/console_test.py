@@ -8,7 +8,9 @@ sees them in the transcript and at the receiver, expands delivery attempts, broa
 dead letter, resumes a paused endpoint, pages and filters sessions, and checks that markup in a
 message is shown as text. Then the same core path with `admin.listen` on a listener of its own.
 Then an operator (a key with the `operate` scope) takes a session over, sees the user's messages
-arrive live, replies and hands back, and an admin key reads it all in the audit log.
+arrive live, replies and hands back, and an admin key reads it all in the audit log. Last, rich
+outputs (quick replies, buttons, attachments, a card, a template), output status badges and
+status events (SPEC §12).
 
 Usage: console_test.py --herald PATH/TO/herald [--screenshots DIR]
 
@@ -45,6 +47,7 @@ HOOK_USER, HOOK_PASSWORD = "bot", "console-hook-password"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ECHO_FLOW = os.path.join(ROOT, "examples", "flows", "echo.yaml")
 XSS_TEXT = '<script>window.__xss = "script"; alert(1)</script><img src=x onerror="window.__xss = \'img\'; alert(2)">'
+XSS_QUICK_REPLY = '<img src=x onerror=alert(1)>'
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,7 +59,7 @@ class Receiver:
 
     def __init__(self):
         self.deliveries = []
-        self.answers = {"/hook": 200, "/dead": 400, "/gone": 410, "/operators": 200}
+        self.answers = {"/hook": 200, "/dead": 400, "/gone": 410, "/operators": 200, "/status": 200}
         self.lock = threading.Lock()
         receiver = self
 
@@ -118,10 +121,12 @@ def free_port():
 
 
 class Herald:
-    def __init__(self, binary, receiver, workdir, separate_admin, name=None):
+    def __init__(self, binary, receiver, workdir, separate_admin, name=None, status_webhook=False):
         self.port = free_port()
         self.admin_port = free_port() if separate_admin else self.port
         admin_listen = f"\n  listen: 127.0.0.1:{self.admin_port}" if separate_admin else ""
+        # demo's status events (SPEC §12) go to /status when asked for.
+        status = f"\n    statusWebhook:\n      url: {receiver.url('/status')}" if status_webhook else ""
         config = f"""
 listen: 127.0.0.1:{self.port}
 admin:
@@ -140,7 +145,7 @@ endpoints:
       timeout: 5s
     handover:
       webhook:
-        url: {receiver.url('/operators')}
+        url: {receiver.url('/operators')}{status}
   - urlToken: billing
     flow: {ECHO_FLOW}
     webhook:
@@ -552,6 +557,118 @@ def run_separate_admin_listener(binary, workdir):
         receiver.close()
 
 
+def run_rich(binary, workdir):
+    """Rich outputs and statuses (SPEC §12): a notify with quick replies, a URL button, an image
+    and a card shows them in the transcript (as text and attributes: a quick reply made of markup
+    stays text); each output's status badge says sent once the receiver took it; the status
+    events for demo's statusWebhook show as compact lines; the form sends quick replies."""
+    receiver = Receiver()
+    herald = Herald(binary, receiver, workdir, separate_admin=False, name="rich.yaml", status_webhook=True)
+    driver = None
+    try:
+        herald.send("demo", "user-5", "conv-rich", "what are my options?")
+        # An image this Herald serves: the page's policy (img-src 'self') lets it load.
+        image_url = herald.url("/console/favicon.svg")
+        notify = {
+            "userId": "user-5", "sessionId": "conv-rich", "text": "Your order 1234 ships today.",
+            "quickReplies": [{"title": "Yes", "payload": "YES"}, {"title": XSS_QUICK_REPLY, "payload": XSS_QUICK_REPLY}],
+            "buttons": [{"title": "Track it", "url": "https://example.com/track?id=1234&x=<b>"}, {"title": "Call me", "payload": "CALL"}],
+            "attachments": [{"type": "image", "url": image_url, "caption": "Your parcel"},
+                            {"type": "file", "url": "https://example.com/invoice-1234.pdf", "name": "invoice-1234.pdf"}],
+            "card": {"title": "Order 1234", "subtitle": "2 items, arriving Friday", "imageUrl": image_url,
+                     "buttons": [{"title": "Details", "url": "https://example.com/orders/1234"}]},
+        }
+        status, _, body = http("POST", herald.url("/notify/demo"), notify, headers={"X-API-Key": ADMIN_KEY})
+        assert status == 202, f"POST /notify/demo (rich): {status} {body}"
+        output_id = json.loads(body)["outputId"]
+        template = {"userId": "user-5", "sessionId": "conv-rich",
+                    "template": {"name": "order_update", "language": "en", "parameters": ["1234", "Friday"]}}
+        status, _, body = http("POST", herald.url("/notify/demo"), template, headers={"X-API-Key": ADMIN_KEY})
+        assert status == 202, f"POST /notify/demo (template): {status} {body}"
+        template_id = json.loads(body)["outputId"]
+        arrived = receiver.wait_for(lambda d: d["path"] == "/hook" and d["body"].get("id") == output_id, "of the rich notify")[0]["body"]
+        assert arrived["quickReplies"][1]["title"] == XSS_QUICK_REPLY and arrived["card"]["title"] == "Order 1234", arrived
+        receiver.wait_for(lambda d: d["path"] == "/status" and d["body"].get("outputId") == output_id, "of the rich notify's status event")
+
+        driver = browser()
+        page = Page(driver)
+        page.sign_in(herald.url(""))
+        page.go("#session/demo/conv-rich")
+        item = f'#transcript li[data-id="{output_id}"]'
+        page.wait(lambda: page.all(item) and page.all(item + ' [data-output-status="sent"]'), "the rich notify shows with its status badge: sent")
+        assert "✓ sent" in page.text(item + " .receipt"), page.text(item + " .receipt")
+        rich = driver.execute_script("""
+            const li = document.querySelector(arguments[0]);
+            const attrs = (node) => node && ({text: node.textContent, title: node.getAttribute('title'), href: node.getAttribute('href'),
+              target: node.getAttribute('target'), rel: node.getAttribute('rel'), src: node.getAttribute('src'), loading: node.getAttribute('loading'),
+              tag: node.tagName});
+            return {
+              quick: [...li.querySelectorAll('.chips.quick-reply > .chip')].map(attrs),
+              buttons: [...li.querySelectorAll(':scope > .rich > .chips.button > .chip')].map(attrs),
+              image: attrs(li.querySelector('.attachment.image img.thumb')),
+              imageLink: attrs(li.querySelector('.attachment.image a')),
+              file: attrs(li.querySelector('.attachment.file a')),
+              cardTitle: attrs(li.querySelector('.rich-card .card-title')),
+              cardSubtitle: attrs(li.querySelector('.rich-card .card-subtitle')),
+              cardImage: attrs(li.querySelector('.rich-card img')),
+              cardButtons: [...li.querySelectorAll('.rich-card .chip')].map(attrs),
+            };""", item)
+        assert [(c["tag"], c["text"], c["title"]) for c in rich["quick"]] == [
+            ("SPAN", "Yes", "payload: YES"), ("SPAN", XSS_QUICK_REPLY, "payload: " + XSS_QUICK_REPLY)], rich["quick"]
+        track, call = rich["buttons"]
+        assert track["tag"] == "A" and track["text"] == "Track it ↗" and track["href"] == "https://example.com/track?id=1234&x=%3Cb%3E", track
+        assert track["target"] == "_blank" and track["rel"] == "noopener noreferrer", track
+        assert call["tag"] == "SPAN" and call["text"] == "Call me" and call["title"] == "payload: CALL" and not call["href"], call
+        assert rich["image"]["src"] == image_url and rich["image"]["loading"] == "lazy", rich["image"]
+        assert rich["imageLink"]["href"] == image_url and rich["imageLink"]["rel"] == "noopener noreferrer" and "Your parcel" in rich["imageLink"]["text"]
+        assert rich["file"]["text"] == "invoice-1234.pdf" and rich["file"]["href"] == "https://example.com/invoice-1234.pdf", rich["file"]
+        assert rich["file"]["target"] == "_blank" and rich["file"]["rel"] == "noopener noreferrer", rich["file"]
+        assert rich["cardTitle"]["text"] == "Order 1234" and rich["cardSubtitle"]["text"] == "2 items, arriving Friday", rich
+        assert rich["cardImage"]["src"] == image_url, rich["cardImage"]
+        assert [(b["tag"], b["text"], b["href"]) for b in rich["cardButtons"]] == [("A", "Details ↗", "https://example.com/orders/1234")], rich["cardButtons"]
+        # The thumbnails load (same origin), and are no bigger than a thumbnail.
+        page.wait(lambda: driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0] + ' img.thumb')].every(i => i.complete && i.naturalWidth > 0)", item),
+            "the thumbnails load")
+        size = driver.execute_script("const r = document.querySelector(arguments[0] + ' .attachment img').getBoundingClientRect(); return [r.width, r.height]", item)
+        assert size[0] <= 220 and size[1] <= 160, f"the thumbnail is {size}"
+        # The template notify, in one line.
+        template_item = f'#transcript li[data-id="{template_id}"]'
+        page.wait(lambda: page.all(template_item + " .template"), "the template notify shows")
+        assert page.text(template_item + " .template") == "template order_update (en): 1234, Friday", page.text(template_item + " .template")
+        # Status events (to the statusWebhook) are compact lines, not messages to the user.
+        page.wait(lambda: any(i["cls"].endswith(" status") and i["text"] == f"status: sent for {output_id}" for i in transcript_items(page)),
+                  "the rich notify's status event shows as a compact line")
+        events = driver.execute_script("return [...document.querySelectorAll('#transcript li.status')].map(li => !!li.querySelector('.receipt, .rich, pre.json'))")
+        assert events and not any(events), "a status event is rendered like a message"
+        # The quick reply made of markup stayed text: no element, no alert, no script run.
+        assert driver.execute_script("return document.querySelectorAll('img[src=\"x\"], #transcript script').length") == 0
+        time.sleep(0.3)
+        page.no_alert()
+        assert driver.execute_script("return window.__xss === undefined"), "injected code ran"
+        print("console test: a rich notify shows its chips, links, image, card and template; status badge and events show")
+
+        # Quick replies from the form, one per line, go with a notify.
+        page.type("#message-text", "When should we call?")
+        page.type("#message-quick-replies", "Morning\n\nAfternoon ")
+        page.click("#notify-button")
+        sent = receiver.wait_for(lambda d: d["path"] == "/hook" and d["body"].get("text") == "When should we call?", "of the notify with quick replies")
+        assert [q["title"] for q in sent[0]["body"]["quickReplies"]] == ["Morning", "Afternoon"], sent[0]["body"]
+        form_item = f'#transcript li[data-id="{sent[0]["body"]["id"]}"]'
+        page.wait(lambda: page.all(form_item + ' [data-output-status="sent"]') and
+                  [c.text for c in page.all(form_item + " .chips.quick-reply .chip")] == ["Morning", "Afternoon"],
+                  "the form's quick replies show as chips, and the notify as sent")
+        assert page.find("#message-quick-replies").get_attribute("value") == ""
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, f"browser console errors: {errors}"
+        print("console test: quick replies from the notify form")
+    finally:
+        if driver is not None:
+            driver.quit()
+        herald.stop()
+        receiver.close()
+
+
 def run_operators(binary, workdir, screenshots):
     """Take over → the user's messages live → reply → hand back, with an `operate` key; what
     that key may not do is not shown; a `read` key sees no actions at all; the audit log."""
@@ -644,7 +761,8 @@ def main():
     passed, failed = 0, 0
     for name, run in [("single listener", lambda: run_single_listener(arguments.herald, workdir, arguments.screenshots)),
                       ("separate admin listener", lambda: run_separate_admin_listener(arguments.herald, workdir)),
-                      ("operators", lambda: run_operators(arguments.herald, workdir, arguments.screenshots))]:
+                      ("operators", lambda: run_operators(arguments.herald, workdir, arguments.screenshots)),
+                      ("rich outputs and statuses", lambda: run_rich(arguments.herald, workdir))]:
         try:
             run()
             passed += 1

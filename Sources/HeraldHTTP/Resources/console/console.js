@@ -597,6 +597,19 @@ function renderMessage(message) {
   if ((message.status === 'dead' || message.status === 'failed') && can('admin')) {
     actions.push(' ', el('button', { type: 'button', className: 'small', onclick: () => retry(message.outputId) }, 'Retry'));
   }
+  const lastError = message.lastError && message.status !== 'delivered' ? el('div', { className: 'error' }, message.lastError) : null;
+  const attempts = open ? renderAttempts(state.session.attempts.get(message.outputId)) : null;
+  // A status event for the endpoint's statusWebhook: one compact line, not a message to the user.
+  if (message.type === 'status') {
+    return el('li', { className: 'message output status', 'data-id': message.outputId },
+      el('div', { className: 'meta' },
+        pill('status'), ' ', el('span', { className: 'seq' }, '#' + message.seq), ' ', timeElement(message.at), ' ', pill(message.status),
+        el('span', { className: 'hint' }, ' to the status webhook')),
+      el('div', { className: 'text' }, statusEventText(message.data)),
+      lastError,
+      el('div', { className: 'actions' }, actions),
+      attempts);
+  }
   let origin = null;
   if (message.source === 'operator') origin = el('span', { className: 'hint' }, ' from operator ' + message.operator);
   else if (message.type === 'userMessage') origin = el('span', { className: 'hint' }, ' to the operators (' + message.operator + ')');
@@ -604,13 +617,118 @@ function renderMessage(message) {
   return el('li', { className: 'message output ' + message.type + (message.source === 'operator' ? ' operator' : ''), 'data-id': message.outputId },
     el('div', { className: 'meta' },
       pill(message.source === 'operator' ? 'operator' : message.type), ' ', el('span', { className: 'seq' }, '#' + message.seq), ' ',
-      timeElement(message.at), ' ', pill(message.status), origin),
+      timeElement(message.at), ' ', pill(message.status), ' ', receiptBadge(message), origin),
     message.text ? el('div', { className: 'text' }, message.text) : null,
     message.data ? el('pre', { className: 'json' }, json(message.data)) : null,
-    message.attachments ? el('pre', { className: 'json' }, 'attachments: ' + json(message.attachments)) : null,
-    message.lastError && message.status !== 'delivered' ? el('div', { className: 'error' }, message.lastError) : null,
+    renderRich(message),
+    lastError,
     el('div', { className: 'actions' }, actions),
-    open ? renderAttempts(state.session.attempts.get(message.outputId)) : null);
+    attempts);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rich outputs (SPEC §12) and where an output is on its way to the user. Like everything else,
+// titles, payloads, names and URLs reach the page as text and attributes only; a URL becomes a
+// link or an image only when it is http(s).
+
+// The URL when it is an absolute http:// or https:// URL, otherwise null.
+function httpURL(value) {
+  if (typeof value !== 'string') return null;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
+  } catch (error) {
+    return null;
+  }
+}
+
+// A link that opens in a new tab, which gets no handle on this page and no referrer.
+function externalLink(href, attributes, ...children) {
+  return el('a', { ...attributes, href, target: '_blank', rel: 'noopener noreferrer', referrerpolicy: 'no-referrer' }, ...children);
+}
+
+// `outputStatus` as a small badge: ✓ sent, ✓✓ delivered, ✓✓ read, failed (why, on hover).
+const RECEIPTS = { sent: '✓ sent', delivered: '✓✓ delivered', read: '✓✓ read', failed: '✗ failed' };
+
+function receiptBadge(message) {
+  const status = message.outputStatus;
+  if (!status || !RECEIPTS[status]) return null;
+  const title = [
+    status === 'failed' && message.statusError ? message.statusError : 'Output status: ' + status,
+    message.statusAt ? 'at ' + message.statusAt : null,
+    message.channelMessageId ? 'channel message ' + message.channelMessageId : null,
+  ].filter(Boolean).join(' · ');
+  return el('span', { className: 'receipt ' + status, 'data-output-status': status, title }, RECEIPTS[status]);
+}
+
+function statusEventText(data) {
+  const event = data && typeof data === 'object' ? data : {};
+  return 'status: ' + (event.status || '?') + ' for ' + (event.outputId || '?') + (event.error ? ' (' + event.error + ')' : '');
+}
+
+function chip(choice, kind) {
+  const url = choice.url !== undefined && choice.url !== null ? String(choice.url) : null;
+  if (url !== null) {
+    const href = httpURL(url);
+    if (href) return externalLink(href, { className: 'chip url', title: url }, choice.title, ' ↗');
+    return el('span', { className: 'chip url', title: url }, choice.title);
+  }
+  const payload = choice.payload !== undefined && choice.payload !== null ? String(choice.payload) : choice.title;
+  return el('span', { className: 'chip ' + kind, title: 'payload: ' + payload }, choice.title);
+}
+
+function chips(list, kind, label) {
+  if (!Array.isArray(list) || list.length === 0) return null;
+  return el('div', { className: 'chips ' + kind, 'aria-label': label }, list.map((choice) => chip(choice || {}, kind)));
+}
+
+function renderAttachment(attachment) {
+  const type = attachment.type || 'file';
+  const label = attachment.caption || attachment.name || attachment.url || type;
+  const href = httpURL(attachment.url);
+  if (!href) return el('li', { className: 'attachment ' + type }, pill(type, 'attachment'), ' ', label, el('span', { className: 'hint' }, ' ' + (attachment.url || '')));
+  if (type === 'image') {
+    const image = el('img', { src: href, alt: attachment.caption || attachment.name || 'image', loading: 'lazy', className: 'thumb' });
+    // An image the browser cannot show (elsewhere than this Herald, under the page's img-src
+    // policy, or gone) leaves its link and caption.
+    image.addEventListener('error', () => image.classList.add('broken'));
+    return el('li', { className: 'attachment image' }, externalLink(href, { className: 'image-link', title: attachment.url }, image, el('span', { className: 'caption' }, label)));
+  }
+  return el('li', { className: 'attachment ' + type }, pill(type, 'attachment'), ' ', externalLink(href, { className: 'file-link', title: attachment.url }, label));
+}
+
+function renderCard(card) {
+  if (!card || typeof card !== 'object') return null;
+  const image = httpURL(card.imageUrl);
+  const thumb = image ? el('img', { src: image, alt: card.title || 'card image', loading: 'lazy', className: 'thumb' }) : null;
+  if (thumb) thumb.addEventListener('error', () => thumb.classList.add('broken'));
+  return el('div', { className: 'rich-card' },
+    thumb,
+    el('div', { className: 'card-title' }, card.title || ''),
+    card.subtitle ? el('div', { className: 'card-subtitle' }, card.subtitle) : null,
+    !image && card.imageUrl ? el('div', { className: 'hint' }, card.imageUrl) : null,
+    chips(card.buttons, 'button', 'Card buttons'));
+}
+
+function renderTemplate(template) {
+  if (!template || typeof template !== 'object') return null;
+  const parameters = Array.isArray(template.parameters) ? template.parameters.map(String) : [];
+  return el('div', { className: 'template' },
+    'template ' + (template.name || '?') + ' (' + (template.language || '?') + ')' + (parameters.length ? ': ' + parameters.join(', ') : ''));
+}
+
+function renderRich(message) {
+  const attachments = Array.isArray(message.attachments) && message.attachments.length
+    ? el('ul', { className: 'attachments' }, message.attachments.map((attachment) => renderAttachment(attachment || {})))
+    : null;
+  const parts = [
+    renderTemplate(message.template),
+    attachments,
+    renderCard(message.card),
+    chips(message.buttons, 'button', 'Buttons'),
+    chips(message.quickReplies, 'quick-reply', 'Quick replies'),
+  ].filter(Boolean);
+  return parts.length ? el('div', { className: 'rich' }, parts) : null;
 }
 
 function renderAttempts(delivery) {
@@ -649,10 +767,15 @@ async function sendToSession(event) {
     const text = $('message-text').value;
     const data = readData($('message-data'));
     const delay = $('message-delay').value.trim();
+    const quickReplies = $('message-quick-replies').value.split('\n').map((line) => line.trim()).filter(Boolean);
     if (text) body.text = text;
     if (data) body.data = data;
     if (delay) body.delay = delay;
-    if (!text && !data) throw new Error('Write a text or a data object.');
+    if (!text && !data && !quickReplies.length) throw new Error('Write a text or a data object.');
+    if (quickReplies.length) {
+      if (kind !== 'notify') throw new Error('Quick replies go with Notify (an inject is the user\'s message).');
+      body.quickReplies = quickReplies.map((title) => ({ title }));
+    }
     if (!current.userId) throw new Error('The session has not loaded yet.');
   } catch (error) {
     notice(error.message, 'error');
@@ -667,6 +790,7 @@ async function sendToSession(event) {
     $('message-text').value = '';
     $('message-data').value = '';
     $('message-delay').value = '';
+    $('message-quick-replies').value = '';
     refresh();
   } catch (error) {
     notice((kind === 'notify' ? 'Notify' : 'Inject') + ' failed: ' + error.message, 'error');
