@@ -33,6 +33,7 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
     }
 
+    /// The answer to a ``HeraldError``: the one place its codes become statuses.
     static func from(_ error: HeraldError) -> APIError {
         let status: HTTPResponse.Status
         switch error {
@@ -44,14 +45,17 @@ public struct APIError: HTTPResponseError, Sendable, CustomStringConvertible {
     }
 }
 
-/// Turns every error into a JSON error body: Hummingbird's own (404 for an unknown route,
-/// 413, …) get a message, and anything unexpected is logged and answered 500 without detail.
+/// Turns every error into a JSON error body: a ``HeraldError`` by its code (404, 409, 503),
+/// Hummingbird's own (404 for an unknown route, 413, …) with a message, and anything
+/// unexpected is logged and answered 500 without detail. Routes just throw.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as HeraldError {
+            throw APIError.from(error)
         } catch let error as HTTPError {
             let message: String
             switch error.status {

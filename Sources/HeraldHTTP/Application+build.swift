@@ -13,14 +13,13 @@ public func buildApplication(
     let configuration = herald.configuration
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: JSONErrorMiddleware())
-    HealthRoutes(herald: herald).addRoutes(to: router)
+    router.addRoutes(HealthRoutes(herald: herald).endpoints)
 
     var services = herald.services
     if let adminListen = configuration.adminListen {
         let adminRouter = Router(context: BasicRequestContext.self)
         adminRouter.add(middleware: JSONErrorMiddleware())
-        HealthRoutes(herald: herald).addRoutes(to: adminRouter)
-        MetricsRoutes(herald: herald).addRoutes(to: adminRouter)
+        adminRouter.addRoutes(HealthRoutes(herald: herald).endpoints)
         addAdminRoutes(to: adminRouter, herald: herald)
         let adminApp = Application(
             router: adminRouter,
@@ -30,7 +29,6 @@ public func buildApplication(
         )
         services.append(adminApp)
     } else {
-        MetricsRoutes(herald: herald).addRoutes(to: router)
         addAdminRoutes(to: router, herald: herald)
     }
     router.addRoutes(EndpointRoutes(herald: herald).endpoints)
@@ -46,11 +44,17 @@ public func buildApplication(
     return application
 }
 
+/// The admin side: `/metrics` and the console (each checks the key its own way: the metrics
+/// take a bearer token too, the console's pages need none), and one group, behind the admin
+/// key, for inject, notify and `/admin/v1`.
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
-    InjectNotifyRoutes(herald: herald).addRoutes(to: router)
-    router.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
-    router.addRoutes(ScheduledRoutes(herald: herald).endpoints, atPath: "admin/v1")
-    ConsoleRoutes().addRoutes(to: router)
+    router.addRoutes(MetricsRoutes(herald: herald).endpoints)
+    router.addRoutes(ConsoleRoutes().endpoints)
+    let admin = router.group().add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
+    admin.addRoutes(InjectNotifyRoutes(herald: herald).endpoints)
+    admin.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
+    admin.addRoutes(OperatorRoutes(herald: herald).endpoints, atPath: "admin/v1")
+    admin.addRoutes(ScheduledRoutes(herald: herald).endpoints, atPath: "admin/v1")
 }
 
 /// Herald's HTTP listeners: `listen`, and `admin.listen` when it is set.

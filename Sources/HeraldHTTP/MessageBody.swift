@@ -62,17 +62,7 @@ struct MessageBody: Sendable {
 
     /// Parses and validates; every failure is a 400 naming the field.
     static func parse(_ bytes: ByteBuffer, rules: Rules) throws(APIError) -> MessageBody {
-        let json: JSON
-        do {
-            json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
-        } catch {
-            throw APIError(.badRequest, "body: not valid JSON (\(error))")
-        }
-        guard case .object(let object) = json else {
-            throw APIError(
-                .badRequest,
-                "body: must be a JSON object, not \(json.isNull ? "null" : "a" + (json.typeName == "array" ? "n " : " ") + json.typeName)")
-        }
+        let object = try JSONBody.object(bytes)
         let userId = try identifier(object, "userId", required: rules.userIdRequired)
         let sessionId = try identifier(object, "sessionId", required: true)!
 
@@ -173,6 +163,25 @@ struct MessageBody: Sendable {
     }
 }
 
+/// The one JSON-object reader of request bodies.
+enum JSONBody {
+    /// `bytes` as a JSON object; a 400 naming `body` otherwise.
+    static func object(_ bytes: ByteBuffer) throws(APIError) -> JSONObject {
+        let json: JSON
+        do {
+            json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
+        } catch {
+            throw APIError(.badRequest, "body: not valid JSON (\(error))")
+        }
+        guard case .object(let object) = json else {
+            throw APIError(
+                .badRequest,
+                "body: must be a JSON object, not \(json.isNull ? "null" : "a" + (json.typeName == "array" ? "n " : " ") + json.typeName)")
+        }
+        return object
+    }
+}
+
 extension Request {
     /// The body, at most `limit` bytes (413 beyond), after checking it is declared as JSON.
     func messageBytes(limit: Int) async throws(APIError) -> ByteBuffer {
@@ -182,6 +191,12 @@ extension Request {
                 throw APIError(.unsupportedMediaType, "Content-Type: must be application/json, not \(contentType)")
             }
         }
+        return try await bodyBytes(limit: limit)
+    }
+
+    /// The body as sent, at most `limit` bytes (413 beyond): the one place the size limit is
+    /// checked (channel requests come in the channel's own content type).
+    func bodyBytes(limit: Int) async throws(APIError) -> ByteBuffer {
         if let length = headers[.contentLength].flatMap(Int.init), length > limit {
             throw APIError(.contentTooLarge, "body: \(length) bytes is over the limit of \(limit) bytes")
         }

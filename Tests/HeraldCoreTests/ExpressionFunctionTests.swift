@@ -154,6 +154,9 @@ struct ExpressionFunctionTests {
         _ = expression.evaluate(in: Fixture.scope())
         #expect(
             Set(FlowFunction.allCases.map(\.rawValue))
-                == ["lower", "upper", "trim", "contains", "startsWith", "endsWith", "matches", "len", "number", "string", "default", "now"])
+                == [
+                    "lower", "upper", "trim", "contains", "startsWith", "endsWith", "matches", "len", "number", "string", "default", "now", "clip",
+                    "clipBytes", "join", "slice", "parseJson", "if",
+                ])
     }
 }

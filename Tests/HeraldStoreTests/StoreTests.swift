@@ -619,8 +619,8 @@ import Testing
     }
 
     /// A receipt for a message no output recorded is kept until history older than it is
-    /// pruned. (The SQL stores; the memory store keeps it as long as the process lives.)
-    @Test(arguments: kinds.filter { $0.description != "memory" })
+    /// pruned.
+    @Test(arguments: kinds)
     func anEarlyReceiptIsPrunedWithHistory(_ kind: Kind) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["kept", "pruned"], at: 50_000))])

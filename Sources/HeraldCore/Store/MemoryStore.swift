@@ -288,6 +288,7 @@ public final class MemoryStore: HeraldStore {
     public func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
         state.withLock { state in
             state.idempotency = state.idempotency.filter { $0.value.createdAt >= idempotencyCutoff }
+            state.earlyReceipts = state.earlyReceipts.filter { $0.value.at >= historyCutoff }
             for (key, inputs) in state.inputs { state.inputs[key] = inputs.filter { $0.receivedAt >= historyCutoff } }
             let old = state.outputs.values.filter { [.delivered, .dead].contains($0.status) && $0.output.timestamp < historyCutoff }
             for output in old {

@@ -6,15 +6,14 @@ import Hummingbird
 import NIOCore
 
 /// The REST admin API under `/admin/v1` (SPEC §2): endpoints, sessions, broadcast, deliveries.
-/// Every route needs `X-API-Key`, and the scope it is added with (SPEC §11); the operators'
-/// routes (handover, erasure, audit) are in ``OperatorRoutes``.
+/// Every route needs `X-API-Key` (the admin group's middleware), and the scope it is added
+/// with (SPEC §11); the operators' routes (handover, erasure, audit) are in ``OperatorRoutes``.
 struct AdminRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
         let keys = herald.configuration.adminKeys
         let routes = RouteCollection(context: Context.self)
-            .add(middleware: AdminKeyMiddleware(keys: keys))
         routes.get("endpoints", use: AdminScopes.scoped(.read, keys, listEndpoints))
         routes.get("endpoints/:urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
         routes.post("endpoints/:urlToken/resume", use: AdminScopes.scoped(.admin, keys, resumeEndpoint))
@@ -25,7 +24,6 @@ struct AdminRoutes<Context: RequestContext> {
         routes.get("deliveries", use: AdminScopes.scoped(.read, keys, listDeliveries))
         routes.get("deliveries/:outputId", use: AdminScopes.scoped(.read, keys, showDelivery))
         routes.post("deliveries/:outputId/retry", use: AdminScopes.scoped(.admin, keys, retryDelivery))
-        OperatorRoutes<Context>(herald: herald).add(to: routes)
         return routes
     }
 
@@ -51,11 +49,7 @@ struct AdminRoutes<Context: RequestContext> {
 
     @Sendable func resumeEndpoint(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let endpoint = try self.endpoint(context)
-        do {
-            try await herald.deliveries.resume(urlToken: endpoint.urlToken)
-        } catch {
-            throw APIError.from(error)
-        }
+        try await herald.deliveries.resume(urlToken: endpoint.urlToken)
         await herald.audit(key, .resume, AuditTarget(urlToken: endpoint.urlToken))
         return .json(.ok, ["urlToken": .string(endpoint.urlToken), "paused": false])
     }
@@ -85,13 +79,7 @@ struct AdminRoutes<Context: RequestContext> {
     @Sendable func showSession(request: Request, context: Context) async throws -> Response {
         let key = try sessionKey(context)
         let limit = try Self.limit(request.uri.queryParameters.get("limit"), default: 100)
-        let session: Session?
-        do {
-            session = try await herald.registry.session(key)
-        } catch {
-            throw APIError.from(error)
-        }
-        guard let session else { throw APIError.from(.unknownSession(key)) }
+        guard let session = try await herald.registry.session(key) else { throw HeraldError.unknownSession(key) }
         let transcript: [TranscriptEntry]
         do {
             transcript = try await herald.store.transcript(key, limit: limit)
@@ -103,15 +91,8 @@ struct AdminRoutes<Context: RequestContext> {
 
     @Sendable func deleteSession(request: Request, context: Context, adminKey: AdminKey) async throws -> Response {
         let key = try sessionKey(context)
-        let existed: Bool
-        let userId: String?
-        do {
-            userId = try await herald.registry.session(key)?.userId
-            existed = try await herald.registry.endSession(key)
-        } catch {
-            throw APIError.from(error)
-        }
-        guard existed else { throw APIError.from(.unknownSession(key)) }
+        let userId = try await herald.registry.session(key)?.userId
+        guard try await herald.registry.endSession(key) else { throw HeraldError.unknownSession(key) }
         await herald.audit(adminKey, .deleteSession, AuditTarget(urlToken: key.urlToken, sessionId: key.sessionId, userId: userId))
         return Response(status: .noContent)
     }
@@ -122,14 +103,10 @@ struct AdminRoutes<Context: RequestContext> {
     @Sendable func broadcast(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try Broadcast.parse(bytes)
-        do {
-            let count = try await herald.registry.broadcast(
-                urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, rich: body.rich)
-            await herald.audit(key, .broadcast, AuditTarget(urlToken: body.urlToken, userId: body.userId), detail: "notified \(count)")
-            return .json(.ok, ["urlToken": .string(body.urlToken), "notified": .number(Double(count))])
-        } catch {
-            throw APIError.from(error)
-        }
+        let count = try await herald.registry.broadcast(
+            urlToken: body.urlToken, userId: body.userId, text: body.text, data: body.data, rich: body.rich)
+        await herald.audit(key, .broadcast, AuditTarget(urlToken: body.urlToken, userId: body.userId), detail: "notified \(count)")
+        return .json(.ok, ["urlToken": .string(body.urlToken), "notified": .number(Double(count))])
     }
 
     // MARK: Deliveries
@@ -156,37 +133,32 @@ struct AdminRoutes<Context: RequestContext> {
 
     @Sendable func showDelivery(request: Request, context: Context) async throws -> Response {
         let outputId = try context.parameters.require("outputId")
+        let record: DeliveryRecord?
+        let attempts: [DeliveryAttempt]
         do {
-            guard let record = try await herald.store.delivery(outputId: outputId) else {
-                throw APIError.from(.unknownOutput(outputId))
-            }
-            let attempts = try await herald.store.attempts(outputId: outputId)
-            return .json(.ok, AdminJSON.delivery(record, attempts: attempts))
-        } catch let error as APIError {
-            throw error
+            record = try await herald.store.delivery(outputId: outputId)
+            attempts = try await herald.store.attempts(outputId: outputId)
         } catch {
             throw APIError(.serviceUnavailable, "store: not available")
         }
+        guard let record else { throw HeraldError.unknownOutput(outputId) }
+        return .json(.ok, AdminJSON.delivery(record, attempts: attempts))
     }
 
     @Sendable func retryDelivery(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let outputId = try context.parameters.require("outputId")
-        do {
-            let record = try await herald.deliveries.retry(outputId: outputId)
-            let output = record.output
-            await herald.audit(
-                key, .retry, AuditTarget(urlToken: output.session.urlToken, sessionId: output.session.sessionId, userId: output.userId, outputId: output.id))
-            return .json(.accepted, AdminJSON.delivery(record))
-        } catch {
-            throw APIError.from(error)
-        }
+        let record = try await herald.deliveries.retry(outputId: outputId)
+        let output = record.output
+        await herald.audit(
+            key, .retry, AuditTarget(urlToken: output.session.urlToken, sessionId: output.session.sessionId, userId: output.userId, outputId: output.id))
+        return .json(.accepted, AdminJSON.delivery(record))
     }
 
     // MARK: Parameters
 
     func endpoint(_ context: Context) throws -> Endpoint {
         let urlToken = try context.parameters.require("urlToken")
-        guard let endpoint = herald.configuration.endpoint(urlToken) else { throw APIError.from(.unknownEndpoint(urlToken)) }
+        guard let endpoint = herald.configuration.endpoint(urlToken) else { throw HeraldError.unknownEndpoint(urlToken) }
         return endpoint
     }
 
@@ -231,13 +203,7 @@ struct Broadcast {
     var rich = RichContent()
 
     static func parse(_ bytes: ByteBuffer) throws(APIError) -> Broadcast {
-        let json: JSON
-        do {
-            json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
-        } catch {
-            throw APIError(.badRequest, "body: not valid JSON (\(error))")
-        }
-        guard case .object(let object) = json else { throw APIError(.badRequest, "body: must be a JSON object") }
+        let object = try JSONBody.object(bytes)
         guard case .string(let urlToken)? = object["urlToken"], !urlToken.isEmpty else {
             throw APIError(.badRequest, "urlToken: is required (a string)")
         }

@@ -12,13 +12,15 @@ import NIOCore
 /// as `X-API-Key`, so the console is exactly as protected as the admin API. It is mounted beside
 /// the admin routes, so with `admin.listen` set it is only on the admin listener.
 struct ConsoleRoutes<Context: RequestContext> {
-    func addRoutes(to router: Router<Context>) {
-        router.get("console") { request, _ in
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.get("console") { request, _ in
             try ConsoleAssets.response(for: "index.html", ifNoneMatch: request.headers[.ifNoneMatch])
         }
-        router.get("console/:asset") { request, context in
+        routes.get("console/:asset") { request, context in
             try ConsoleAssets.response(for: try context.parameters.require("asset"), ifNoneMatch: request.headers[.ifNoneMatch])
         }
+        return routes
     }
 }
 

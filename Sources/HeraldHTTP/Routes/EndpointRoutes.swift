@@ -28,11 +28,7 @@ struct EndpointRoutes<Context: RequestContext> {
     /// The endpoint the path names (404 when there is none).
     private func endpoint(_ context: Context) throws -> (urlToken: String, endpoint: Endpoint) {
         let urlToken = try context.parameters.require("urlToken")
-        do {
-            return (urlToken, try herald.registry.endpoint(urlToken))
-        } catch {
-            throw APIError.from(error)
-        }
+        return (urlToken, try herald.registry.endpoint(urlToken))
     }
 
     /// `GET /{urlToken}`: only channels answer it (verification handshakes such as WhatsApp's
@@ -58,67 +54,6 @@ struct EndpointRoutes<Context: RequestContext> {
         return try await Self.accept(request, route: "message", herald: herald) { idempotency throws(HeraldError) in
             try await herald.registry.receive(message, idempotency: idempotency)
         }
-    }
-
-    /// A request in a channel's own protocol: the channel checks it and maps it to messages,
-    /// each runs like a user message, and the channel's answer goes back once they are recorded.
-    /// A message with the channel's id for it is processed once, however often the channel
-    /// sends it (the id is its idempotency key).
-    func receive(_ request: Request, _ endpoint: Endpoint, _ channel: HeraldChannels.Channel) async throws -> Response {
-        try Self.checkWebhookKey(request, endpoint)
-        let limit = herald.configuration.maxBodySize
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw APIError(.contentTooLarge, "body: \(length) bytes is over the limit of \(limit) bytes")
-        }
-        let bytes: ByteBuffer
-        do {
-            bytes = try await request.body.collect(upTo: limit)
-        } catch {
-            throw APIError(.contentTooLarge, "body: over the limit of \(limit) bytes")
-        }
-        let query = request.uri.query ?? ""
-        let base = herald.configuration.publicUrl ?? "http://" + (request.head.authority ?? "localhost")
-        let channelRequest = ChannelRequest(
-            method: request.method.rawValue, url: base + request.uri.path + (query.isEmpty ? "" : "?" + query), query: query,
-            headers: request.headers.map { ($0.name.rawName, $0.value) }, body: Array(buffer: bytes))
-        let inbound: ChannelInbound
-        do {
-            inbound = try channel.receive(channelRequest, now: herald.now())
-        } catch {
-            herald.logger.info(
-                "channel request rejected", metadata: ["urlToken": "\(endpoint.urlToken)", "status": "\(error.status)", "reason": "\(error.reason)"])
-            throw APIError(HTTPResponse.Status(code: error.status), "channel \(channel.name): \(error.reason)")
-        }
-        for message in inbound.messages {
-            var inboundMessage = InboundMessage(
-                urlToken: endpoint.urlToken, sessionId: message.sessionId, userId: message.userId, text: message.text, data: message.data,
-                source: .user, createSession: true)
-            inboundMessage.sharedSession = true
-            let idempotency = message.id.map { id in
-                IdempotencyRequest(key: "channel:" + id, render: { receipt in (200, Array((receipt.inputId ?? "").utf8)) })
-            }
-            do {
-                _ = try await herald.registry.receive(inboundMessage, idempotency: idempotency)
-            } catch {
-                throw APIError.from(error)
-            }
-        }
-        // Receipts (SPEC §12): recorded before the answer, so a channel that gets an error
-        // sends them again; order and repeats cannot move an output back.
-        let reports = inbound.statuses.map { status in
-            StatusReport(
-                urlToken: endpoint.urlToken, channelMessageId: status.messageId,
-                receipt: OutputReceipt(status: status.status, at: status.at, error: status.error))
-        }
-        do {
-            try await herald.registry.report(reports)
-        } catch {
-            throw APIError.from(error)
-        }
-        let reply = inbound.reply
-        var headers = HTTPFields()
-        if let contentType = reply.contentType { headers[.contentType] = contentType }
-        return Response(status: HTTPResponse.Status(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
     }
 
     /// `X-Webhook-Key` must be one of the endpoint's `apiKeys`, when it has any.
@@ -154,12 +89,7 @@ struct EndpointRoutes<Context: RequestContext> {
             }
             idempotency = IdempotencyRequest(key: route + ":" + key, render: render)
         }
-        let accepted: Accepted
-        do {
-            accepted = try await run(idempotency)
-        } catch {
-            throw APIError.from(error)
-        }
+        let accepted: Accepted = try await run(idempotency)
         switch accepted {
         case .processed(let receipt):
             let (status, body) = render(receipt)

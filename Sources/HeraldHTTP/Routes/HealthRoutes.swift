@@ -7,11 +7,12 @@ import NIOCore
 struct HealthRoutes<Context: RequestContext> {
     let herald: Herald
 
-    func addRoutes(to router: Router<Context>) {
-        router.get("healthz") { _, _ in
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
+        routes.get("healthz") { _, _ in
             Response.json(.ok, ["status": "ok"])
         }
-        router.get("readyz") { _, _ in
+        routes.get("readyz") { _, _ in
             do {
                 try await herald.store.ping()
                 return Response.json(.ok, ["status": "ready"])
@@ -19,10 +20,11 @@ struct HealthRoutes<Context: RequestContext> {
                 return Response.json(.serviceUnavailable, ["status": "unavailable", "error": ["message": "store: not reachable"]])
             }
         }
-        router.get("openapi.yaml") { _, _ in
+        routes.get("openapi.yaml") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "application/yaml"],
                 body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
+        return routes
     }
 }

@@ -7,17 +7,18 @@ import Hummingbird
 struct InjectNotifyRoutes<Context: RequestContext> {
     let herald: Herald
 
-    func addRoutes(to router: Router<Context>) {
+    var endpoints: RouteCollection<Context> {
         let keys = herald.configuration.adminKeys
-        let adminKey = AdminKeyMiddleware<Context>(keys: keys)
-        router.group("inject").add(middleware: adminKey).post(":urlToken", use: AdminScopes.scoped(.operate, keys, inject))
-        router.group("notify").add(middleware: adminKey).post(":urlToken", use: AdminScopes.scoped(.operate, keys, notify))
+        let routes = RouteCollection(context: Context.self)
+        routes.post("inject/:urlToken", use: AdminScopes.scoped(.operate, keys, inject))
+        routes.post("notify/:urlToken", use: AdminScopes.scoped(.operate, keys, notify))
+        return routes
     }
 
     /// The message runs through the endpoint's flow with `input.source == "inject"`.
     @Sendable func inject(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let urlToken = try context.parameters.require("urlToken")
-        _ = try endpoint(urlToken)
+        _ = try herald.registry.endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsScheduling: true))
         let message = InboundMessage(
@@ -40,7 +41,7 @@ struct InjectNotifyRoutes<Context: RequestContext> {
     /// not run.
     @Sendable func notify(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let urlToken = try context.parameters.require("urlToken")
-        _ = try endpoint(urlToken)
+        _ = try herald.registry.endpoint(urlToken)
         let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
         let body = try MessageBody.parse(bytes, rules: .init(allowsCreateSession: true, allowsRich: true, allowsScheduling: true))
         let notification = Notification(
@@ -70,13 +71,5 @@ struct InjectNotifyRoutes<Context: RequestContext> {
             throw APIError(.badRequest, "wait: a scheduled message has no outputs yet; leave wait out with sendAt or delay")
         }
         return try timing.request(now: herald.registry.clock.now(), maxDelay: herald.configuration.maxScheduleDelay)
-    }
-
-    private func endpoint(_ urlToken: String) throws(APIError) -> Endpoint {
-        do {
-            return try herald.registry.endpoint(urlToken)
-        } catch {
-            throw APIError.from(error)
-        }
     }
 }

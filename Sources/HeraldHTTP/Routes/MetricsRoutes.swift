@@ -23,10 +23,11 @@ public enum HeraldMetrics {
 struct MetricsRoutes<Context: RequestContext> {
     let herald: Herald
 
-    func addRoutes(to router: Router<Context>) {
+    var endpoints: RouteCollection<Context> {
         // Every key has `read`, the scope `/metrics` needs.
         let keys = herald.configuration.adminKeys.map { Array($0.key.value.utf8) }
-        router.get("metrics") { request, _ in
+        let routes = RouteCollection(context: Context.self)
+        routes.get("metrics") { request, _ in
             guard Self.authorized(request, keys: keys) else {
                 throw APIError(.unauthorized, "X-API-Key: an admin key is required (or Authorization: Bearer <key>)")
             }
@@ -38,6 +39,7 @@ struct MetricsRoutes<Context: RequestContext> {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
+        return routes
     }
 
     static func authorized(_ request: Request, keys: [[UInt8]]) -> Bool {

@@ -8,7 +8,8 @@ import NIOCore
 struct OperatorRoutes<Context: RequestContext> {
     let herald: Herald
 
-    func add(to routes: RouteCollection<Context>) {
+    var endpoints: RouteCollection<Context> {
+        let routes = RouteCollection(context: Context.self)
         let keys = herald.configuration.adminKeys
         routes.get("me", use: AdminScopes.scoped(.read, keys, me))
         routes.post("sessions/:urlToken/:sessionId/handover", use: AdminScopes.scoped(.operate, keys, handover))
@@ -16,6 +17,7 @@ struct OperatorRoutes<Context: RequestContext> {
         routes.post("sessions/:urlToken/:sessionId/handback", use: AdminScopes.scoped(.operate, keys, handback))
         routes.delete("users/:urlToken/:userId", use: AdminScopes.scoped(.admin, keys, erase))
         routes.get("audit", use: AdminScopes.scoped(.admin, keys, audit))
+        return routes
     }
 
     private var admin: AdminRoutes<Context> { AdminRoutes(herald: herald) }
@@ -31,12 +33,7 @@ struct OperatorRoutes<Context: RequestContext> {
     @Sendable func handover(request: Request, context: Context, key adminKey: AdminKey) async throws -> Response {
         let key = try admin.sessionKey(context)
         let body = try await OperatorBody.parse(request, herald, requireOperator: true)
-        let handover: Handover
-        do {
-            handover = try await herald.registry.handover(key, to: body.operatorName!)
-        } catch {
-            throw APIError.from(error)
-        }
+        let handover = try await herald.registry.handover(key, to: body.operatorName!)
         let userId = try? await herald.registry.session(key)?.userId
         await herald.audit(
             adminKey, .handover, AuditTarget(urlToken: key.urlToken, sessionId: key.sessionId, userId: userId ?? nil), detail: handover.operatorName)
@@ -47,12 +44,7 @@ struct OperatorRoutes<Context: RequestContext> {
     @Sendable func reply(request: Request, context: Context, key adminKey: AdminKey) async throws -> Response {
         let key = try admin.sessionKey(context)
         let body = try await OperatorBody.parse(request, herald, requireOperator: true, requireMessage: true)
-        let receipt: Receipt
-        do {
-            receipt = try await herald.registry.reply(key, OperatorReply(operatorName: body.operatorName!, text: body.text, data: body.data, rich: body.rich))
-        } catch {
-            throw APIError.from(error)
-        }
+        let receipt = try await herald.registry.reply(key, OperatorReply(operatorName: body.operatorName!, text: body.text, data: body.data, rich: body.rich))
         let output = receipt.outputs.first
         await herald.audit(
             adminKey, .reply, AuditTarget(urlToken: key.urlToken, sessionId: key.sessionId, userId: output?.userId, outputId: output?.id),
@@ -65,12 +57,7 @@ struct OperatorRoutes<Context: RequestContext> {
     @Sendable func handback(request: Request, context: Context, key adminKey: AdminKey) async throws -> Response {
         let key = try admin.sessionKey(context)
         let body = try await OperatorBody.parse(request, herald)
-        let receipt: Receipt
-        do {
-            receipt = try await herald.registry.handback(key, inject: body.inject)
-        } catch {
-            throw APIError.from(error)
-        }
+        let receipt = try await herald.registry.handback(key, inject: body.inject)
         let userId = try? await herald.registry.session(key)?.userId
         await herald.audit(
             adminKey, .handback, AuditTarget(urlToken: key.urlToken, sessionId: key.sessionId, userId: userId ?? nil),
@@ -87,12 +74,7 @@ struct OperatorRoutes<Context: RequestContext> {
         let endpoint = try admin.endpoint(context)
         let raw = try context.parameters.require("userId")
         let userId = raw.removingPercentEncoding ?? raw
-        let counts: ErasureCounts
-        do {
-            counts = try await herald.registry.erase(urlToken: endpoint.urlToken, userId: userId, outbox: herald.outbox)
-        } catch {
-            throw APIError.from(error)
-        }
+        let counts = try await herald.registry.erase(urlToken: endpoint.urlToken, userId: userId, outbox: herald.outbox)
         let summary =
             "sessions \(counts.sessions), inputs \(counts.inputs), outputs \(counts.outputs) (\(counts.undelivered) undelivered), attempts \(counts.attempts)"
         await herald.audit(key, .erase, AuditTarget(urlToken: endpoint.urlToken, userId: userId), detail: summary)
@@ -147,14 +129,7 @@ struct OperatorBody {
         if bytes.readableBytes == 0, !requireOperator {
             object = [:]
         } else {
-            let json: JSON
-            do {
-                json = try bytes.withUnsafeReadableBytes { buffer throws(JSONParseError) in try JSON.parse(buffer) }
-            } catch {
-                throw APIError(.badRequest, "body: not valid JSON (\(error))")
-            }
-            guard case .object(let parsed) = json else { throw APIError(.badRequest, "body: must be a JSON object") }
-            object = parsed
+            object = try JSONBody.object(bytes)
         }
         switch object["operator"] {
         case .none, .null?:

@@ -9,7 +9,6 @@ struct ScheduledRoutes<Context: RequestContext> {
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
-            .add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
         let keys = herald.configuration.adminKeys
         routes.get("scheduled", use: AdminScopes.scoped(.read, keys, list))
         routes.delete("scheduled/:id", use: AdminScopes.scoped(.operate, keys, cancel))
@@ -38,12 +37,7 @@ struct ScheduledRoutes<Context: RequestContext> {
     /// 204, or 404 when no pending schedule has the id (fired, cancelled, replaced, unknown).
     @Sendable func cancel(request: Request, context: Context, key: AdminKey) async throws -> Response {
         let id = try context.parameters.require("id")
-        let cancelled: ScheduledEntry
-        do {
-            cancelled = try await herald.registry.cancelSchedule(id: id)
-        } catch {
-            throw APIError.from(error)
-        }
+        let cancelled = try await herald.registry.cancelSchedule(id: id)
         await herald.audit(
             key, .cancelSchedule, AuditTarget(urlToken: cancelled.session.urlToken, sessionId: cancelled.session.sessionId, userId: cancelled.userId),
             detail: "\(cancelled.schedule.kind.name) \(id)")
