@@ -206,7 +206,7 @@ extension RichContent {
                 for (index, item) in try list(value, path + ".parameters", max: maxChoices).enumerated() {
                     switch item {
                     case .string(let text): parameters.append(text)
-                    case .number, .bool: parameters.append(item.text)
+                    case .number: parameters.append(item.text)
                     default:
                         throw RichContentError(field: "\(path).parameters[\(index)]", reason: "must be a string or a number, not \(item.typeName)")
                     }
@@ -268,7 +268,7 @@ extension RichContent {
             let itemPath = "\(path)[\(index)]"
             let members = try members(item, itemPath, allowed: ["title", "payload", "url"])
             let title = try text(members["title"], itemPath + ".title", required: true, max: maxTitleLength)!
-            let payload = try text(members["payload"], itemPath + ".payload", required: false, max: maxPayloadLength)
+            let payload = try text(members["payload"], itemPath + ".payload", required: false, max: maxPayloadLength, emptyIsAbsent: false)
             let url = try url(members["url"], itemPath + ".url", required: false)
             switch (payload, url) {
             case (let payload?, nil): result.append(Button(title: title, action: .payload(payload)))
@@ -294,30 +294,31 @@ extension RichContent {
         return object
     }
 
-    private static func text(_ value: JSON?, _ path: String, required: Bool, max: Int) throws(RichContentError) -> String? {
-        guard let value, !value.isNull else {
+    /// A string field. Absent is fine unless `required`; an empty string is absent too where
+    /// `emptyIsAbsent` (a name, a caption), else an error (a URL, a button's payload).
+    private static func text(
+        _ value: JSON?, _ path: String, required: Bool, max: Int, emptyIsAbsent: Bool = true
+    ) throws(RichContentError) -> String? {
+        guard let value, !(required && value.isNull) else {
             if required { throw RichContentError(field: path, reason: "is required") }
             return nil
         }
-        let text: String
-        switch value {
-        case .string(let string): text = string
-        case .number: text = value.text
-        default: throw RichContentError(field: path, reason: "must be a string, not \(value.typeName)")
-        }
+        guard case .string(let text) = value else { throw RichContentError(field: path, reason: "must be a string, not \(value.typeName)") }
         if text.isEmpty {
-            if required { throw RichContentError(field: path, reason: "must not be empty") }
+            if required || !emptyIsAbsent { throw RichContentError(field: path, reason: "must not be empty") }
             return nil
         }
-        guard text.count <= max else { throw RichContentError(field: path, reason: "at most \(max) characters, got \(text.count)") }
+        // Counted in Unicode code points, as JSON Schema's maxLength counts them.
+        let length = text.unicodeScalars.count
+        guard length <= max else { throw RichContentError(field: path, reason: "at most \(max) characters, got \(length)") }
         return text
     }
 
     private static func url(_ value: JSON?, _ path: String, required: Bool) throws(RichContentError) -> String? {
-        guard let text = try text(value, path, required: required, max: maxURLLength) else { return nil }
+        guard let text = try text(value, path, required: required, max: maxURLLength, emptyIsAbsent: false) else { return nil }
         let lower = text.lowercased()
         let scheme = lower.hasPrefix("https://") ? 8 : lower.hasPrefix("http://") ? 7 : 0
-        guard scheme > 0, text.count > scheme, !text.contains(where: \.isWhitespace) else {
+        guard scheme > 0, text.unicodeScalars.count > scheme, !text.contains(where: \.isWhitespace) else {
             throw RichContentError(field: path, reason: "'\(text.prefix(100))' is not an http:// or https:// URL")
         }
         return text
