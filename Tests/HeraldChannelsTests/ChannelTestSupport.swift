@@ -14,7 +14,7 @@ enum ChannelHerald {
     /// `vars` gets the receiver's base URL (for `apiBase`) and gives the `channelVars`.
     /// `channel` names a shipped channel file, or is a path to another one.
     static func run<T: Sendable>(
-        channel: String, urlToken: String, receiver: TestReceiver, vars: @escaping @Sendable (String) -> [String: String],
+        channel: String, urlToken: String, receiver: TestReceiver, vars: @escaping @Sendable (String) -> [String: String], flow: String = "echo",
         retry: String = "{ schedule: [100ms], jitter: 0, throttleDelay: 100ms }", logger: Logger = TestServices.logger,
         _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
@@ -28,7 +28,7 @@ enum ChannelHerald {
                 storage: memory
                 endpoints:
                   - urlToken: \(urlToken)
-                    flow: \(Fixtures.root)/examples/flows/echo.yaml
+                    flow: \(Fixtures.root)/examples/flows/\(flow).yaml
                     channel: \(channelFile)
                     channelVars:
 
