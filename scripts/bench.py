@@ -3,8 +3,10 @@
 
 Scenarios, each against a fresh Herald (empty store in a temp dir, echo flow, webhook to the sink):
   throughput  closed loop, BENCH_SESSIONS sessions, BENCH_CONNECTIONS in flight; BENCH_RUNS runs,
-              each followed by the baseline under the same load, and (SQLite; BENCH_WITHOUT_STORE=0
-              skips it) by the same Herald with `storage: memory`; the table shows medians
+              each runs Herald on every store of BENCH_STORAGE (a comma list: sqlite,postgres),
+              then the same-work floor (`herald-bench floor`; BENCH_FLOOR=0 skips it), then the
+              bare baseline under the same load, and (SQLite; BENCH_WITHOUT_STORE=0 skips it) the
+              same Herald with `storage: memory`; the table shows medians and same-run ratios
   latency     open loop at BENCH_RATE msgs/s: send→arrival latency at the sink
   hot         closed loop on one session (every message waits for the previous one)
   broadcast   creates BENCH_BROADCAST_SESSIONS sessions, measures Herald's RSS with them idle,
@@ -29,6 +31,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,9 +66,15 @@ class Settings:
         self.soak_minutes = env_int("BENCH_SOAK_MINUTES", 10)
         self.soak_history = os.environ.get("BENCH_SOAK_HISTORY", "2m")
         self.storage = os.environ.get("BENCH_STORAGE", "sqlite")
+        # Several stores, alternated run by run in scenario (a) (issue 28): `sqlite`, `memory`,
+        # `postgres` (a throwaway server started by scripts/postgres.sh, a fresh database for
+        # each Herald) or a postgres:// URL used as given. The other scenarios use the first.
+        self.stores = [store.strip() for store in self.storage.split(",") if store.strip()] or ["sqlite"]
         # Scenario (a) on SQLite also runs the same Herald with `storage: memory` in each run:
         # every part but the durable store, measured side by side (issue 17).
-        self.without_store = os.environ.get("BENCH_WITHOUT_STORE", "1") != "0" and self.storage == "sqlite"
+        self.without_store = os.environ.get("BENCH_WITHOUT_STORE", "1") != "0" and "sqlite" in self.stores
+        # Scenario (a) also runs the same-work floor in each run (issue 27).
+        self.floor = os.environ.get("BENCH_FLOOR", "1") != "0"
         self.instances = env_int("BENCH_INSTANCES", 1)
         self.max_commit_batch = os.environ.get("BENCH_MAX_COMMIT_BATCH", "")
         self.webhook_concurrency = os.environ.get("BENCH_WEBHOOK_CONCURRENCY", "")
@@ -76,6 +85,7 @@ class Settings:
         self.herald_port = port_base + 80
         self.sink_port = port_base + 100
         self.baseline_port = port_base + 200
+        self.floor_port = port_base + 300
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         self.out = os.environ.get("BENCH_OUT", os.path.join(ROOT, "bench-results", f"bench-{stamp}.json"))
 
@@ -131,6 +141,36 @@ def cpu_seconds(pid):
     return stat_cpu(f"/proc/{pid}/stat")[1]
 
 
+def process_tree_cpu_seconds(parent):
+    """CPU time (user + system) used so far by `parent` and every process whose parent it is,
+    counting the children that already ended (the parent's cutime and cstime, once it has
+    reaped them): a PostgreSQL server's postmaster and its backends."""
+    def times(path):
+        with open(path) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), sum(int(v) for v in fields[11:15])  # ppid; utime, stime, cutime, cstime
+    ticks = times(f"/proc/{parent}/stat")[1]
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid, used = times(f"/proc/{entry}/stat")
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended
+        if ppid == parent:
+            ticks += used
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def store_label(store):
+    """What a BENCH_STORAGE entry is called in the table: sqlite, memory, postgres, or for a
+    postgres:// URL postgres@host:port/database."""
+    if "://" not in store:
+        return store
+    url = urllib.parse.urlparse(store)
+    return f"postgres@{url.hostname}:{url.port or 5432}{url.path}"
+
+
 def thread_cpu_seconds(pid):
     """CPU time used so far by each kind of thread of a process, by the threads' names: NIO's
     event loops, Swift's cooperative pool (request handling, registry, flow, outbox, delivery
@@ -182,6 +222,8 @@ class Bench:
         os.makedirs(self.logdir, exist_ok=True)
         self.herald_extra = []
         self.notes = []
+        # The throwaway PostgreSQL server for BENCH_STORAGE's `postgres`, once started.
+        self.postgres = None
 
     # Processes
 
@@ -207,6 +249,65 @@ class Bench:
     def stop_all(self):
         for process in list(self.processes):
             self.stop(process)
+        self.stop_postgres()
+
+    # The throwaway PostgreSQL server
+
+    def start_postgres(self):
+        """Starts a PostgreSQL server with scripts/postgres.sh on first use (initdb in a temp
+        directory, a free port on 127.0.0.1) and returns what it printed: URL, DIR, BIN."""
+        if self.postgres is None:
+            log("starting a throwaway PostgreSQL server (scripts/postgres.sh start)")
+            result = subprocess.run([os.path.join(ROOT, "scripts", "postgres.sh"), "start"], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise RuntimeError(f"scripts/postgres.sh start failed: {result.stderr.strip()}")
+            exports = {}
+            for line in result.stdout.splitlines():
+                if line.startswith("export ") and "=" in line:
+                    name, value = line[len("export "):].split("=", 1)
+                    exports[name.strip()] = value.strip().strip("'")
+            directory = exports["HERALD_TEST_POSTGRES_DIR"]
+            with open(os.path.join(directory, "data", "postmaster.pid")) as pidfile:
+                pid = int(pidfile.readline())
+            with open(os.path.join(directory, "port")) as portfile:
+                port = int(portfile.read().strip())
+            self.postgres = {"dir": directory, "bin": exports["HERALD_TEST_POSTGRES_BIN"], "port": port, "pid": pid, "databases": 0,
+                             "version": subprocess.run([os.path.join(exports["HERALD_TEST_POSTGRES_BIN"], "postgres"), "--version"],
+                                                       capture_output=True, text=True).stdout.strip()}
+        return self.postgres
+
+    def stop_postgres(self):
+        if self.postgres is not None:
+            subprocess.run([os.path.join(ROOT, "scripts", "postgres.sh"), "stop", self.postgres["dir"]], capture_output=True)
+            self.postgres = None
+
+    def postgres_database(self):
+        """A fresh database on the throwaway server, so each Herald starts on an empty store as
+        it does on SQLite; returns its URL."""
+        server = self.start_postgres()
+        server["databases"] += 1
+        name = f"bench_{server['databases']}"
+        result = subprocess.run([os.path.join(server["bin"], "createdb"), "-h", "127.0.0.1", "-p", str(server["port"]), "-U", "postgres", name],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"createdb {name} failed: {result.stderr.strip()}")
+        return f"postgres://postgres@127.0.0.1:{server['port']}/{name}?sslmode=disable"
+
+    def drop_postgres_database(self, url):
+        """Drops a database made by postgres_database (the runs' rows would fill the disk)."""
+        if self.postgres is None or not url.startswith(f"postgres://postgres@127.0.0.1:{self.postgres['port']}/bench_"):
+            return
+        name = urllib.parse.urlparse(url).path.lstrip("/")
+        subprocess.run([os.path.join(self.postgres["bin"], "dropdb"), "-h", "127.0.0.1", "-p", str(self.postgres["port"]), "-U", "postgres",
+                        "--if-exists", name], capture_output=True)
+
+    def postgres_cpu(self, storage):
+        """CPU seconds used so far by the throwaway server (its postmaster and backends) when
+        `storage` is one of its databases; None otherwise (a server given by URL is not ours to
+        measure)."""
+        if self.postgres is None or not storage.startswith(f"postgres://postgres@127.0.0.1:{self.postgres['port']}/"):
+            return None
+        return process_tree_cpu_seconds(self.postgres["pid"])
 
     # Herald, the baseline, the sink
 
@@ -221,8 +322,15 @@ class Bench:
             log(note)
             self.notes.append(note)
 
+    def resolve_storage(self, storage=None):
+        """A BENCH_STORAGE entry (the first when None) as Herald's `storage:` setting, except
+        SQLite's file, which start_herald puts in Herald's directory: `postgres` becomes a fresh
+        database on the throwaway server."""
+        storage = storage or self.s.stores[0]
+        return self.postgres_database() if storage == "postgres" else storage
+
     def storage_setting(self, directory, storage=None):
-        storage = storage or self.s.storage
+        storage = self.resolve_storage(storage)
         if storage == "sqlite":
             return f"sqlite:{directory}/herald.sqlite"
         return storage
@@ -250,6 +358,19 @@ endpoints:
             file.write(config)
         process = self.start(f"herald{index or ''}", [f"{self.bin}/herald", "serve", "--config", config_path, *self.herald_extra])
         wait_for_port(port, process, "herald")
+        return process
+
+    def start_floor(self):
+        """`herald-bench floor`: Herald's physical work without Herald, on a fresh SQLite file,
+        POSTing to the same sink."""
+        ensure_port_free(self.s.floor_port)
+        directory = tempfile.mkdtemp(prefix="floor-", dir=self.workdir)
+        args = [f"{self.bin}/herald-bench", "floor", "--port", str(self.s.floor_port), "--database", os.path.join(directory, "floor.sqlite"),
+                "--webhook", f"http://127.0.0.1:{self.s.sink_port}/hook"]
+        if self.s.webhook_concurrency:
+            args += ["--concurrency", self.s.webhook_concurrency]
+        process = self.start("floor", args)
+        wait_for_port(self.s.floor_port, process, "floor")
         return process
 
     def start_baseline(self):
@@ -366,70 +487,162 @@ endpoints:
 
     def herald_closed_loop(self, label, sessions, duration, storage=None):
         """A fresh Herald: warm-up load, drain, then the measured load and its deliveries. With
-        BENCH_INSTANCES > 1 (PostgreSQL), that many instances share the store and the load.
-        `storage` overrides BENCH_STORAGE for this Herald."""
-        if self.s.instances > 1:
-            if self.s.storage in ("sqlite", "memory"):
-                raise RuntimeError("BENCH_INSTANCES > 1 needs BENCH_STORAGE=postgres://... (one store shared by the instances)")
-            heralds = [self.start_herald(f"{label}{i}", index=i) for i in range(self.s.instances)]
-            ports = [self.s.herald_port + i for i in range(self.s.instances)]
+        BENCH_INSTANCES > 1 on PostgreSQL, that many instances share the store and the load.
+        `storage` (a BENCH_STORAGE entry) overrides the first of BENCH_STORAGE for this Herald."""
+        storage = self.resolve_storage(storage)
+        try:
+            if self.s.instances > 1 and storage not in ("sqlite", "memory"):
+                return self.instances_closed_loop(label, sessions, duration, storage)
+            herald = self.start_herald(label, storage=storage)
             try:
-                if self.s.warmup > 0:
-                    warm = self.load_instances(ports, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
-                    self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
-                self.sink_reset()
-                before = {h.pid: cpu_seconds(h.pid) for h in heralds}
-                sink = self.cpu_snapshot(heralds[0])["sink"]
-                report = self.load_instances(ports, duration=duration, sessions=sessions, connections=self.s.connections)
-                delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
-                server = sum(cpu_seconds(pid) - cpu for pid, cpu in before.items())
-                cpu = {"server": round(server * 1e6 / max(1, report["accepted"]), 1),
-                       "sink": round((cpu_seconds(sink[0]) - sink[1]) * 1e6 / max(1, report["accepted"]), 1)}
-                return {"load": report, "delivered": delivered, "instances": self.s.instances, "cpuMicrosPerMessage": cpu}
+                return self.closed_loop(herald, self.s.herald_port, sessions, duration, storage=storage)
             finally:
-                for herald in heralds:
-                    self.stop(herald)
-        herald = self.start_herald(label, storage=storage)
+                self.stop(herald)
+        finally:
+            self.drop_postgres_database(storage)
+
+    def instances_closed_loop(self, label, sessions, duration, storage):
+        """BENCH_INSTANCES Heralds on one PostgreSQL store, the load split over them."""
+        heralds = [self.start_herald(f"{label}{i}", index=i, storage=storage) for i in range(self.s.instances)]
+        ports = [self.s.herald_port + i for i in range(self.s.instances)]
         try:
             if self.s.warmup > 0:
-                warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
+                warm = self.load_instances(ports, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
                 self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
             self.sink_reset()
-            cpu = self.cpu_snapshot(herald)
-            report = self.load(self.s.herald_port, duration=duration, sessions=sessions, connections=self.s.connections)
+            before = {h.pid: cpu_seconds(h.pid) for h in heralds}
+            sink = self.cpu_snapshot(heralds[0])["sink"]
+            postgres = self.postgres_cpu(storage)
+            report = self.load_instances(ports, duration=duration, sessions=sessions, connections=self.s.connections)
             delivered = self.wait_delivered(report["accepted"], report["startedAtMicros"])
-            return {"load": report, "delivered": delivered, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"]),
-                    "peakRssKiB": rss_kib(herald.pid, "VmHWM")}
+            server = sum(cpu_seconds(pid) - cpu for pid, cpu in before.items())
+            per = lambda seconds: round(seconds * 1e6 / max(1, report["accepted"]), 1)
+            cpu = {"server": per(server), "sink": per(cpu_seconds(sink[0]) - sink[1])}
+            if postgres is not None:
+                cpu["postgres"] = per(self.postgres_cpu(storage) - postgres)
+            return {"load": report, "delivered": delivered, "instances": self.s.instances, "cpuMicrosPerMessage": cpu}
         finally:
-            self.stop(herald)
+            for herald in heralds:
+                self.stop(herald)
+
+    def closed_loop(self, server, port, sessions, duration, *, delivers=True, storage=None):
+        """Warm-up load (and its deliveries), then the measured load, its deliveries, and the CPU
+        per message of the server (in all and per kind of thread), of the sink and, when
+        `storage` is a database of the throwaway PostgreSQL server, of that server."""
+        if self.s.warmup > 0:
+            warm = self.load(port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
+            if delivers:
+                self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+        if delivers:
+            self.sink_reset()
+        cpu = self.cpu_snapshot(server)
+        postgres = self.postgres_cpu(storage) if storage else None
+        report = self.load(port, duration=duration, sessions=sessions, connections=self.s.connections)
+        result = {"load": report}
+        if delivers:
+            result["delivered"] = self.wait_delivered(report["accepted"], report["startedAtMicros"])
+        result["cpuMicrosPerMessage"] = self.cpu_per_message(cpu, report["accepted"])
+        if postgres is not None:
+            result["cpuMicrosPerMessage"]["postgres"] = round((self.postgres_cpu(storage) - postgres) * 1e6 / max(1, report["accepted"]), 1)
+        result["peakRssKiB"] = rss_kib(server.pid, "VmHWM")
+        return result
+
+    def floor_closed_loop(self, sessions, duration):
+        floor = self.start_floor()
+        try:
+            return self.closed_loop(floor, self.s.floor_port, sessions, duration)
+        finally:
+            self.stop(floor)
 
     def baseline_closed_loop(self, sessions, duration):
         baseline = self.start_baseline()
         try:
-            if self.s.warmup > 0:
-                self.load(self.s.baseline_port, duration=self.s.warmup, sessions=sessions, connections=self.s.connections, warmup=True)
-            cpu = self.cpu_snapshot(baseline)
-            report = self.load(self.s.baseline_port, duration=duration, sessions=sessions, connections=self.s.connections)
-            return {"load": report, "cpuMicrosPerMessage": self.cpu_per_message(cpu, report["accepted"])}
+            return self.closed_loop(baseline, self.s.baseline_port, sessions, duration, delivers=False)
         finally:
             self.stop(baseline)
 
     def throughput(self):
+        """Each run: Herald on every store of BENCH_STORAGE, the floor, the bare baseline (and
+        Herald without a store), one after the other under the same load, so every ratio comes
+        from one run."""
+        labels = [store_label(store) for store in self.s.stores]
         runs = []
         for index in range(self.s.runs):
-            log(f"throughput run {index + 1}/{self.s.runs}: herald, {self.s.sessions} sessions, {self.s.connections} in flight, {self.s.duration}s")
-            herald = self.herald_closed_loop("throughput", self.s.sessions, self.s.duration)
-            log(f"  herald accepted {herald['load']['acceptedPerSecond']}/s, delivered {herald['delivered'].get('perSecond')}/s")
-            log(f"throughput run {index + 1}/{self.s.runs}: baseline")
-            baseline = self.baseline_closed_loop(self.s.sessions, self.s.duration)
-            log(f"  baseline accepted {baseline['load']['acceptedPerSecond']}/s")
-            run = {"herald": herald, "baseline": baseline}
+            step = f"throughput run {index + 1}/{self.s.runs}"
+            run = {"heralds": {}}
+            for store, label in zip(self.s.stores, labels):
+                log(f"{step}: herald on {label}, {self.s.sessions} sessions, {self.s.connections} in flight, {self.s.duration}s")
+                herald = self.herald_closed_loop("throughput", self.s.sessions, self.s.duration, storage=store)
+                herald["storage"] = label
+                run["heralds"][label] = herald
+                postgres = herald["cpuMicrosPerMessage"].get("postgres")
+                log(f"  herald on {label} accepted {herald['load']['acceptedPerSecond']}/s, delivered {herald['delivered'].get('perSecond')}/s, "
+                    f"CPU {herald['cpuMicrosPerMessage']['server']} µs per message" + (f" (+ PostgreSQL {postgres} µs)" if postgres is not None else ""))
+            # The first store's Herald, where it always was in the results.
+            run["herald"] = run["heralds"][labels[0]]
+            if self.s.floor:
+                log(f"{step}: the same-work floor")
+                run["floor"] = self.floor_closed_loop(self.s.sessions, self.s.duration)
+                log(f"  floor accepted {run['floor']['load']['acceptedPerSecond']}/s, delivered {run['floor']['delivered'].get('perSecond')}/s, "
+                    f"CPU {run['floor']['cpuMicrosPerMessage']['server']} µs per message")
+            log(f"{step}: baseline")
+            run["baseline"] = self.baseline_closed_loop(self.s.sessions, self.s.duration)
+            log(f"  baseline accepted {run['baseline']['load']['acceptedPerSecond']}/s")
             if self.s.without_store:
-                log(f"throughput run {index + 1}/{self.s.runs}: herald without a store (storage: memory)")
+                log(f"{step}: herald without a store (storage: memory)")
                 run["heraldWithoutStore"] = self.herald_closed_loop("throughput-memory", self.s.sessions, self.s.duration, storage="memory")
                 log(f"  herald without a store accepted {run['heraldWithoutStore']['load']['acceptedPerSecond']}/s")
             runs.append(run)
-        return {"runs": runs}
+        result = {"stores": labels, "runs": runs, "summary": self.throughput_summary(labels, runs)}
+        if self.postgres is not None:
+            result["postgres"] = {"version": self.postgres["version"], "startedBy": "scripts/postgres.sh"}
+        return result
+
+    # Targets of issue 27, against the floor in the same run.
+    FLOOR_THROUGHPUT_TARGET = 0.8
+    FLOOR_CPU_TARGET = 1.25
+
+    def throughput_summary(self, labels, runs):
+        """Medians over the runs of each server's figures, and the same-run ratios (the median
+        of each run's ratio): Herald ÷ floor (accepted/s, CPU per message), Herald ÷ bare, and
+        each store's accepted/s ÷ the first store's."""
+        def figures(results):
+            cpu = [r["cpuMicrosPerMessage"] for r in results]
+            summary = {"acceptedPerSecond": median([r["load"]["acceptedPerSecond"] for r in results]),
+                       "deliveredPerSecond": median([r.get("delivered", {}).get("perSecond") for r in results]),
+                       "cpuMicrosPerMessage": median([c["server"] for c in cpu]),
+                       "cpuMicrosPerMessageByThread": self.thread_medians(results)}
+            if any("postgres" in c for c in cpu):
+                summary["postgresCpuMicrosPerMessage"] = median([c.get("postgres") for c in cpu])
+            return summary
+
+        def ratio(pairs):
+            values = [a / b for a, b in pairs if a and b]
+            return {"median": round(median(values), 3), "runs": [round(v, 3) for v in values]} if values else None
+
+        summary = {"heralds": {}}
+        for label in labels:
+            heralds = [run["heralds"][label] for run in runs]
+            entry = figures(heralds)
+            entry["overBare"] = ratio((h["load"]["acceptedPerSecond"], run["baseline"]["load"]["acceptedPerSecond"]) for h, run in zip(heralds, runs))
+            if all("floor" in run for run in runs):
+                entry["overFloor"] = ratio((h["load"]["acceptedPerSecond"], run["floor"]["load"]["acceptedPerSecond"]) for h, run in zip(heralds, runs))
+                entry["cpuOverFloor"] = ratio((h["cpuMicrosPerMessage"]["server"], run["floor"]["cpuMicrosPerMessage"]["server"])
+                                              for h, run in zip(heralds, runs))
+                entry["targets"] = {
+                    "overFloorAtLeast": self.FLOOR_THROUGHPUT_TARGET, "cpuOverFloorAtMost": self.FLOOR_CPU_TARGET,
+                    "overFloorMet": bool(entry["overFloor"] and entry["overFloor"]["median"] >= self.FLOOR_THROUGHPUT_TARGET),
+                    "cpuOverFloorMet": bool(entry["cpuOverFloor"] and entry["cpuOverFloor"]["median"] <= self.FLOOR_CPU_TARGET)}
+            if label != labels[0]:
+                entry["overFirstStore"] = ratio((h["load"]["acceptedPerSecond"], run["heralds"][labels[0]]["load"]["acceptedPerSecond"])
+                                                for h, run in zip(heralds, runs))
+            summary["heralds"][label] = entry
+        if all("floor" in run for run in runs):
+            summary["floor"] = figures([run["floor"] for run in runs])
+        summary["baseline"] = figures([run["baseline"] for run in runs])
+        if all("heraldWithoutStore" in run for run in runs):
+            summary["heraldWithoutStore"] = figures([run["heraldWithoutStore"] for run in runs])
+        return summary
 
     def latency(self):
         log(f"latency: herald at {self.s.rate:g} msgs/s for {self.s.rate_duration}s")
@@ -565,11 +778,16 @@ endpoints:
     # Report
 
     @staticmethod
-    def by_thread(heralds):
+    def thread_medians(results):
         """Median CPU µs per message of each kind of thread over runs, largest first."""
-        threads = [h["cpuMicrosPerMessage"].get("serverThreads", {}) for h in heralds]
+        threads = [r["cpuMicrosPerMessage"].get("serverThreads", {}) for r in results]
         groups = sorted({g for t in threads for g in t}, key=lambda g: -median([t.get(g, 0) for t in threads]))
-        return ", ".join(f"{g} {median([t.get(g, 0) for t in threads]):.0f} µs" for g in groups if any(t.get(g) for t in threads))
+        return {g: median([t.get(g, 0) for t in threads]) for g in groups if any(t.get(g) for t in threads)}
+
+    @staticmethod
+    def by_thread(results, unit=" µs"):
+        """The medians of thread_medians as text: `tasks 72 µs, store queue 56 µs, …`."""
+        return ", ".join(f"{g} {v:.0f}{unit}" for g, v in Bench.thread_medians(results).items())
 
     def table(self, results):
         rows = []
@@ -581,15 +799,19 @@ endpoints:
 
         if "throughput" in results:
             runs = results["throughput"]["runs"]
-            accepted = median([r["herald"]["load"]["acceptedPerSecond"] for r in runs])
+            labels = results["throughput"]["stores"]
             base = median([r["baseline"]["load"]["acceptedPerSecond"] for r in runs])
-            rows.append([f"(a) max throughput, {self.s.sessions} sessions (median of {len(runs)})",
-                         fmt(accepted), fmt(median([r["herald"]["delivered"].get("perSecond") for r in runs])),
-                         fmt(median([r["herald"]["delivered"]["sendToArrivalMs"]["p50"] for r in runs]), 1),
-                         fmt(median([r["herald"]["delivered"]["sendToArrivalMs"]["p99"] for r in runs]), 1),
-                         fmt(median([r["herald"]["load"]["latencyMs"]["p99"] for r in runs]), 1),
-                         fmt(base), fmt(median([r["baseline"]["load"]["latencyMs"]["p99"] for r in runs]), 1),
-                         f"{accepted / base:.2f}x" if accepted and base else "-"])
+            for label in labels:
+                heralds = [r["heralds"][label] for r in runs]
+                accepted = median([h["load"]["acceptedPerSecond"] for h in heralds])
+                store = f", {label}" if len(labels) > 1 else ""
+                rows.append([f"(a) max throughput, {self.s.sessions} sessions{store} (median of {len(runs)})",
+                             fmt(accepted), fmt(median([h["delivered"].get("perSecond") for h in heralds])),
+                             fmt(median([h["delivered"]["sendToArrivalMs"]["p50"] for h in heralds]), 1),
+                             fmt(median([h["delivered"]["sendToArrivalMs"]["p99"] for h in heralds]), 1),
+                             fmt(median([h["load"]["latencyMs"]["p99"] for h in heralds]), 1),
+                             fmt(base), fmt(median([r["baseline"]["load"]["latencyMs"]["p99"] for r in runs]), 1),
+                             f"{accepted / base:.2f}x" if accepted and base else "-"])
         if "latency" in results:
             herald, baseline = results["latency"]["herald"], results["latency"]["baseline"]
             rows.append([f"(b) fixed {self.s.rate:g} msgs/s", fmt(herald["load"]["acceptedPerSecond"]),
@@ -635,6 +857,51 @@ endpoints:
         lines.insert(1, "-+-".join("-" * w for w in widths))
         return "\n".join(lines), {"header": header, "rows": rows}
 
+    def same_work_table(self, throughput):
+        """Scenario (a)'s servers side by side (issue 27): Herald on each store, the same-work
+        floor, the bare baseline and Herald without a store, medians of the same runs, with the
+        same-run ratios to the floor and to the bare server."""
+        summary = throughput["summary"]
+
+        def fmt(value, digits=0, suffix=""):
+            return "-" if value is None else f"{value:,.{digits}f}{suffix}"
+
+        def ratio(entry, key):
+            value = entry.get(key)
+            return "-" if not value else f"{value['median']:.2f}x"
+
+        def row(name, entry, heraldOnly=True):
+            return [name, fmt(entry["acceptedPerSecond"]), fmt(entry["deliveredPerSecond"]), fmt(entry["cpuMicrosPerMessage"]),
+                    fmt(entry.get("postgresCpuMicrosPerMessage")), ratio(entry, "overFloor") if heraldOnly else "-",
+                    ratio(entry, "cpuOverFloor") if heraldOnly else "-", ratio(entry, "overBare") if heraldOnly else "-",
+                    ", ".join(f"{g} {v:.0f}" for g, v in entry["cpuMicrosPerMessageByThread"].items())]
+
+        rows = [row(f"herald ({label})", summary["heralds"][label]) for label in throughput["stores"]]
+        if "floor" in summary:
+            rows.append(row("floor (sqlite)", summary["floor"], heraldOnly=False))
+        rows.append(row("bare", summary["baseline"], heraldOnly=False))
+        if "heraldWithoutStore" in summary:
+            rows.append(row("herald (memory, no store)", summary["heraldWithoutStore"], heraldOnly=False))
+        header = ["(a) server", "acc/s", "deliv/s", "CPU µs/msg", "PostgreSQL µs/msg", "÷ floor acc/s", "CPU ÷ floor", "÷ bare acc/s",
+                  "CPU µs/msg by thread"]
+        widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+        lines = [" | ".join(str(cell).ljust(widths[i]) if i in (0, len(header) - 1) else str(cell).rjust(widths[i]) for i, cell in enumerate(r))
+                 for r in [header] + rows]
+        lines.insert(1, "-+-".join("-" * w for w in widths))
+        for label in throughput["stores"]:
+            entry = summary["heralds"][label]
+            if "targets" in entry:
+                targets = entry["targets"]
+                lines.append(f"(a) targets on {label} (issue 27): accepted/s ≥ {targets['overFloorAtLeast']} × the floor's: "
+                             f"{ratio(entry, 'overFloor')} ({'met' if targets['overFloorMet'] else 'not met'}; runs "
+                             f"{', '.join(f'{v:.2f}' for v in entry['overFloor']['runs'])}); CPU per message ≤ {targets['cpuOverFloorAtMost']} × the "
+                             f"floor's: {ratio(entry, 'cpuOverFloor')} ({'met' if targets['cpuOverFloorMet'] else 'not met'})")
+            if "overFirstStore" in entry:
+                first = throughput["stores"][0]
+                runs = ", ".join(f"{v:.2f}" for v in entry["overFirstStore"]["runs"])
+                lines.append(f"(a) {label} ÷ {first}, accepted/s, same runs: {ratio(entry, 'overFirstStore')} (runs {runs})")
+        return "\n".join(lines), {"header": header, "rows": rows}
+
     def machine(self):
         cpu = ""
         try:
@@ -649,6 +916,13 @@ endpoints:
 
     def run(self):
         self.check_herald_flags()
+        if self.s.instances > 1 and all(store in ("sqlite", "memory") for store in self.s.stores):
+            raise RuntimeError("BENCH_INSTANCES > 1 needs PostgreSQL in BENCH_STORAGE (postgres, or postgres://...): one store shared by the instances")
+        others = [scenario for scenario in self.s.scenarios if scenario != "throughput"]
+        if len(self.s.stores) > 1 and others:
+            note = f"{', '.join(others)} ran on {store_label(self.s.stores[0])} only (the first of BENCH_STORAGE)"
+            log(note)
+            self.notes.append(note)
         self.start_sink()
         results = {}
         for scenario in self.s.scenarios:
@@ -657,10 +931,11 @@ endpoints:
                 raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast, scheduled, soak)")
             results[scenario] = method()
         text, table = self.table(results)
+        same_work_text, same_work_table = self.same_work_table(results["throughput"]) if "throughput" in results else (None, None)
         settings = {k: v for k, v in vars(self.s).items() if k != "out"}
         document = {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": self.machine(),
                     "settings": settings, "herald": {"storage": self.s.storage, "extraArgs": self.herald_extra}, "notes": self.notes,
-                    "table": table, "results": results}
+                    "table": table, "throughputTable": same_work_table, "results": results}
         os.makedirs(os.path.dirname(self.s.out), exist_ok=True)
         with open(self.s.out, "w") as file:
             json.dump(document, file, indent=2)
@@ -670,22 +945,29 @@ endpoints:
               f"storage {self.s.storage}{' ' + ' '.join(self.herald_extra) if self.herald_extra else ''}, echo flow, loopback")
         print("acc/s: accepted (2xx) per second; deliv/s: deliveries at the sink per second from the load's start to the last arrival;")
         print("s→a: send→arrival at the sink; req: request latency at the load tool; ratio: Herald accepted/s ÷ baseline's, same run")
+        if "throughput" in results:
+            print("(a) floor: `herald-bench floor`, Herald's physical work without Herald (decode, SQLite group commit, 202, libcurl POST,")
+            print("    attempt recorded); ratios are medians of each run's ratio; CPU: the server process, PostgreSQL's postmaster and backends apart")
         print()
         print(text)
         if "throughput" in results:
             runs = results["throughput"]["runs"]
-            herald = ", ".join(f"{r['herald']['load']['acceptedPerSecond']:,.0f}" for r in runs)
-            baseline = ", ".join(f"{r['baseline']['load']['acceptedPerSecond']:,.0f}" for r in runs)
-            print(f"(a) runs, accepted/s: herald {herald}; baseline {baseline}")
+            print()
+            print(same_work_text)
+            print()
+            accepted = lambda key: ", ".join(f"{r[key]['load']['acceptedPerSecond']:,.0f}" for r in runs)
+            heralds = "; ".join(f"herald on {label} " + ", ".join(f"{r['heralds'][label]['load']['acceptedPerSecond']:,.0f}" for r in runs)
+                                for label in results["throughput"]["stores"])
+            floor = f"; floor {accepted('floor')}" if all("floor" in r for r in runs) else ""
+            print(f"(a) runs, accepted/s: {heralds}{floor}; baseline {accepted('baseline')}")
             cpu = median([r["herald"]["cpuMicrosPerMessage"]["server"] for r in runs])
             sink = median([r["herald"]["cpuMicrosPerMessage"]["sink"] for r in runs])
             load = median([r["herald"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
             base = median([r["baseline"]["cpuMicrosPerMessage"]["server"] for r in runs])
             base_load = median([r["baseline"]["load"]["loadToolCpuMicrosPerMessage"] for r in runs])
-            print(f"(a) CPU per message: herald {cpu:.0f} µs, {cpu / base:.1f}x the baseline's (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
+            first = f" on {results['throughput']['stores'][0]}" if len(results["throughput"]["stores"]) > 1 else ""
+            print(f"(a) CPU per message: herald{first} {cpu:.0f} µs, {cpu / base:.1f}x the baseline's (+ sink {sink:.0f} µs, load tool {load:.0f} µs); "
                   f"baseline {base:.0f} µs (+ load tool {base_load:.0f} µs)")
-            print("(a) herald CPU per message by thread: " + self.by_thread([r["herald"] for r in runs]))
-            print("(a) baseline CPU per message by thread: " + self.by_thread([r["baseline"] for r in runs]))
             if all("heraldWithoutStore" in r for r in runs):
                 memory = [r["heraldWithoutStore"] for r in runs]
                 ratios = [m["load"]["acceptedPerSecond"] / r["baseline"]["load"]["acceptedPerSecond"] for m, r in zip(memory, runs)]

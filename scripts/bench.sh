@@ -4,8 +4,10 @@
 # One run starts a webhook sink (`herald-bench sink`) and, per scenario, a fresh Herald
 # (`herald serve`: SQLite store in a temp dir, echo flow, webhook → the sink), drives it with
 # `herald-bench load`, and runs the bare Hummingbird baseline (`herald-bench baseline`) under
-# the same load. It prints one table (Herald, baseline, ratio) and writes it as JSON to
-# bench-results/. Orchestration is in scripts/bench.py (Python 3, standard library only).
+# the same load; in the throughput scenario also the same-work floor (`herald-bench floor`:
+# decode, SQLite group commit, 202, libcurl POST to the same sink, attempt recorded). It prints
+# the tables (Herald, floor, baseline, ratios) and writes them as JSON to bench-results/.
+# Orchestration is in scripts/bench.py (Python 3, standard library only).
 #
 # Settings (environment):
 #   BENCH_RUNS=3                  runs of the max-throughput scenario (the table shows the median)
@@ -20,13 +22,18 @@
 #   BENCH_SCHEDULED=100000        notifies scheduled for the same second (one per session)
 #   BENCH_SOAK_RATE=1500 BENCH_SOAK_MINUTES=10 BENCH_SOAK_HISTORY=2m   the soak scenario (not in the default set)
 #   BENCH_SCENARIOS=throughput,latency,hot,broadcast,scheduled   which to run
-#   BENCH_STORAGE=sqlite          or memory, or postgres://user:pass@host/db
+#   BENCH_STORAGE=sqlite          or memory, postgres (a throwaway server from scripts/postgres.sh, a fresh
+#                                 database per Herald, its CPU reported), postgres://user:pass@host/db (used as
+#                                 given), or a comma list (sqlite,postgres): the throughput scenario runs every
+#                                 store in each run, alternating; the other scenarios use the first
+#   BENCH_FLOOR=1                 the throughput scenario also runs the same-work floor in each run; 0 skips it
 #   BENCH_WITHOUT_STORE=1         with sqlite, each throughput run also measures the same Herald on `storage: memory`; 0 skips it
 #   BENCH_INSTANCES=1             with postgres: that many Herald instances share the store and the load
+#   BENCH_QUIET_WAIT=120          seconds to wait, before each measured load, for other processes to leave the CPUs
 #   BENCH_MAX_COMMIT_BATCH=       e.g. 1: passes --max-commit-batch N to `herald serve` (if it has it)
-#   BENCH_WEBHOOK_CONCURRENCY=    the endpoint's webhook.concurrency (Herald's default when unset)
+#   BENCH_WEBHOOK_CONCURRENCY=    the endpoint's webhook.concurrency and the floor's --concurrency (64, Herald's default, when unset)
 #   BENCH_DRAIN_TIMEOUT=180       seconds to wait for all deliveries after the load stops
-#   BENCH_PORT_BASE=19000         Herald on +80, admin on the same listener, sink +100, baseline +200
+#   BENCH_PORT_BASE=19000         Herald on +80, admin on the same listener, sink +100, baseline +200, floor +300
 #   BENCH_SKIP_BUILD=1            use the binaries already built
 #   BENCH_OUT=bench-results/bench-<time>.json
 set -euo pipefail

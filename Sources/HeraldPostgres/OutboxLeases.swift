@@ -208,7 +208,7 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
                     store.client.query(
                     """
                         SELECT DISTINCT o.url_token, o.session_id FROM outputs o
-                        WHERE o.status IN ('pending', 'failed') AND NOT EXISTS (
+                        WHERE o.status IN (\(unescaped: PostgresStore.undelivered)) AND NOT EXISTS (
                           SELECT 1 FROM outbox_leases l JOIN outbox_owners w ON w.owner = l.owner
                           WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND w.alive_until >= \(now))
                         LIMIT 1000
@@ -323,7 +323,7 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
                             USING unnest(\(candidates.map(\.key.urlToken))::text[], \(candidates.map(\.key.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
                             WHERE l.url_token = u.url_token AND l.session_id = u.session_id AND l.owner = \(owner)
                               AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = u.url_token AND o.session_id = u.session_id
-                                AND o.status IN ('pending', 'failed'))
+                                AND o.status IN (\(unescaped: PostgresStore.undelivered)))
                             RETURNING l.url_token, l.session_id
                             """, logger: logger)))
             }

@@ -80,6 +80,9 @@ struct PostgresBatch {
         }
         if !keys.isEmpty || !messageKeys.isEmpty { try await Self.lock(keys, and: messageKeys, connection, logger) }
         if !keys.isEmpty { try await read(keys, connection) }
+        // Not Core's `StoreChangeHandler`: the changes are collected here and written by
+        // `flush` as a few array statements, the locks above come first, and the writes are
+        // asynchronous.
         for change in changes {
             switch change {
             case .session(let commit):
@@ -148,7 +151,7 @@ struct PostgresBatch {
               ON s.url_token = k.url_token AND s.session_id = k.session_id
             """, logger: logger)
         for try await row in rows {
-            let session = try PostgresStore.session(from: PostgresStore.Reader(row))
+            let session = try Session(stored: PostgresStore.Reader(row))
             sessions[session.key] = session
         }
     }
@@ -250,7 +253,7 @@ struct PostgresBatch {
               \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
               \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
               \(NullableArray(outputs.map { $0.attachments.map { JSON.array($0).jsonString } }))::text[],
-              \(NullableArray(outputs.map(Self.storedRich)))::text[], \(NullableArray(outputs.map(\.inputId)))::text[],
+              \(NullableArray(outputs.map { $0.storedRich?.jsonString }))::text[], \(NullableArray(outputs.map(\.inputId)))::text[],
               \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
               \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[],
               \(NullableArray(outputs.map(\.operatorName)))::text[])
@@ -278,7 +281,7 @@ struct PostgresBatch {
             FROM unnest(\(updates.map(\.outputId))::text[], \(updates.map(\.status.rawValue))::text[], \(updates.map { Int64($0.attempts) })::int8[],
               \(NullableArray(updates.map { $0.nextAttemptAt?.milliseconds }))::int8[],
               \(NullableArray(updates.map { $0.attempt?.error?.storableText }))::text[],
-              \(NullableArray(updates.map(Self.deliveredAt)))::int8[], \(NullableArray(updates.map { messageIds[$0.outputId] }))::text[])
+              \(NullableArray(updates.map { $0.deliveredAt?.milliseconds }))::int8[], \(NullableArray(updates.map { messageIds[$0.outputId] }))::text[])
               AS u(id, status, attempts, next_attempt_at, error, delivered_at, channel_message_id)
             WHERE o.id = u.id
             """, logger: logger)
@@ -365,14 +368,6 @@ struct PostgresBatch {
         OutputStatus.sqlRank(of: column)
     }
 
-    /// The rich content stored beside the `attachments` column (which keeps them): everything
-    /// else, `nil` when there is nothing else.
-    private static func storedRich(_ output: Output) -> String? {
-        var object = output.rich.json
-        object["attachments"] = nil
-        return object.isEmpty ? nil : JSON.object(object).jsonString
-    }
-
     private func writeAudit(_ connection: PostgresConnection) async throws {
         guard !audit.isEmpty else { return }
         try await connection.query(
@@ -385,8 +380,8 @@ struct PostgresBatch {
             """, logger: logger)
     }
 
-    /// Deletes the user's outputs (with their attempts), inputs and sessions, clears the
-    /// targets of audit entries naming the user, and tells every instance (`NOTIFY
+    /// Deletes the user's outputs (with their attempts), inputs and sessions, redacts the audit
+    /// entries naming the user (``AuditEntry/redactForErasure()``), and tells every instance (`NOTIFY
     /// herald_outbox 'erased …'`, on commit) to drop the user's outputs from its outbox.
     static func erase(_ erasure: Erasure, _ connection: PostgresConnection, _ logger: Logger) async throws {
         let (urlToken, userId) = (erasure.urlToken, erasure.userId.bytea)
@@ -395,7 +390,7 @@ struct PostgresBatch {
             """
             WITH gone AS (DELETE FROM outputs WHERE url_token = \(urlToken) AND user_id = \(userId) RETURNING id, status),
               tried AS (DELETE FROM attempts WHERE output_id IN (SELECT id FROM gone) RETURNING 1)
-            SELECT (SELECT count(*) FROM tried), count(*), count(*) FILTER (WHERE status IN ('pending', 'failed')) FROM gone
+            SELECT (SELECT count(*) FROM tried), count(*), count(*) FILTER (WHERE status IN (\(unescaped: PostgresStore.undelivered))) FROM gone
             """, logger: logger
         ).decode((Int64, Int64, Int64).self) {
             (counts.attempts, counts.outputs, counts.undelivered) = (Int(attempts), Int(outputs), Int(undelivered))
@@ -417,17 +412,11 @@ struct PostgresBatch {
         }
         try await connection.query(
             """
-            UPDATE audit SET session_id = NULL, user_id = NULL, output_id = NULL, target_erased = true
-            WHERE url_token = \(urlToken) AND user_id = \(userId)
+            UPDATE audit SET \(unescaped: AuditEntry.sqlRedactionForErasure) WHERE url_token = \(urlToken) AND user_id = \(userId)
             """, logger: logger)
         try await connection.query(
             "SELECT pg_notify('herald_outbox', concat_ws(' ', 'erased', \(urlToken)::text, encode(\(userId)::bytea, 'hex')))", logger: logger)
         erasure.record(counts)
-    }
-
-    private static func deliveredAt(_ update: DeliveryUpdate) -> Int64? {
-        guard update.status == .delivered, let attempt = update.attempt else { return nil }
-        return attempt.startedAt.milliseconds + attempt.durationMilliseconds
     }
 
     /// Claims the lease of each session that got outputs, or tells its holder.
@@ -500,9 +489,10 @@ struct PostgresBatch {
         try await connection.query(
             """
             DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE url_token = \(urlToken)
-              AND session_id = \(sessionId) AND status IN ('delivered', 'dead'))
+              AND session_id = \(sessionId) AND status IN (\(unescaped: PostgresStore.finished)))
             """, logger: logger)
         try await connection.query(
-            "DELETE FROM outputs WHERE url_token = \(urlToken) AND session_id = \(sessionId) AND status IN ('delivered', 'dead')", logger: logger)
+            "DELETE FROM outputs WHERE url_token = \(urlToken) AND session_id = \(sessionId) AND status IN (\(unescaped: PostgresStore.finished))",
+            logger: logger)
     }
 }

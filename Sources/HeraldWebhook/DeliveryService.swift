@@ -170,7 +170,7 @@ public final class DeliveryService: Service, Sendable {
                 return
             }
         } else {
-            let body = WebhookPayload.body(for: output, format: webhook.format)
+            let body = output.webhookBody(format: webhook.format)
             var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
             if let key = (forOperators ? handoverSigningKeys : forStatus ? statusSigningKeys : signingKeys)[endpoint.urlToken] {
                 headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))

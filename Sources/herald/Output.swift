@@ -20,9 +20,9 @@ func printError(_ line: String) {
 }
 
 /// Logs go to stderr as text lines, at `level`.
-func bootstrapLogging(level: String) -> Logger {
+func bootstrapLogging(level: String, format: LogSettings.Format = .text) -> Logger {
     let logLevel = Logger.Level(rawValue: level) ?? .info
-    LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: logLevel) }
+    LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: logLevel, format: format) }
     var logger = Logger(label: "herald")
     logger.logLevel = logLevel
     return logger

@@ -13,8 +13,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "The config file (SPEC §6).")
     var config: String = "herald.yaml"
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = "info"
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default: the config's log.level, else info).")
+    var logLevel: String?
 
     @Option(help: "Most changes one store transaction takes (group commit); 1 turns it off (for benchmarks).")
     var maxCommitBatch: Int = 2000
@@ -23,8 +23,8 @@ struct Serve: AsyncParsableCommand {
     var shutdownTimeout: Int = 30
 
     func run() async throws {
-        let logger = bootstrapLogging(level: logLevel)
         let configuration = try loadConfiguration(config, failure: ExitCode(2))
+        let logger = bootstrapLogging(level: logLevel ?? configuration.log.level ?? "info", format: configuration.log.format)
         for endpoint in configuration.endpoints {
             for warning in endpoint.flow.warnings { logger.warning("\(warning)") }
         }

@@ -170,7 +170,9 @@ import Testing
                 #expect(record["statusError"]?.stringValue?.contains("HTTP 400") == true)
                 #expect(record["status"] == "dead")
                 let metrics = try await herald.admin("GET", "/metrics").text
-                let failedLine = metrics.split(separator: "\n").first { $0.hasPrefix("herald_output_status_total") && $0.contains(#"status="failed""#) }
+                let failedLine = metrics.split(separator: "\n").first {
+                    $0.hasPrefix("herald_output_status_total") && $0.contains(#"url_token="demo""#) && $0.contains(#"status="failed""#)
+                }
                 // Counters are per process, and tests run side by side: at least this one.
                 let count = failedLine.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
                 #expect(count >= 1, "\(failedLine ?? "no herald_output_status_total{status=\"failed\"}")")

@@ -1,11 +1,10 @@
 import HeraldCore
+import HeraldTestSupport
 import Testing
 
 /// Schedules on every store (SPEC §10): kept with their session, found when due, listed,
 /// found by id, and keeping their session from counting as idle.
 @Suite struct ScheduleStoreTests {
-    typealias Kind = StoreTests.Kind
-
     static func schedule(_ id: String, due: Int64, key: String? = nil, kind: Schedule.Kind = .notify, text: String? = "t") -> Schedule {
         Schedule(id: id, key: key, kind: kind, dueAt: Timestamp(milliseconds: due), createdAt: Timestamp(milliseconds: 1), text: text)
     }
@@ -20,8 +19,8 @@ import Testing
         return commit
     }
 
-    @Test(arguments: StoreTests.kinds)
-    func schedulesRoundTripWithTheirSession(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func schedulesRoundTripWithTheirSession(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let schedules = [
                 Schedule(
@@ -41,8 +40,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreTests.kinds)
-    func dueSessionsAreThoseWhoseTimeHasComeEarliestFirst(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func dueSessionsAreThoseWhoseTimeHasComeEarliestFirst(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([
                 .session(Self.commit("late", [Self.schedule("a", due: 3_000)])),
@@ -62,8 +61,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreTests.kinds)
-    func pendingSchedulesAreListedAndFoundById(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func pendingSchedulesAreListedAndFoundById(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([
                 .session(Self.commit("s1", [Self.schedule("sch_a", due: 3_000, key: "k"), Self.schedule("sch_b", due: 8_000)])),
@@ -85,8 +84,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreTests.kinds)
-    func aSessionWithAPendingScheduleIsNotIdle(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func aSessionWithAPendingScheduleIsNotIdle(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([
                 .session(Self.commit("waiting", [Self.schedule("x", due: 90_000)], at: 1_000)),
@@ -97,8 +96,8 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreTests.kinds)
-    func outputsKeepTheScheduleTheyCameFrom(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func outputsKeepTheScheduleTheyCameFrom(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             var commit = StoreTests.commit(version: 1, texts: ["on time", "late", "plain"])
             commit.outputs[0].scheduledId = "sch_1"

@@ -1,50 +1,15 @@
 import Foundation
 import GRDB
 import HeraldCore
-import HeraldPostgres
 @testable import HeraldSQLite
 import HeraldTestSupport
 import Logging
 import Testing
 
-/// One test-suite for every store: what the protocol promises holds for memory and SQLite alike.
+/// One test-suite for every store (``Fixtures/Store``): what the protocol promises holds for
+/// memory, SQLite and PostgreSQL alike.
 @Suite struct StoreTests {
-    /// Makes a fresh store of one kind.
-    struct Kind: Sendable, CustomStringConvertible {
-        var description: String
-        var make: @Sendable () async throws -> any HeraldStore
-
-        /// Runs `body` on a fresh, prepared store (with its connection pool running, for
-        /// PostgreSQL), and closes it.
-        func run(_ body: @Sendable (any HeraldStore) async throws -> Void) async throws {
-            let store = try await make()
-            if let postgres = store as? PostgresStore {
-                try await TestServices.run([postgres]) {
-                    try await postgres.prepare()
-                    try await body(postgres)
-                }
-                return
-            }
-            try await store.prepare()
-            try await body(store)
-            try await store.close()
-        }
-    }
-
-    /// Memory and SQLite always; PostgreSQL when `make test` started a server (see
-    /// scripts/postgres.sh), else its cases fail saying so.
-    static let kinds: [Kind] = [
-        Kind(description: "memory") { MemoryStore() },
-        Kind(description: "sqlite") {
-            try SQLiteStore(path: try Fixtures.temporaryDirectory() + "/herald.sqlite", logger: Logger(label: "test"))
-        },
-        Kind(description: "postgres") {
-            try PostgresStore(url: try PostgresTestDatabase.create(), logger: Logger(label: "test"))
-        },
-    ]
-
     static let key = SessionKey(urlToken: "demo", sessionId: "s1")
-
 
     static func commit(
         _ key: SessionKey = key, version: Int64, texts: [String], context: JSONObject = [:], seq: Int64 = 1, at time: Int64 = 1_000
@@ -63,8 +28,8 @@ import Testing
         return SessionCommit(session: session, expectedVersion: version - 1, input: input, outputs: outputs)
     }
 
-    @Test(arguments: kinds)
-    func sessionsRoundTrip(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func sessionsRoundTrip(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             #expect(try await store.session(Self.key) == nil)
             try await store.apply([.session(Self.commit(version: 1, texts: ["a"], context: ["order": ["id": "A-1"], "n": 2]))])
@@ -77,8 +42,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func aVersionConflictRecordsNothing(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func aVersionConflictRecordsNothing(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["a"]))])
             let other = SessionKey(urlToken: "demo", sessionId: "other")
@@ -110,8 +75,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func turnsRunInQueueOrderOnTheStoredSession(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func turnsRunInQueueOrderOnTheStoredSession(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let other = SessionKey(urlToken: "demo", sessionId: "other")
             // Two turns of one session in one batch: the second sees the first one's result. A
@@ -145,8 +110,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func theOutboxKeepsInsertionOrderAndDeliveryState(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func theOutboxKeepsInsertionOrderAndDeliveryState(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let other = SessionKey(urlToken: "demo", sessionId: "s0")
             try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
@@ -197,8 +162,8 @@ import Testing
 
     /// The common case, a success at the first attempt, reads back exactly like any attempt
     /// (SQLite keeps it in the output's row, the other stores in the attempt log).
-    @Test(arguments: kinds)
-    func aFirstAttemptSuccessShowsInTheAttemptLog(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func aFirstAttemptSuccessShowsInTheAttemptLog(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["a"]))])
             let id = try #require(try await store.undeliveredOutputs().first?.output.id)
@@ -215,8 +180,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func deletingASessionKeepsItsUndeliveredOutputs(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func deletingASessionKeepsItsUndeliveredOutputs(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
             let outputs = try await store.undeliveredOutputs()
@@ -231,8 +196,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func sessionQueriesFilterPageAndCount(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func sessionQueriesFilterPageAndCount(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             for index in 0..<5 {
                 let key = SessionKey(urlToken: index < 4 ? "demo" : "other", sessionId: "s\(index)")
@@ -251,8 +216,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func transcriptsIdempotencyAndPausedEndpoints(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func transcriptsIdempotencyAndPausedEndpoints(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             var commit = Self.commit(version: 1, texts: ["a"])
             commit.idempotency = IdempotentResponse(urlToken: "demo", key: "k", status: 202, body: Array("{}".utf8), createdAt: Timestamp(milliseconds: 10_000))
@@ -270,8 +235,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func pruningKeepsUndeliveredOutputsAndRecentHistory(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func pruningKeepsUndeliveredOutputsAndRecentHistory(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             var old = Self.commit(version: 1, texts: ["old delivered", "old pending"], at: 1_000)
             old.idempotency = IdempotentResponse(urlToken: "demo", key: "old", status: 202, body: [], createdAt: Timestamp(milliseconds: 1_000))
@@ -290,8 +255,8 @@ import Testing
 
     // MARK: Operators (SPEC §11)
 
-    @Test(arguments: kinds)
-    func handoverStateAndOperatorRepliesRoundTrip(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func handoverStateAndOperatorRepliesRoundTrip(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             var commit = Self.commit(version: 1, texts: ["reply"])
             commit.session.handover = Handover(operatorName: "ada", since: Timestamp(milliseconds: 2_000), lastActivity: Timestamp(milliseconds: 3_000))
@@ -316,8 +281,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func theAuditLogPagesNewestFirst(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func theAuditLogPagesNewestFirst(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             for index in 1...5 {
                 let entry = AuditEntry(
@@ -338,8 +303,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func erasingAUserRemovesEverythingOfTheirsAndNothingElse(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func erasingAUserRemovesEverythingOfTheirsAndNothingElse(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let gone = SessionKey(urlToken: "demo", sessionId: "g1")
             let gone2 = SessionKey(urlToken: "demo", sessionId: "g2")
@@ -403,8 +368,8 @@ import Testing
     /// Erasure finds a user's rows however they got there: inputs they wrote in someone else's
     /// session (a channel's shared conversation), and outputs delivered after their session
     /// ended. (SQLite finds them without an index by user on inputs and outputs.)
-    @Test(arguments: kinds)
-    func erasureFindsGuestInputsAndOutputsDeliveredAfterTheSessionEnded(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func erasureFindsGuestInputsAndOutputsDeliveredAfterTheSessionEnded(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let group = SessionKey(urlToken: "demo", sessionId: "group")
             let ended = SessionKey(urlToken: "demo", sessionId: "ended")
@@ -447,8 +412,8 @@ import Testing
     /// the session with its inputs and the outputs to them; erasing the first, what is left.
     /// (SQLite learns who used a session when it starts, so a start over an expired row must
     /// count as a start.)
-    @Test(arguments: kinds)
-    func erasureFindsTheUserOfASessionThatStartedOverAfterItExpired(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func erasureFindsTheUserOfASessionThatStartedOverAfterItExpired(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let key = SessionKey(urlToken: "demo", sessionId: "reused")
             func commit(owner: String, version: Int64, startsSession: Bool, text: String) -> SessionCommit {
@@ -477,8 +442,8 @@ import Testing
     }
 
     /// Thousands of old rows go in one pruning pass; the new ones stay.
-    @Test(arguments: kinds)
-    func pruningTakesAllOldHistory(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func pruningTakesAllOldHistory(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             let texts = (0..<4_100).map { "m\($0)" }
             try await store.apply([.session(Self.commit(version: 1, texts: texts, at: 1_000))])
@@ -506,8 +471,8 @@ import Testing
             buttons: [.init(title: "Open", action: .url("https://example.com/o/A-1"))]),
         template: .init(name: "order_update", language: "en_US", parameters: ["A-1", "3"]))
 
-    @Test(arguments: kinds)
-    func richOutputsRoundTrip(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func richOutputsRoundTrip(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             var commit = Self.commit(version: 1, texts: ["rich", "attachments only", "plain"])
             commit.outputs[0].rich = Self.everyRichField
@@ -535,8 +500,8 @@ import Testing
         .delivery(DeliveryUpdate(outputId: id, status: .delivered, attempts: 1, nextAttemptAt: nil, attempt: nil, channelMessageId: messageId))
     }
 
-    @Test(arguments: kinds)
-    func receiptsOnlyMoveAStatusForwardWhateverTheirOrderOrRepetition(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func receiptsOnlyMoveAStatusForwardWhateverTheirOrderOrRepetition(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["in order", "repeated", "reversed", "one batch"]))])
             let ids = try await store.undeliveredOutputs().map(\.output.id)
@@ -585,8 +550,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func aReceiptBeforeTheDeliveryRecordsTheMessageIdIsAppliedWhenItDoes(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func aReceiptBeforeTheDeliveryRecordsTheMessageIdIsAppliedWhenItDoes(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b", "c"]))])
             let ids = try await store.undeliveredOutputs().map(\.output.id)
@@ -620,8 +585,8 @@ import Testing
 
     /// A receipt for a message no output recorded is kept until history older than it is
     /// pruned.
-    @Test(arguments: kinds)
-    func anEarlyReceiptIsPrunedWithHistory(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func anEarlyReceiptIsPrunedWithHistory(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["kept", "pruned"], at: 50_000))])
             let ids = try await store.undeliveredOutputs().map(\.output.id)
@@ -633,8 +598,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func aChannelMessageIdFindsItsOutput(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func aChannelMessageIdFindsItsOutput(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["a", "b"]))])
             let ids = try await store.undeliveredOutputs().map(\.output.id)
@@ -656,8 +621,8 @@ import Testing
         }
     }
 
-    @Test(arguments: kinds)
-    func failedBeatsEveryOtherStatus(_ kind: Kind) async throws {
+    @Test(arguments: Fixtures.Store.allCases)
+    func failedBeatsEveryOtherStatus(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
             try await store.apply([.session(Self.commit(version: 1, texts: ["read, then failed", "failed early"]))])
             let ids = try await store.undeliveredOutputs().map(\.output.id)

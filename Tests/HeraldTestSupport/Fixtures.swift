@@ -1,5 +1,8 @@
 import Foundation
 import HeraldCore
+import HeraldPostgres
+import HeraldSQLite
+import Logging
 
 /// Paths and configurations tests share.
 public enum Fixtures {
@@ -43,6 +46,32 @@ public enum Fixtures {
         }
 
         public var description: String { rawValue }
+
+        /// A fresh, empty store of this kind, not yet prepared.
+        public func makeStore(logger: Logger = Logger(label: "test")) throws -> any HeraldStore {
+            switch try location() {
+            case .memory: MemoryStore()
+            case .sqlite(let path): try SQLiteStore(path: path, logger: logger)
+            case .postgres(let url): try PostgresStore(url: url.value, logger: logger)
+            }
+        }
+
+        /// Runs `body` on a fresh, prepared store of this kind (with its connection pool
+        /// running, for PostgreSQL), and closes it. PostgreSQL's cases fail saying so when
+        /// `make test` started no server (scripts/postgres.sh).
+        public func run(_ body: @Sendable (any HeraldStore) async throws -> Void) async throws {
+            let store = try makeStore()
+            if let postgres = store as? PostgresStore {
+                try await TestServices.run([postgres]) {
+                    try await postgres.prepare()
+                    try await body(postgres)
+                }
+                return
+            }
+            try await store.prepare()
+            try await body(store)
+            try await store.close()
+        }
     }
 
     /// A fresh temporary directory.

@@ -104,7 +104,7 @@ private struct ConfigurationLoader {
     func load() throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
-        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl"]
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl", "log"]
         for (key, keyNode, value) in try keys(file.root, "the config") {
             switch key {
             case "listen": configuration.listen = try listen(value, key)
@@ -114,6 +114,24 @@ private struct ConfigurationLoader {
             case "maxScheduleDelay": configuration.maxScheduleDelay = try duration(value, key)
             case "storage": configuration.storage = try storage(value, key)
             case "endpoints": endpointsNode = value
+            case "log":
+                for (logKey, logKeyNode, logValue) in try keys(value, "log") {
+                    switch logKey {
+                    case "format":
+                        let text = try string(logValue, "log.format")
+                        guard let format = LogSettings.Format(rawValue: text) else {
+                            throw error(logValue, "log.format", "'\(text)' is not text or json")
+                        }
+                        configuration.log.format = format
+                    case "level":
+                        let text = try string(logValue, "log.level")
+                        guard LogSettings.levels.contains(text) else {
+                            throw error(logValue, "log.level", "'\(text)' is not one of \(LogSettings.levels.joined(separator: ", "))")
+                        }
+                        configuration.log.level = text
+                    default: throw unknown(logKeyNode, logKey, in: "log", allowed: ["format", "level"])
+                    }
+                }
             case "publicUrl":
                 let url = try string(value, key)
                 let lower = url.lowercased()

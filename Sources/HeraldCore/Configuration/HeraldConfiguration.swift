@@ -203,6 +203,26 @@ public struct HandoverSettings: Sendable {
     }
 }
 
+/// `log: {format: text | json, level: trace … critical}`: text lines for a terminal, or one
+/// JSON object a line for a log pipeline.
+public struct LogSettings: Sendable, Hashable {
+    public enum Format: String, Sendable, Hashable, CaseIterable {
+        case text, json
+    }
+
+    public var format: Format
+    /// `trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`; `nil`: the
+    /// command line's `--log-level` (default `info`).
+    public var level: String?
+
+    public init(format: Format = .text, level: String? = nil) {
+        self.format = format
+        self.level = level
+    }
+
+    public static let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+}
+
 /// Everything `herald serve` reads from its config file (SPEC §6).
 public struct HeraldConfiguration: Sendable {
     /// The file it came from, for messages.
@@ -227,6 +247,8 @@ public struct HeraldConfiguration: Sendable {
     /// How callers reach Herald, e.g. `https://bots.example.com`: channels whose signature
     /// covers the request URL (Twilio) sign this plus the path. `nil`: the request's `Host`.
     public var publicUrl: String?
+    /// How `herald serve` logs (`log: {format, level}`).
+    public var log = LogSettings()
 
     public init(
         file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [AdminKey] = [],

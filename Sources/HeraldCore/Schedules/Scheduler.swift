@@ -83,7 +83,7 @@ public struct Scheduler: Service {
                     do {
                         return try await registry.fireDue(key).count
                     } catch {
-                        logger.warning("a due schedule did not fire; trying again", metadata: ["session": "\(key)", "error": "\(error)"])
+                        logger.warning("a due schedule did not fire; trying again", metadata: ["urlToken": "\(key.urlToken)", "sessionId": "\(key.sessionId)", "error": "\(error)"])
                         return 0
                     }
                 }

@@ -76,11 +76,8 @@ extension SessionRegistry {
             guard handover.operatorName == reply.operatorName else {
                 throw .invalidState("operator: session '\(key.sessionId)' is taken over by '\(handover.operatorName)', not '\(reply.operatorName)'")
             }
-            var output = Output(
-                id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: .output, text: reply.text,
-                data: reply.data, rich: reply.rich, inputId: nil, source: .operator, timestamp: now)
+            var output = session.nextOutput(.output, text: reply.text, data: reply.data, rich: reply.rich, source: .operator, at: now)
             output.operatorName = reply.operatorName
-            session.nextSeq += 1
             session.handover?.lastActivity = now
             session.updatedAt = now
             return Change(session: session, input: nil, outputs: [output])
@@ -118,12 +115,9 @@ extension SessionRegistry {
         var session = session
         var outputs: [Output] = []
         if endpoint.handover.webhook != nil {
-            var output = Output(
-                id: Identifier.output(at: now), session: session.key, userId: session.userId, seq: session.nextSeq, type: .userMessage,
-                text: input.text, data: input.data, inputId: input.id, source: .user, timestamp: now)
+            var output = session.nextOutput(.userMessage, text: input.text, data: input.data, inputId: input.id, source: .user, at: now)
             output.operatorName = session.handover?.operatorName
             outputs.append(output)
-            session.nextSeq += 1
         }
         session.updatedAt = now
         return Change(session: session, input: input, outputs: outputs)

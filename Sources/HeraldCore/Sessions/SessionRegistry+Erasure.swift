@@ -10,17 +10,15 @@ extension SessionRegistry {
     /// state being erased.
     public func erase(urlToken: String, userId: String, outbox: Outbox) async throws(HeraldError) -> ErasureCounts {
         _ = try endpoint(urlToken)
-        var keys: [SessionKey] = []
-        do {
+        let keys = try await storeRead {
+            var keys: [SessionKey] = []
             var after: SessionKey?
             while true {
                 let page = try await store.sessions(SessionQuery(urlToken: urlToken, userId: userId, limit: 1000, after: after))
                 keys += page.map(\.key)
-                guard page.count == 1000 else { break }
+                guard page.count == 1000 else { return keys }
                 after = page.last?.key
             }
-        } catch {
-            throw .unavailable("the store is not available: \(error)")
         }
         do {
             return try await withTurns(keys[...]) {

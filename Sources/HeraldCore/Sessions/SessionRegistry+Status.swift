@@ -21,12 +21,7 @@ extension SessionRegistry {
             throw .unavailable("the store could not record the status, nothing was changed; retry the request (\(error))")
         }
         for report in reports where endpoints[report.urlToken]?.statusWebhook != nil {
-            let record: DeliveryRecord?
-            do {
-                record = try await store.delivery(urlToken: report.urlToken, channelMessageId: report.channelMessageId)
-            } catch {
-                throw .unavailable("the store is not available: \(error)")
-            }
+            let record = try await storeRead { try await store.delivery(urlToken: report.urlToken, channelMessageId: report.channelMessageId) }
             // No output has this message id yet: the send's answer is still on its way, and its
             // record announces the status the receipt left.
             if let record { try await announce(record) }
@@ -73,10 +68,7 @@ extension SessionRegistry {
                     // idle, so it starts no conversation and the sweeper removes it.
                     let idle = now.adding(milliseconds: -endpoint.sessionTTL.milliseconds - 1000)
                     var session = existing ?? Session(key: key, userId: output.userId, now: idle)
-                    let statusOutput = Output(
-                        id: Identifier.output(at: now), session: key, userId: session.userId, seq: session.nextSeq, type: .status, text: nil,
-                        data: data, inputId: nil, source: nil, timestamp: now)
-                    session.nextSeq += 1
+                    let statusOutput = session.nextOutput(.status, text: nil, data: data, at: now)
                     return Change(session: session, input: nil, outputs: [statusOutput])
                 }
             }

@@ -44,3 +44,34 @@ public final class Erasure: Sendable {
     /// `nil` until a store ran the erasure.
     public var counts: ErasureCounts? { result.withLock { $0 } }
 }
+
+// MARK: The audit log's redaction
+
+extension Erasure {
+    /// Whether the erasure redacts `entry` (``AuditEntry/redactForErasure()``): the entry names
+    /// the erased user of this endpoint.
+    public func redacts(_ entry: AuditEntry) -> Bool {
+        entry.urlToken == urlToken && entry.userId == userId
+    }
+}
+
+extension AuditEntry {
+    /// What an erasure clears in an entry that named the user, with the column of the SQL
+    /// stores' `audit` table that holds it. The entry keeps who did what, when, on which
+    /// endpoint, and its detail.
+    public static var erasedFields: [(field: WritableKeyPath<AuditEntry, String?>, column: String)] {
+        [(\.sessionId, "session_id"), (\.userId, "user_id"), (\.outputId, "output_id")]
+    }
+
+    /// An entry that named an erased user (``Erasure/redacts(_:)``) loses its targets
+    /// (``erasedFields``) and says so (``targetErased``).
+    public mutating func redactForErasure() {
+        for (field, _) in Self.erasedFields { self[keyPath: field] = nil }
+        targetErased = true
+    }
+
+    /// ``redactForErasure()`` as the `SET` list of an SQL `UPDATE audit`, for the SQL stores:
+    /// `session_id = NULL, user_id = NULL, output_id = NULL, target_erased = TRUE`.
+    public static let sqlRedactionForErasure: String =
+        (erasedFields.map { "\($0.column) = NULL" } + ["target_erased = TRUE"]).joined(separator: ", ")
+}

@@ -167,6 +167,24 @@ public enum DeliveryStatus: String, Sendable, Hashable, CaseIterable {
     case delivered
 }
 
+extension DeliveryStatus {
+    /// Delivery is over: delivered, or dead. Only finished outputs are deleted with their
+    /// session or pruned with old history.
+    public static let finished: [DeliveryStatus] = [.delivered, .dead]
+    /// Still to deliver: pending, or failed with another attempt scheduled. Resumed on start-up
+    /// (``HeraldStore/undeliveredOutputs()``), never pruned; an erasure counts them as dropped.
+    public static let undelivered: [DeliveryStatus] = [.pending, .failed]
+
+    public var isFinished: Bool { Self.finished.contains(self) }
+    public var isUndelivered: Bool { Self.undelivered.contains(self) }
+
+    /// The statuses as the list of an SQL `IN (…)`, in the order given: `'pending', 'failed'`
+    /// for ``undelivered``, the order the SQL stores' partial indexes name them in.
+    public static func sqlList(_ statuses: [DeliveryStatus]) -> String {
+        statuses.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+    }
+}
+
 /// An output waiting in the outbox, with its delivery state.
 public struct OutboxEntry: Sendable, Hashable {
     public var output: Output
@@ -233,6 +251,14 @@ public struct DeliveryUpdate: Sendable, Hashable {
         self.nextAttemptAt = nextAttemptAt
         self.attempt = attempt
         self.channelMessageId = channelMessageId
+    }
+
+    /// When the output was delivered, if this update delivers it: the end of the attempt that
+    /// did (its start plus its duration). `nil` for any other update, which keeps the time an
+    /// earlier one recorded.
+    public var deliveredAt: Timestamp? {
+        guard status == .delivered, let attempt else { return nil }
+        return attempt.startedAt.adding(milliseconds: attempt.durationMilliseconds)
     }
 }
 

@@ -3,7 +3,7 @@ import Synchronization
 /// A store that keeps everything in memory: fast tests, `herald test --config`, and
 /// `storage: memory` for throwaway runs. Nothing survives the process.
 public final class MemoryStore: HeraldStore {
-    private struct OutputState {
+    fileprivate struct OutputState {
         /// Insertion order: commit order, which is `seq` order within a session.
         var position: Int
         var output: Output
@@ -22,7 +22,7 @@ public final class MemoryStore: HeraldStore {
         }
     }
 
-    private struct State {
+    fileprivate struct State {
         var sessions: [SessionKey: Session] = [:]
         var inputs: [SessionKey: [Input]] = [:]
         var outputs: [String: OutputState] = [:]
@@ -70,108 +70,12 @@ public final class MemoryStore: HeraldStore {
                     break
                 }
             }
-            for change in changes {
-                switch change {
-                case .session(let commit):
-                    Self.write(commit, into: &state)
-                case .turn(let turn):
-                    if let commit = turn.run(on: state.sessions[turn.key]) { Self.write(commit, into: &state) }
-                case .deleteSession(let key):
-                    state.sessions[key] = nil
-                    state.inputs[key] = nil
-                    let finished = (state.outputsBySession[key] ?? []).filter { [.delivered, .dead].contains(state.outputs[$0]?.status) }
-                    for id in finished {
-                        if let messageId = state.outputs[id]?.channelMessageId {
-                            state.outputsByChannelMessage[Self.slot(key.urlToken, messageId)] = nil
-                        }
-                        state.outputs[id] = nil
-                        state.attempts[id] = nil
-                    }
-                    state.outputsBySession[key]?.removeAll { finished.contains($0) }
-                case .delivery(let update):
-                    guard var output = state.outputs[update.outputId] else { continue }
-                    output.status = update.status
-                    output.attempts = update.attempts
-                    output.nextAttemptAt = update.nextAttemptAt
-                    if let attempt = update.attempt {
-                        output.lastError = attempt.error
-                        state.attempts[update.outputId, default: []].append(attempt)
-                        if update.status == .delivered { output.deliveredAt = attempt.startedAt.adding(milliseconds: attempt.durationMilliseconds) }
-                    }
-                    if let messageId = update.channelMessageId {
-                        let slot = Self.slot(output.output.session.urlToken, messageId)
-                        output.channelMessageId = messageId
-                        state.outputsByChannelMessage[slot] = output.output.id
-                        if let early = state.earlyReceipts.removeValue(forKey: slot) {
-                            output.receipt = output.receipt.map { $0.merging(early) } ?? early
-                        }
-                    }
-                    state.outputs[update.outputId] = output
-                case .status(let report):
-                    let slot = Self.slot(report.urlToken, report.channelMessageId)
-                    if let id = state.outputsByChannelMessage[slot], var output = state.outputs[id] {
-                        output.receipt = output.receipt.map { $0.merging(report.receipt) } ?? report.receipt
-                        state.outputs[id] = output
-                    } else {
-                        state.earlyReceipts[slot] = state.earlyReceipts[slot].map { $0.merging(report.receipt) } ?? report.receipt
-                    }
-                case .endpointPaused(let urlToken, let paused):
-                    if paused { state.paused.insert(urlToken) } else { state.paused.remove(urlToken) }
-                case .audit(var entry):
-                    entry.sequence = Int64(state.audit.count + 1)
-                    state.audit.append(entry)
-                case .erase(let erasure):
-                    Self.erase(erasure, in: &state)
-                }
-            }
+            try state.apply(changes)
         }
     }
 
-    private static func slot(_ urlToken: String, _ messageId: String) -> String {
+    fileprivate static func slot(_ urlToken: String, _ messageId: String) -> String {
         urlToken + "\u{0}" + messageId
-    }
-
-    private static func write(_ commit: SessionCommit, into state: inout State) {
-        let key = commit.session.key
-        state.sessions[key] = commit.session
-        if let input = commit.input { state.inputs[key, default: []].append(input) }
-        for output in commit.outputs {
-            state.nextPosition += 1
-            state.outputs[output.id] = OutputState(position: state.nextPosition, output: output, status: .pending, attempts: 0)
-            state.outputsBySession[key, default: []].append(output.id)
-        }
-        if let response = commit.idempotency {
-            state.idempotency[response.urlToken + "\u{0}" + response.key] = response
-        }
-    }
-
-    private static func erase(_ erasure: Erasure, in state: inout State) {
-        let (urlToken, userId) = (erasure.urlToken, erasure.userId)
-        var counts = ErasureCounts()
-        let sessions = state.sessions.values.filter { $0.key.urlToken == urlToken && $0.userId == userId }.map(\.key)
-        counts.sessions = sessions.count
-        for key in sessions { state.sessions[key] = nil }
-        for (key, inputs) in state.inputs where key.urlToken == urlToken {
-            let kept = sessions.contains(key) ? [] : inputs.filter { $0.userId != userId }
-            counts.inputs += inputs.count - kept.count
-            state.inputs[key] = kept.isEmpty ? nil : kept
-        }
-        for (id, output) in state.outputs where output.output.session.urlToken == urlToken && output.output.userId == userId {
-            counts.outputs += 1
-            if output.status == .pending || output.status == .failed { counts.undelivered += 1 }
-            counts.attempts += state.attempts[id]?.count ?? 0
-            if let messageId = output.channelMessageId { state.outputsByChannelMessage[Self.slot(urlToken, messageId)] = nil }
-            state.outputs[id] = nil
-            state.attempts[id] = nil
-            state.outputsBySession[output.output.session]?.removeAll { $0 == id }
-        }
-        for index in state.audit.indices where state.audit[index].urlToken == urlToken && state.audit[index].userId == userId {
-            state.audit[index].sessionId = nil
-            state.audit[index].userId = nil
-            state.audit[index].outputId = nil
-            state.audit[index].targetErased = true
-        }
-        erasure.record(counts)
     }
 
     public func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] {
@@ -191,7 +95,7 @@ public final class MemoryStore: HeraldStore {
     public func undeliveredOutputs() async throws -> [OutboxEntry] {
         state.withLock { state in
             state.outputs.values
-                .filter { $0.status == .pending || $0.status == .failed }
+                .filter { $0.status.isUndelivered }
                 .sorted { $0.position < $1.position }
                 .map { OutboxEntry(output: $0.output, attempts: $0.attempts, notBefore: $0.nextAttemptAt) }
         }
@@ -290,7 +194,7 @@ public final class MemoryStore: HeraldStore {
             state.idempotency = state.idempotency.filter { $0.value.createdAt >= idempotencyCutoff }
             state.earlyReceipts = state.earlyReceipts.filter { $0.value.at >= historyCutoff }
             for (key, inputs) in state.inputs { state.inputs[key] = inputs.filter { $0.receivedAt >= historyCutoff } }
-            let old = state.outputs.values.filter { [.delivered, .dead].contains($0.status) && $0.output.timestamp < historyCutoff }
+            let old = state.outputs.values.filter { $0.status.isFinished && $0.output.timestamp < historyCutoff }
             for output in old {
                 if let messageId = output.channelMessageId {
                     state.outputsByChannelMessage[Self.slot(output.output.session.urlToken, messageId)] = nil
@@ -307,5 +211,105 @@ public final class MemoryStore: HeraldStore {
             guard let response = state.idempotency[urlToken + "\u{0}" + key], response.createdAt >= since else { return nil }
             return response
         }
+    }
+}
+
+/// The memory store's writes: each change applied to the state as it comes.
+extension MemoryStore.State: StoreChangeHandler {
+    func session(_ key: SessionKey) -> Session? {
+        sessions[key]
+    }
+
+    mutating func write(_ commit: SessionCommit) {
+        let key = commit.session.key
+        sessions[key] = commit.session
+        if let input = commit.input { inputs[key, default: []].append(input) }
+        for output in commit.outputs {
+            nextPosition += 1
+            outputs[output.id] = MemoryStore.OutputState(position: nextPosition, output: output, status: .pending, attempts: 0)
+            outputsBySession[key, default: []].append(output.id)
+        }
+        if let response = commit.idempotency {
+            idempotency[response.urlToken + "\u{0}" + response.key] = response
+        }
+    }
+
+    mutating func deleteSession(_ key: SessionKey) {
+        sessions[key] = nil
+        inputs[key] = nil
+        let finished = (outputsBySession[key] ?? []).filter { outputs[$0]?.status.isFinished ?? false }
+        for id in finished {
+            if let messageId = outputs[id]?.channelMessageId {
+                outputsByChannelMessage[MemoryStore.slot(key.urlToken, messageId)] = nil
+            }
+            outputs[id] = nil
+            attempts[id] = nil
+        }
+        outputsBySession[key]?.removeAll { finished.contains($0) }
+    }
+
+    mutating func write(_ update: DeliveryUpdate) {
+        guard var output = outputs[update.outputId] else { return }
+        output.status = update.status
+        output.attempts = update.attempts
+        output.nextAttemptAt = update.nextAttemptAt
+        if let attempt = update.attempt {
+            output.lastError = attempt.error
+            attempts[update.outputId, default: []].append(attempt)
+            if let deliveredAt = update.deliveredAt { output.deliveredAt = deliveredAt }
+        }
+        if let messageId = update.channelMessageId {
+            let slot = MemoryStore.slot(output.output.session.urlToken, messageId)
+            output.channelMessageId = messageId
+            outputsByChannelMessage[slot] = output.output.id
+            if let early = earlyReceipts.removeValue(forKey: slot) {
+                output.receipt = output.receipt.map { $0.merging(early) } ?? early
+            }
+        }
+        outputs[update.outputId] = output
+    }
+
+    mutating func write(_ report: StatusReport) {
+        let slot = MemoryStore.slot(report.urlToken, report.channelMessageId)
+        if let id = outputsByChannelMessage[slot], var output = outputs[id] {
+            output.receipt = output.receipt.map { $0.merging(report.receipt) } ?? report.receipt
+            outputs[id] = output
+        } else {
+            earlyReceipts[slot] = earlyReceipts[slot].map { $0.merging(report.receipt) } ?? report.receipt
+        }
+    }
+
+    mutating func setEndpoint(_ urlToken: String, paused: Bool) {
+        if paused { self.paused.insert(urlToken) } else { self.paused.remove(urlToken) }
+    }
+
+    mutating func write(_ entry: AuditEntry) {
+        var entry = entry
+        entry.sequence = Int64(audit.count + 1)
+        audit.append(entry)
+    }
+
+    mutating func erase(_ erasure: Erasure) {
+        let (urlToken, userId) = (erasure.urlToken, erasure.userId)
+        var counts = ErasureCounts()
+        let theirs = sessions.values.filter { $0.key.urlToken == urlToken && $0.userId == userId }.map(\.key)
+        counts.sessions = theirs.count
+        for key in theirs { sessions[key] = nil }
+        for (key, inputs) in inputs where key.urlToken == urlToken {
+            let kept = theirs.contains(key) ? [] : inputs.filter { $0.userId != userId }
+            counts.inputs += inputs.count - kept.count
+            self.inputs[key] = kept.isEmpty ? nil : kept
+        }
+        for (id, output) in outputs where output.output.session.urlToken == urlToken && output.output.userId == userId {
+            counts.outputs += 1
+            if output.status.isUndelivered { counts.undelivered += 1 }
+            counts.attempts += attempts[id]?.count ?? 0
+            if let messageId = output.channelMessageId { outputsByChannelMessage[MemoryStore.slot(urlToken, messageId)] = nil }
+            outputs[id] = nil
+            attempts[id] = nil
+            outputsBySession[output.output.session]?.removeAll { $0 == id }
+        }
+        for index in audit.indices where erasure.redacts(audit[index]) { audit[index].redactForErasure() }
+        erasure.record(counts)
     }
 }

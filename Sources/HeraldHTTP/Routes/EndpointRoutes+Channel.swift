@@ -34,9 +34,7 @@ extension EndpointRoutes {
                 urlToken: endpoint.urlToken, sessionId: message.sessionId, userId: message.userId, text: message.text, data: message.data,
                 source: .user, createSession: true)
             inboundMessage.sharedSession = true
-            let idempotency = message.id.map { id in
-                IdempotencyRequest(key: "channel:" + id, render: { receipt in (200, Array((receipt.inputId ?? "").utf8)) })
-            }
+            let idempotency = message.id.map { IdempotencyRequest(key: "channel:" + $0, answer: .channelInput) }
             _ = try await herald.registry.receive(inboundMessage, idempotency: idempotency)
         }
         // Receipts (SPEC §12): recorded before the answer, so a channel that gets an error

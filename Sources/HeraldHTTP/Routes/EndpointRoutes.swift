@@ -1,7 +1,6 @@
 import HTTPTypes
 import HeraldChannels
 import HeraldCore
-import HeraldWebhook
 import Hummingbird
 import Logging
 import NIOCore
@@ -79,55 +78,21 @@ struct EndpointRoutes<Context: RequestContext> {
         case "true", "1": wait = true
         case let value?: throw APIError(.badRequest, "wait: must be true or false, not '\(value)'")
         }
-        let render: @Sendable (Receipt) -> (status: Int, body: [UInt8]) = { receipt in
-            (wait ? 200 : 202, ReceiptBody.render(receipt, wait: wait))
-        }
+        let status = wait ? 200 : 202
         var idempotency: IdempotencyRequest?
         if let key = request.headers[.idempotencyKey] {
             guard !key.isEmpty, key.utf8.count <= 256 else {
                 throw APIError(.badRequest, "Idempotency-Key: must be 1 to 256 bytes")
             }
-            idempotency = IdempotencyRequest(key: route + ":" + key, render: render)
+            idempotency = IdempotencyRequest(key: route + ":" + key, answer: .receipt(wait: wait, status: status))
         }
         let accepted: Accepted = try await run(idempotency)
         switch accepted {
         case .processed(let receipt):
-            let (status, body) = render(receipt)
-            return .json(HTTPResponse.Status(code: status), body)
+            return .json(HTTPResponse.Status(code: status), receipt.json(wait: wait))
         case .replayed(let response):
             return .json(HTTPResponse.Status(code: response.status), response.body, headers: [.idempotentReplayed: "true"])
         }
-    }
-}
-
-/// The answer to an accepted message: `{"sessionId", "inputId"}` (or `"outputId"` for a
-/// notify, `"scheduledId"` and `"dueAt"` for a scheduled one), with `"outputs"` when the
-/// caller asked to wait.
-enum ReceiptBody {
-    static func render(_ receipt: Receipt, wait: Bool) -> [UInt8] {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.field("sessionId", receipt.sessionId)
-        if let scheduled = receipt.scheduled {
-            writer.field("scheduledId", scheduled.id)
-            writer.field("dueAt", scheduled.dueAt.iso8601)
-        } else if let inputId = receipt.inputId {
-            writer.field("inputId", inputId)
-        } else if let output = receipt.outputs.first {
-            writer.field("outputId", output.id)
-        }
-        if wait {
-            writer.key("outputs")
-            writer.raw("[")
-            for (index, output) in receipt.outputs.enumerated() {
-                if index > 0 { writer.raw(",") }
-                writer.append(json: WebhookPayload.body(for: output, format: .herald))
-            }
-            writer.raw("]")
-            writer.comma()
-        }
-        writer.endObject()
-        return writer.bytes
     }
 }
 

@@ -1,47 +1,47 @@
-import HeraldCore
-
-/// The JSON body of a webhook POST for one output (SPEC §3).
-public enum WebhookPayload {
-    public static func body(for output: Output, format: WebhookFormat) -> [UInt8] {
+/// The JSON an output is sent as (SPEC §3): the body of its webhook POST, and each of the
+/// `outputs` in an answer to a caller who waited.
+extension Output {
+    /// The JSON body of a webhook POST for this output in the endpoint's `format`.
+    public func webhookBody(format: WebhookFormat) -> [UInt8] {
         var writer = JSONWriter(capacity: 320)
         // A status event for the endpoint's `statusWebhook` has its own shape in every format.
-        if output.type == .status { return statusEvent(output) }
+        if type == .status { return statusEvent() }
         switch format {
         case .herald:
             writer.beginObject()
-            writer.field("id", output.id)
-            writer.field("type", output.type.rawValue)
-            writer.field("urlToken", output.session.urlToken)
-            writer.field("userId", output.userId)
-            writer.field("sessionId", output.session.sessionId)
-            writer.field("seq", output.seq)
-            if let text = output.text { writer.field("text", text) }
-            if let data = output.data { writer.field("data", data) }
-            if !output.rich.isEmpty {
-                for (key, value) in output.rich.json { writer.field(key, value) }
+            writer.field("id", id)
+            writer.field("type", type.rawValue)
+            writer.field("urlToken", session.urlToken)
+            writer.field("userId", userId)
+            writer.field("sessionId", session.sessionId)
+            writer.field("seq", seq)
+            if let text { writer.field("text", text) }
+            if let data { writer.field("data", data) }
+            if !rich.isEmpty {
+                for (key, value) in rich.json { writer.field(key, value) }
             }
-            if let inputId = output.inputId { writer.field("inputId", inputId) }
-            if let source = output.source { writer.field("source", source.rawValue) }
-            if let scheduledId = output.scheduledId {
+            if let inputId { writer.field("inputId", inputId) }
+            if let source { writer.field("source", source.rawValue) }
+            if let scheduledId {
                 writer.field("scheduledId", scheduledId)
-                if output.late { writer.field("late", .bool(true)) }
+                if late { writer.field("late", .bool(true)) }
             }
-            if let name = output.operatorName { writer.field("operator", name) }
-            writer.field("timestamp", output.timestamp.iso8601)
+            if let operatorName { writer.field("operator", operatorName) }
+            writer.field("timestamp", timestamp.iso8601)
             writer.endObject()
         case .cognigy:
             // Cognigy's Webhook Endpoint shape, so existing receivers work unchanged.
             writer.beginObject()
-            writer.field("userId", output.userId)
-            writer.field("sessionId", output.session.sessionId)
+            writer.field("userId", userId)
+            writer.field("sessionId", session.sessionId)
             writer.key("AIOutput")
             writer.beginObject()
-            if let text = output.text { writer.field("text", text) }
-            var data = output.data?.objectValue ?? (output.data.map { ["value": $0] } ?? JSONObject())
-            if !output.rich.isEmpty { data["_cognigy"] = ["_default": .object(cognigyDefault(output))] }
-            if let attachments = output.attachments { data["_attachments"] = .array(attachments) }
+            if let text { writer.field("text", text) }
+            var data = self.data?.objectValue ?? (self.data.map { ["value": $0] } ?? JSONObject())
+            if !rich.isEmpty { data["_cognigy"] = ["_default": .object(cognigyDefault())] }
+            if let attachments { data["_attachments"] = .array(attachments) }
             writer.field("data", .object(data))
-            writer.field("traceId", output.id)
+            writer.field("traceId", id)
             writer.field("source", "bot")
             writer.endObject()
             writer.comma()
@@ -52,21 +52,20 @@ public enum WebhookPayload {
 
     /// `{id, type: "status", urlToken, outputId, sessionId, userId, status, at, error?}`: what
     /// a `statusWebhook` receives when an output's status moves (SPEC §12).
-    static func statusEvent(_ event: Output) -> [UInt8] {
+    func statusEvent() -> [UInt8] {
         var object: JSONObject = [
-            "id": .string(event.id), "type": "status", "urlToken": .string(event.session.urlToken),
-            "sessionId": .string(event.session.sessionId), "userId": .string(event.userId),
+            "id": .string(id), "type": "status", "urlToken": .string(session.urlToken),
+            "sessionId": .string(session.sessionId), "userId": .string(userId),
         ]
-        for (key, value) in event.data?.objectValue ?? JSONObject() { object[key] = value }
+        for (key, value) in data?.objectValue ?? JSONObject() { object[key] = value }
         return JSON.object(object).serialized()
     }
 
     /// The rich fields in Cognigy's default rich-content shapes (`_cognigy._default`), which its
     /// webchat and receivers understand: `_quickReplies`, `_buttons`, `_gallery`, and `_image`,
     /// `_video`, `_audio` for the first attachment of that type.
-    static func cognigyDefault(_ output: Output) -> JSONObject {
-        let rich = output.rich
-        let text = JSON.string(output.text ?? "")
+    func cognigyDefault() -> JSONObject {
+        let text = JSON.string(self.text ?? "")
         func cognigyButton(_ button: RichContent.Button) -> JSON {
             switch button.action {
             case .payload(let payload): ["type": "postback", "title": .string(button.title), "payload": .string(payload)]
