@@ -885,8 +885,8 @@ endpoints:
         header = ["(a) server", "acc/s", "deliv/s", "CPU µs/msg", "PostgreSQL µs/msg", "÷ floor acc/s", "CPU ÷ floor", "÷ bare acc/s",
                   "CPU µs/msg by thread"]
         widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
-        lines = [" | ".join(str(cell).ljust(widths[i]) if i in (0, len(header) - 1) else str(cell).rjust(widths[i]) for i, cell in enumerate(r))
-                 for r in [header] + rows]
+        lines = [" | ".join(str(cell).ljust(widths[i]) if i == 0 else str(cell) if i == len(header) - 1 else str(cell).rjust(widths[i])
+                            for i, cell in enumerate(r)) for r in [header] + rows]
         lines.insert(1, "-+-".join("-" * w for w in widths))
         for label in throughput["stores"]:
             entry = summary["heralds"][label]

@@ -236,7 +236,8 @@ extension PostgresStore {
             try await connection.query(
                 "DELETE FROM attempts WHERE output_id IN (SELECT id FROM outputs WHERE created_at < \(history) AND status IN (\(unescaped: Self.finished)))",
                 logger: logger)
-            try await connection.query("DELETE FROM outputs WHERE created_at < \(history) AND status IN (\(unescaped: Self.finished))", logger: logger)
+            try await connection.query(
+                "DELETE FROM outputs WHERE created_at < \(history) AND status IN (\(unescaped: Self.finished))", logger: logger)
             // Receipts for messages no output ever recorded.
             try await connection.query("DELETE FROM early_receipts WHERE at < \(history)", logger: logger)
         }

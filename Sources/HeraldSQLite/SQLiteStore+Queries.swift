@@ -22,8 +22,10 @@ extension SQLiteStore {
     public func undeliveredOutputs() async throws -> [OutboxEntry] {
         try await pool.read { db in
             // Insertion order is commit order, which is `seq` order within a session.
-            try Row.fetchAll(db, sql: "SELECT * FROM outputs WHERE status IN (\(DeliveryStatus.sqlList(DeliveryStatus.undelivered))) ORDER BY position")
-                .map { try OutboxEntry(stored: SQLiteRow($0)) }
+            let undelivered = DeliveryStatus.sqlList(DeliveryStatus.undelivered)
+            return try Row.fetchAll(db, sql: "SELECT * FROM outputs WHERE status IN (\(undelivered)) ORDER BY position").map {
+                try OutboxEntry(stored: SQLiteRow($0))
+            }
         }
     }
 
@@ -89,7 +91,9 @@ extension SQLiteStore {
 
     public func attempts(outputId: String) async throws -> [DeliveryAttempt] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE output_id = ? ORDER BY number", arguments: [outputId]).map { try DeliveryAttempt(stored: SQLiteRow($0)) }
+            try Row.fetchAll(db, sql: "SELECT * FROM attempts WHERE output_id = ? ORDER BY number", arguments: [outputId]).map {
+                try DeliveryAttempt(stored: SQLiteRow($0))
+            }
         }
     }
 

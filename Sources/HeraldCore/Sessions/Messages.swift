@@ -24,9 +24,6 @@ public struct InboundMessage: Sendable {
         self.source = source
         self.createSession = createSession
     }
-
-    /// The session the message is for.
-    var key: SessionKey { SessionKey(urlToken: urlToken, sessionId: sessionId) }
 }
 
 /// Text and data for a user, bypassing the flow.
@@ -52,9 +49,6 @@ public struct Notification: Sendable {
         self.rich = rich
         self.createSession = createSession
     }
-
-    /// The session the notify is for.
-    var key: SessionKey { SessionKey(urlToken: urlToken, sessionId: sessionId) }
 }
 
 /// What an accepted message produced, once recorded.

@@ -10,7 +10,8 @@ extension SessionRegistry {
         let schedule = Schedule(
             key: request.key, kind: .notify, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
             text: notification.text, data: notification.data, rich: notification.rich)
-        return try await add(schedule, to: notification.key, userId: notification.userId, creates: notification.createSession, idempotency)
+        let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
+        return try await add(schedule, to: key, userId: notification.userId, creates: notification.createSession, idempotency)
     }
 
     /// Sets up an inject for later: at `request.dueAt` it runs through the flow like
@@ -21,8 +22,9 @@ extension SessionRegistry {
         let schedule = Schedule(
             key: request.key, kind: .inject, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
             text: message.text, data: message.data)
+        let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
         return try await add(
-            schedule, to: message.key, userId: message.userId, anyUser: message.sharedSession, creates: message.createSession, idempotency)
+            schedule, to: key, userId: message.userId, anyUser: message.sharedSession, creates: message.createSession, idempotency)
     }
 
     private func add(

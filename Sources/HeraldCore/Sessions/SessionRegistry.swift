@@ -51,7 +51,7 @@ public final class SessionRegistry: Sendable {
 
     /// Runs a user message or an inject through the endpoint's flow for its session.
     public func receive(_ message: InboundMessage, idempotency: IdempotencyRequest? = nil) async throws(HeraldError) -> Accepted {
-        let key = message.key
+        let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
         return try await accept(key, idempotency) { existing, now, endpoint throws(HeraldError) -> Change in
             var session = try self.addressed(
                 key, existing, userId: message.userId, anyUser: message.sharedSession, creates: message.source == .user || message.createSession,
@@ -103,7 +103,7 @@ public final class SessionRegistry: Sendable {
     /// Sends one output straight to the session's webhook; the flow does not run and the
     /// context is untouched, but the output takes the session's next `seq`.
     public func notify(_ notification: Notification, idempotency: IdempotencyRequest? = nil) async throws(HeraldError) -> Accepted {
-        let key = notification.key
+        let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
         return try await accept(key, idempotency) { existing, now, _ throws(HeraldError) -> Change in
             var session = try self.addressed(key, existing, userId: notification.userId, creates: notification.createSession, now: now)
             let output = session.nextOutput(.notify, text: notification.text, data: notification.data, rich: notification.rich, at: now)

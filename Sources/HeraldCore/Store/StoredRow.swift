@@ -69,7 +69,8 @@ extension Input {
     public init(stored row: some StoredRow) throws {
         self.init(
             id: try row.string("id"), session: try SessionKey(stored: row), userId: try row.utf8("user_id"), text: try row.optionalUTF8("text"),
-            data: try row.json("data"), source: InputSource(rawValue: try row.string("source")) ?? .user, receivedAt: try row.timestamp("received_at"))
+            data: try row.json("data"), source: InputSource(rawValue: try row.string("source")) ?? .user,
+            receivedAt: try row.timestamp("received_at"))
     }
 }
 
@@ -105,7 +106,8 @@ extension Output {
 extension OutboxEntry {
     /// A row of `outputs`, as the outbox takes it.
     public init(stored row: some StoredRow) throws {
-        self.init(output: try Output(stored: row), attempts: Int(try row.integer("attempts")), notBefore: try row.optionalTimestamp("next_attempt_at"))
+        self.init(
+            output: try Output(stored: row), attempts: Int(try row.integer("attempts")), notBefore: try row.optionalTimestamp("next_attempt_at"))
     }
 }
 
