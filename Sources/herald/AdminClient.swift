@@ -24,6 +24,17 @@ struct AdminOptions: ParsableArguments {
         while base.hasSuffix("/") { base.removeLast() }
         return AdminClient(baseURL: base, apiKey: Secret(key))
     }
+
+    /// Makes one admin call and prints its answer: the API's JSON with `--json`, else what
+    /// `print` makes of it. A failure prints `herald: …` and exits 1.
+    func call(_ method: String, _ path: String, body: JSON? = nil, print: (JSON) -> Void) async throws {
+        let client = try client()
+        try await runAdmin {
+            let (_, answer) = try await client.call(method, path, body: body)
+            if json { return printLine(answer.prettyPrinted()) }
+            print(answer)
+        }
+    }
 }
 
 /// Calls the admin API with Herald's own libcurl client.

@@ -14,11 +14,8 @@ extension Sessions {
         var operatorName: String
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                let (_, json) = try await client.call(
-                    "POST", target.path + "/handover", body: ["operator": .string(operatorName)])
-                printLine(admin.json ? json.prettyPrinted() : "\(target) is taken over by \(operatorName)")
+            try await admin.call("POST", target.path + "/handover", body: ["operator": .string(operatorName)]) { _ in
+                printLine("\(target) is taken over by \(operatorName)")
             }
         }
     }
@@ -40,14 +37,10 @@ extension Sessions {
         var data: String?
 
         func run() async throws {
-            let client = try admin.client()
             var body: JSONObject = ["operator": .string(operatorName)]
             if let text { body["text"] = .string(text) }
             if let data { body["data"] = try JSON.parse(data) }
-            try await runAdmin {
-                let (_, json) = try await client.call("POST", target.path + "/reply", body: .object(body))
-                printLine(admin.json ? json.prettyPrinted() : "sent \(json["outputId"]?.text ?? "")")
-            }
+            try await admin.call("POST", target.path + "/reply", body: .object(body)) { json in printLine("sent \(json["outputId"]?.text ?? "")") }
         }
     }
 
@@ -62,12 +55,8 @@ extension Sessions {
         var injectText: String?
 
         func run() async throws {
-            let client = try admin.client()
             let body: JSON = injectText.map { ["inject": ["text": .string($0)]] } ?? [:]
-            try await runAdmin {
-                let (_, json) = try await client.call("POST", target.path + "/handback", body: body)
-                printLine(admin.json ? json.prettyPrinted() : "\(target) is back with its flow")
-            }
+            try await admin.call("POST", target.path + "/handback", body: body) { _ in printLine("\(target) is back with its flow") }
         }
     }
 }
@@ -89,10 +78,7 @@ struct UsersCommand: AsyncParsableCommand {
         var user: String
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                let (_, json) = try await client.call("DELETE", "/admin/v1/users/\(escaped(token))/\(escaped(user))")
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("DELETE", "/admin/v1/users/\(escaped(token))/\(escaped(user))") { json in
                 let erased = json["erased"] ?? [:]
                 printLine(
                     "erased \(token)/\(user): \(erased["sessions"]?.text ?? "0") sessions, \(erased["inputs"]?.text ?? "0") inputs, "
@@ -116,10 +102,7 @@ struct AuditCommand: AsyncParsableCommand {
     var cursor: String?
 
     func run() async throws {
-        let client = try admin.client()
-        try await runAdmin {
-            let (_, json) = try await client.call("GET", "/admin/v1/audit" + query(["limit": String(limit), "cursor": cursor]))
-            if admin.json { return printLine(json.prettyPrinted()) }
+        try await admin.call("GET", "/admin/v1/audit" + query(["limit": String(limit), "cursor": cursor])) { json in
             let entries = json["entries"]?.arrayValue ?? []
             if entries.isEmpty { printLine("nothing recorded") }
             for entry in entries {

@@ -22,11 +22,8 @@ struct ScheduledCommand: AsyncParsableCommand {
         var limit: Int = 100
 
         func run() async throws {
-            let client = try admin.client()
             let filters = query(["limit": String(limit), "urlToken": token, "sessionId": session])
-            try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/scheduled" + filters)
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("GET", "/admin/v1/scheduled" + filters) { json in
                 let entries = json["scheduled"]?.arrayValue ?? []
                 if entries.isEmpty { printLine("nothing scheduled") }
                 for entry in entries {

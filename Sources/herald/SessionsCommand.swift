@@ -38,11 +38,8 @@ struct Sessions: AsyncParsableCommand {
         var cursor: String?
 
         func run() async throws {
-            let client = try admin.client()
             let filters = query(["limit": String(limit), "urlToken": token, "userId": user, "cursor": cursor])
-            try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/sessions" + filters)
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("GET", "/admin/v1/sessions" + filters) { json in
                 let sessions = json["sessions"]?.arrayValue ?? []
                 if sessions.isEmpty { printLine("no sessions") }
                 for session in sessions {
@@ -64,10 +61,7 @@ struct Sessions: AsyncParsableCommand {
         @OptionGroup var target: SessionOptions
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                let (_, json) = try await client.call("GET", target.path)
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("GET", target.path) { json in
                 printLine("session \(target)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
                 if let name = json["operator"]?.stringValue { printLine("taken over by: \(name)") }
                 if let waiting = json["waitingAt"]?.stringValue { printLine("waiting at: \(waiting)") }
@@ -131,11 +125,8 @@ struct DeliveriesCommand: AsyncParsableCommand {
         var limit: Int = 100
 
         func run() async throws {
-            let client = try admin.client()
             let filters = query(["limit": String(limit), "status": status, "urlToken": token, "sessionId": session])
-            try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/deliveries" + filters)
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("GET", "/admin/v1/deliveries" + filters) { json in
                 let deliveries = json["deliveries"]?.arrayValue ?? []
                 if deliveries.isEmpty { printLine("no deliveries") }
                 for delivery in deliveries {
@@ -158,10 +149,7 @@ struct DeliveriesCommand: AsyncParsableCommand {
         var outputId: String
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                let (_, json) = try await client.call("POST", "/admin/v1/deliveries/\(escaped(outputId))/retry")
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("POST", "/admin/v1/deliveries/\(escaped(outputId))/retry") { json in
                 printLine("retrying \(outputId) (status \(json["status"]?.text ?? ""))")
             }
         }
@@ -178,10 +166,7 @@ struct EndpointsCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                let (_, json) = try await client.call("GET", "/admin/v1/endpoints")
-                if admin.json { return printLine(json.prettyPrinted()) }
+            try await admin.call("GET", "/admin/v1/endpoints") { json in
                 for endpoint in json["endpoints"]?.arrayValue ?? [] {
                     let paused = endpoint["paused"] == true ? "  PAUSED (410)" : ""
                     printLine(
