@@ -143,9 +143,21 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
 
     /// Reacts to `NOTIFY herald_outbox` until cancelled, reconnecting if the connection drops.
     private func listen() async {
+        // After ``start()``: the schema is migrated and the heartbeat's row exists.
+        while !Task.isCancelled, !started.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(100)) }
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
+                    // This connection is this instance's liveness (``OutboxOwner``): recorded
+                    // with the heartbeat's row, so the others see it close when we die.
+                    let until = Timestamp.now().adding(self.leaseDuration).milliseconds
+                    try await connection.query(
+                        """
+                        INSERT INTO outbox_owners (owner, alive_until, pid, backend_start)
+                        SELECT \(self.owner), \(until), pid, (extract(epoch FROM backend_start) * 1000)::bigint
+                        FROM pg_stat_activity WHERE pid = pg_backend_pid()
+                        ON CONFLICT (owner) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start
+                        """, logger: self.logger)
                     let notifications = try await connection.listen("herald_outbox")
                     for try await notification in notifications {
                         let parts = notification.payload.split(separator: " ", omittingEmptySubsequences: false)
@@ -192,10 +204,11 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
             """, logger: logger)
     }
 
-    /// Every `leaseDuration / 3`: the heartbeat, and a claim on sessions with work whose lease
-    /// is free or whose holder stopped beating.
+    /// Every second (or `leaseDuration / 3`, if shorter): the heartbeat, and a claim on sessions
+    /// with work whose lease is free or whose holder died (its connection closed) or stopped
+    /// beating.
     private func heartbeatAndScan() async {
-        let period = max(Duration.milliseconds(200), leaseDuration / 3)
+        let period = max(Duration.milliseconds(200), min(.seconds(1), leaseDuration / 3))
         while !Task.isCancelled {
             guard started.load(ordering: .acquiring) else {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -210,7 +223,7 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
                         SELECT DISTINCT o.url_token, o.session_id FROM outputs o
                         WHERE o.status IN (\(unescaped: PostgresStore.undelivered)) AND NOT EXISTS (
                           SELECT 1 FROM outbox_leases l JOIN outbox_owners w ON w.owner = l.owner
-                          WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND w.alive_until >= \(now))
+                          WHERE l.url_token = o.url_token AND l.session_id = o.session_id AND \(unescaped: OutboxOwner.alive("w", now: now)))
                         LIMIT 1000
                         """, logger: logger))
                 if !orphans.isEmpty { signal { $0.announced.formUnion(orphans) } }

@@ -468,7 +468,7 @@ struct PostgresBatch {
                 SELECT u.*, \(owner)::text FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[]) AS u
                 ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
                   WHERE outbox_leases.owner = excluded.owner
-                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND w.alive_until >= \(now))
+                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND \(unescaped: OutboxOwner.alive("w", now: now)))
                 RETURNING url_token, session_id
                 """, logger: logger))
     }

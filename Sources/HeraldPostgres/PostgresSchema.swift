@@ -185,6 +185,15 @@ enum PostgresSchema {
                 "CREATE INDEX early_receipts_by_time ON early_receipts (at)",
             ]
         ),
+        (
+            6,
+            [
+                // Failover in seconds (SPEC §15): an instance's liveness is also its LISTEN
+                // connection, by backend pid and start time; when the connection closes (the
+                // process died), the others take its sessions over at their next scan.
+                "ALTER TABLE outbox_owners ADD COLUMN pid INTEGER, ADD COLUMN backend_start BIGINT",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
