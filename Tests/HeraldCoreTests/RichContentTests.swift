@@ -86,4 +86,19 @@ struct RichContentTests {
         let ordered = console.handle("/press 1").lines
         #expect(ordered.contains { $0.hasPrefix("     file: receipt.pdf https://example.com/receipts/") }, "\(ordered)")
     }
+
+    @Test
+    func aTypedNumberOrTitleAnswersAnAskWithChoicesAsAPressWould() throws {
+        let flow = try Flow.load(path: exampleFlowPath("menu.yaml"))
+        var conversation = Conversation(flow)
+        conversation.send("hi")
+        // What an SMS user does with "1. Margherita / 2. Funghi / 3. Just browsing".
+        #expect(conversation.say("2") == ["One Funghi, 12.50 EUR. Shall I order it?"])
+        #expect(conversation.session.context["pizza"] == "pizza:funghi")
+        #expect(conversation.session.context["choice"] == "Funghi")
+        // The title works in any case; a text that is neither is left alone.
+        #expect(conversation.say("ORDER") == ["Ordered! Your receipt is attached."])
+        conversation.send("hi")
+        #expect(conversation.say("7") == ["One 7, 12.50 EUR. Shall I order it?"], "no choice 7: the text as typed")
+    }
 }

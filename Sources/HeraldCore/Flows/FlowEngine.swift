@@ -48,6 +48,10 @@ public enum FlowEngine {
     /// Runs `flow` for `input`: resumes the session's pending `ask` with it, or starts at the
     /// first node, and steps until the flow ends, waits at an `ask`, or hits its step limit.
     public static func run(_ flow: Flow, session: Session, input: Input) -> Run {
+        var input = input
+        if let wait = session.waiting, let askIndex = flow.index(of: wait.nodeId), case .ask(let ask) = flow.nodes[askIndex].kind {
+            input = pressed(ask, retried: wait.retries > 0, input, session)
+        }
         var run = Runner(flow: flow, session: session, input: input)
         // A wait at a node that is no longer an ask (the flow file changed) is dropped, and the
         // input starts the flow from the top like any other.
@@ -197,6 +201,29 @@ public enum FlowEngine {
         var data = message.data?.evaluate(in: scope)
         if data?.isNull == true { data = nil }
         return OutputDraft(text: message.text?.render(in: scope), data: data)
+    }
+
+    /// An answer typed where the `ask` offered choices (quick replies, payload buttons) counts
+    /// as pressing one, as channels without buttons (SMS) show them as a numbered list: a text
+    /// equal to a choice's title (any case), or else its number, becomes that choice —
+    /// `input.text` its title, `input.data.payload` its payload. A press (a payload already
+    /// there) and any other text are left as they are; the recorded input keeps what was typed.
+    private static func pressed(_ ask: FlowNode.Ask, retried: Bool, _ input: Input, _ session: Session) -> Input {
+        guard input.data?["payload"] == nil, let typed = input.text?.trimmingWhitespace(), !typed.isEmpty else { return input }
+        let message = retried ? (ask.retry ?? ask.prompt) : ask.prompt
+        guard !message.rich.isEmpty else { return input }
+        let scope = Scope(input: input, context: session.context, session: session.key, userId: session.userId)
+        guard let choices = try? draft(message, scope).rich.choices, !choices.isEmpty else { return input }
+        let choice =
+            choices.first { $0.title.lowercased() == typed.lowercased() }
+            ?? Int(typed).flatMap { number in choices.indices.contains(number - 1) ? choices[number - 1] : nil }
+        guard let choice else { return input }
+        var pressed = input
+        pressed.text = choice.title
+        var data = input.data?.objectValue ?? JSONObject()
+        data["payload"] = .string(choice.payload)
+        pressed.data = .object(data)
+        return pressed
     }
 
     /// The value an answer stores, or `nil` when it does not validate. The answer is the input's
