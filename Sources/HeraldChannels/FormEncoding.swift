@@ -3,7 +3,7 @@ import HeraldCore
 
 /// `application/x-www-form-urlencoded`, as channels send it (Twilio) and take it (Twilio's
 /// Messages API): `+` for space, percent-escapes for the rest, repeated names for lists.
-enum FormEncoding {
+public enum FormEncoding {
     /// The name/value pairs in order; `nil` when an escape is malformed.
     static func decode(_ text: String) -> [(name: String, value: String)]? {
         var pairs: [(name: String, value: String)] = []
@@ -47,7 +47,7 @@ enum FormEncoding {
 
     /// Encodes an object's fields: a list repeats the name, `null` leaves the field out, an
     /// object is sent as its JSON text.
-    static func encode(_ object: JSONObject) -> String {
+    public static func encode(_ object: JSONObject) -> String {
         var parts: [String] = []
         for (name, value) in object {
             let values: [JSON] = if case .array(let list) = value { list } else { [value] }

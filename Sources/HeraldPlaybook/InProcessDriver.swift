@@ -17,6 +17,14 @@ public struct InProcessDriver: PlaybookDriver {
     public let herald: Herald
     /// Herald's time; `wait` steps advance it.
     public let clock: ManualClock
+    /// What answers the flow's calls: the playbook's stand-ins.
+    public var mocks = CallMocks()
+
+    public func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver {
+        var driver = self
+        driver.mocks = mocks
+        return driver
+    }
 
     /// Starts Herald from `configuration`, with its storage replaced by memory, runs `body`
     /// with a driver for it, and shuts it down. Only the store writer runs: the delivery
@@ -78,13 +86,16 @@ public struct InProcessDriver: PlaybookDriver {
         let registry = herald.registry
         let end = registry.clock.now().adding(duration)
         var observed: [ObservedOutput] = []
-        do {
-            while let due = try await registry.session(key)?.schedules.first?.dueAt, due <= end {
+        while true {
+            let fired: [Output]
+            do {
+                guard let due = try await registry.session(key)?.schedules.first?.dueAt, due <= end else { break }
                 advance(to: due)
-                observed += try await registry.fireDue(key).flatMap(\.outputs).map(ObservedOutput.init)
+                fired = try await registry.fireDue(key).flatMap(\.outputs)
+            } catch {
+                throw DriverError(error.message)
             }
-        } catch {
-            throw DriverError(error.message)
+            observed += try await settled(fired)
         }
         advance(to: end)
         return observed
@@ -119,8 +130,28 @@ public struct InProcessDriver: PlaybookDriver {
             throw DriverError(error.message)
         }
         switch accepted {
-        case .processed(let receipt): return receipt.outputs.map(ObservedOutput.init)
+        case .processed(let receipt): return try await settled(receipt.outputs)
         case .replayed: throw DriverError("Herald replayed an earlier answer instead of processing the message")
         }
+    }
+
+    /// The outputs, with each call answered by its stand-in and what the flow then said in
+    /// its place, in order: the call itself is not said to the user.
+    private func settled(_ outputs: [Output]) async throws(DriverError) -> [ObservedOutput] {
+        var observed: [ObservedOutput] = []
+        var pending = outputs[...]
+        while let output = pending.popFirst() {
+            guard output.type == .call else {
+                observed.append(ObservedOutput(output))
+                continue
+            }
+            do {
+                let receipt = try await herald.registry.answer(output, with: mocks.answer(CallRequest(json: output.data)))
+                pending = (receipt?.outputs ?? [])[...] + pending
+            } catch {
+                throw DriverError(error.message)
+            }
+        }
+        return observed
     }
 }

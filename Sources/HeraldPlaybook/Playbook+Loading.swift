@@ -52,11 +52,22 @@ extension Playbook {
 
 /// Reads the nodes of a playbook file. Problems in one conversation or step are collected and
 /// reading goes on, so one run of `herald test` shows them all.
+extension CallMocks {
+    /// The `mock:` section of a YAML file (a playbook, say), for `herald flow run --mock`.
+    public static func load(path: String) throws(FileError) -> CallMocks {
+        let loader = PlaybookLoader(file: try YAMLFile(path: path))
+        for (key, _, value) in try loader.file.mapping(loader.file.root, "a file with mock:") where key == "mock" {
+            return try loader.mocks(value)
+        }
+        throw FileError(file: path, line: nil, reason: "no 'mock:' section (stand-ins for the flow's calls: URL-PATTERN: {json: ...})")
+    }
+}
+
 private struct PlaybookLoader {
     let file: YAMLFile
     var errors: [FileError] = []
 
-    static let playbookKeys = ["name", "description", "endpoint", "userId", "conversations"]
+    static let playbookKeys = ["name", "description", "endpoint", "userId", "mock", "conversations"]
     static let conversationKeys = ["name", "description", "userId", "session", "continue", "steps"]
     static let stepKeys = ["user", "inject", "notify", "wait", "expect", "expectNothing", "context"]
     static let expectationKeys = ["text", "contains", "matches", "data", "type", "source"] + RichContent.fieldNames
@@ -90,8 +101,10 @@ private struct PlaybookLoader {
         var urlToken: String?
         var userId = Playbook.defaultUserId
         var conversationsNode: Node?
+        var mocks = CallMocks()
         for (key, keyNode, value) in try file.mapping(file.root, "a playbook") {
             switch key {
+            case "mock": mocks = try self.mocks(value)
             case "name": name = try file.string(value, "name")
             case "description": description = try file.string(value, "description")
             case "endpoint": urlToken = try nonEmpty(value, "endpoint (the endpoint's urlToken)")
@@ -121,7 +134,51 @@ private struct PlaybookLoader {
             names[conversation.name] = names[conversation.name] ?? conversation.line
             conversations.append(conversation)
         }
-        return Playbook(file: file.path, name: name, description: description, urlToken: urlToken, userId: userId, conversations: conversations)
+        return Playbook(
+            file: file.path, name: name, description: description, urlToken: urlToken, userId: userId, conversations: conversations, mocks: mocks)
+    }
+
+    /// `mock: {"[METHOD ]URL-PATTERN": {status?, json? | text?, error?}}`.
+    func mocks(_ node: Node) throws(FileError) -> CallMocks {
+        let usage = "a mock answers with { status: 200, json: VALUE } or { text: TEXT }, { status: 503 }, or { error: timeout }"
+        var mocks = CallMocks()
+        for (key, keyNode, value) in try file.mapping(node, "mock") {
+            var pattern = key.trimmingCharacters(in: .whitespaces)
+            var method: String?
+            if let space = pattern.firstIndex(of: " ") {
+                method = pattern[..<space].uppercased()
+                pattern = pattern[pattern.index(after: space)...].trimmingCharacters(in: .whitespaces)
+            }
+            guard pattern.hasPrefix("http://") || pattern.hasPrefix("https://") || pattern.hasPrefix("*") else {
+                throw file.error(keyNode, "mock: '\(key)' is not a URL pattern (write https://api.example.com/orders/*, optionally after a method)")
+            }
+            var status = 200
+            var body: JSON?
+            var error: String?
+            for (field, fieldNode, fieldValue) in try file.mapping(value, "mock '\(key)'") {
+                switch field {
+                case "status":
+                    status = try file.int(fieldValue, "mock status")
+                    guard (100...599).contains(status) else { throw file.error(fieldValue, "mock status: \(status) is not an HTTP status") }
+                case "json": body = file.json(fieldValue)
+                case "text": body = .string(try file.string(fieldValue, "mock text"))
+                case "error":
+                    let kind = try file.string(fieldValue, "mock error")
+                    error = kind == "timeout" ? "no answer within the call's timeout (a stand-in's timeout)" : kind
+                default: throw file.error(fieldNode, "unknown key '\(field)' in mock '\(key)' (\(usage))")
+                }
+            }
+            let answer: CallAnswer
+            if let error {
+                answer = .failed(error, attempts: 1)
+            } else if (200..<300).contains(status) {
+                answer = CallAnswer(status: status, body: body)
+            } else {
+                answer = CallAnswer(status: status, body: body, error: "HTTP \(status)")
+            }
+            mocks.mocks.append(CallMocks.Mock(pattern: pattern, method: method, answer: answer, line: keyNode.mark?.line))
+        }
+        return mocks
     }
 
     // MARK: Conversations

@@ -13,14 +13,20 @@ public struct Playbook: Sendable {
     /// The `userId` of conversations that do not name their own.
     public var userId: String
     public var conversations: [Conversation]
+    /// Stand-ins for the APIs the flow calls (`mock:`).
+    public var mocks: CallMocks
 
-    public init(file: String, name: String, description: String? = nil, urlToken: String, userId: String, conversations: [Conversation]) {
+    public init(
+        file: String, name: String, description: String? = nil, urlToken: String, userId: String, conversations: [Conversation],
+        mocks: CallMocks = CallMocks()
+    ) {
         self.file = file
         self.name = name
         self.description = description
         self.urlToken = urlToken
         self.userId = userId
         self.conversations = conversations
+        self.mocks = mocks
     }
 
     /// The `userId` when a playbook does not say.

@@ -29,6 +29,14 @@ public protocol PlaybookDriver: Sendable {
 
     /// Ends the session if it exists, so a conversation with a fixed session id starts afresh.
     func endSession(_ session: SessionAddress) async throws(DriverError)
+
+    /// This driver, answering the flow's calls from `mocks` where it can (a self-contained
+    /// run); a driver whose Herald makes real calls returns itself.
+    func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver
+}
+
+extension PlaybookDriver {
+    public func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver { self }
 }
 
 /// The session a conversation talks in.

@@ -47,6 +47,8 @@ public struct PlaybookRunner: Sendable {
             result.duration = clock.now - start
             return result
         }
+        // The playbook's stand-ins answer its flow's calls.
+        let runner = PlaybookRunner(driver: driver.answeringCalls(from: playbook.mocks))
         var previous: SessionAddress?
         for (index, conversation) in playbook.conversations.enumerated() {
             let session: SessionAddress
@@ -69,7 +71,7 @@ public struct PlaybookRunner: Sendable {
                 previous = session
                 continue
             }
-            var conversationResult = await run(conversation, in: session)
+            var conversationResult = await runner.run(conversation, in: session)
             if conversation.session == .continuePrevious, let before = result.conversations.last, !before.passed {
                 // Its state is whatever the failed conversation left: say so next to the failure.
                 conversationResult.failure?.diff.append(.note("this conversation continues '\(before.name)', which failed"))

@@ -57,7 +57,7 @@ public struct RemoteDriver: PlaybookDriver {
             var headers: [(name: String, value: String)] = []
             if let webhookKey { headers.append(("X-Webhook-Key", webhookKey.value)) }
             json = try await call("POST", baseURL + "/" + escaped(session.urlToken) + "?wait=true", body: body, headers: headers).json
-        case .inject, .timeout, .operator:  // playbooks send user messages and injects only
+        case .inject, .timeout, .operator, .call:  // playbooks send user messages and injects only
             body["createSession"] = true
             json = try await call("POST", adminURL + "/inject/" + escaped(session.urlToken) + "?wait=true", body: body, admin: true).json
         }

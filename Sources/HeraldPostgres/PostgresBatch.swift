@@ -212,19 +212,21 @@ struct PostgresBatch {
         try await connection.query(
             """
             INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-              schedules, next_due_at, operator, operator_since, operator_active_at)
+              schedules, next_due_at, operator, operator_since, operator_active_at, waiting_call)
             SELECT * FROM unnest(\(rows.map(\.key.urlToken))::text[], \(rows.map(\.key.sessionId.bytea))::bytea[], \(rows.map(\.userId.bytea))::bytea[],
               \(rows.map { JSON.object($0.context).jsonString })::text[], \(NullableArray(rows.map { $0.waiting?.nodeId }))::text[],
               \(rows.map { Int64($0.waiting?.retries ?? 0) })::int8[], \(rows.map(\.nextSeq))::int8[], \(rows.map(\.createdAt.milliseconds))::int8[],
               \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[],
               \(NullableArray(rows.map { Schedule.stored($0.schedules) }))::text[], \(NullableArray(rows.map { $0.nextDueAt?.milliseconds }))::int8[],
               \(NullableArray(rows.map { $0.handover?.operatorName }))::text[], \(NullableArray(rows.map { $0.handover?.since.milliseconds }))::int8[],
-              \(NullableArray(rows.map { $0.handover?.lastActivity.milliseconds }))::int8[])
+              \(NullableArray(rows.map { $0.handover?.lastActivity.milliseconds }))::int8[],
+              \(NullableArray(rows.map { CallWait.stored($0.waiting) }))::text[])
             ON CONFLICT (url_token, session_id) DO UPDATE SET
               user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
               waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
               updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
-              operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at
+              operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at,
+              waiting_call = excluded.waiting_call
             """, logger: logger)
     }
 

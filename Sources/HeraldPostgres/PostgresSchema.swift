@@ -194,6 +194,14 @@ enum PostgresSchema {
                 "ALTER TABLE outbox_owners ADD COLUMN pid INTEGER, ADD COLUMN backend_start BIGINT",
             ]
         ),
+        (
+            7,
+            [
+                // A session waiting for a call's answer (SPEC §13): which call, how many this
+                // input set off, and the inputs queued behind it, as JSON.
+                "ALTER TABLE sessions ADD COLUMN waiting_call TEXT",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

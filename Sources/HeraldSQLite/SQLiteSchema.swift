@@ -187,6 +187,11 @@ enum SQLiteSchema {
                     CREATE INDEX early_receipts_by_time ON early_receipts (at);
                     """)
         }
+        migrator.registerMigration("v8: flow calls") { db in
+            // A session waiting for a call's answer (SPEC §13): which call, how many this input
+            // set off, and the inputs queued behind it, as JSON.
+            try db.execute(sql: "ALTER TABLE sessions ADD COLUMN waiting_call TEXT")
+        }
         return migrator
     }
 }

@@ -5,8 +5,21 @@ import Metrics
 struct DeliveryMetrics: Sendable {
     private let results: [String: [DeliveryStatus: Counter]]
     private let latency: [String: Metrics.Timer]
+    /// Flow calls' attempts by result: `answered` (2xx), `retry`, `failed` (the flow goes on
+    /// at `onError`).
+    private let calls: [String: [String: Counter]]
 
     init(urlTokens: [String]) {
+        self.calls = Dictionary(
+            uniqueKeysWithValues: urlTokens.map { urlToken in
+                (
+                    urlToken,
+                    Dictionary(
+                        uniqueKeysWithValues: ["answered", "retry", "failed"].map {
+                            ($0, Counter(label: "herald_call_attempts_total", dimensions: [("url_token", urlToken), ("result", $0)]))
+                        })
+                )
+            })
         var results: [String: [DeliveryStatus: Counter]] = [:]
         var latency: [String: Metrics.Timer] = [:]
         for urlToken in urlTokens {
@@ -25,5 +38,9 @@ struct DeliveryMetrics: Sendable {
     func record(urlToken: String, status: DeliveryStatus, duration milliseconds: Int64) {
         results[urlToken]?[status]?.increment()
         latency[urlToken]?.recordMilliseconds(milliseconds)
+    }
+
+    func recordCall(urlToken: String, result: String) {
+        calls[urlToken]?[result]?.increment()
     }
 }

@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// `throttleDelay` out); 410 pauses the endpoint; any other status, 3xx included (redirects are
 /// not followed), is dead at once.
 public final class DeliveryService: Service, Sendable {
-    private let endpoints: [String: Endpoint]
+    let endpoints: [String: Endpoint]
     private let signingKeys: [String: WebhookSigningKey]
     /// Keys of the endpoints' `handover.webhook`s, which sign with their own secrets.
     private let handoverSigningKeys: [String: WebhookSigningKey]
@@ -20,15 +20,15 @@ public final class DeliveryService: Service, Sendable {
     private let statusSigningKeys: [String: WebhookSigningKey]
     /// Endpoints that speak a channel's protocol: their outputs become the channel's requests.
     private let channels: [String: Channel]
-    private let outbox: Outbox
-    private let writer: StoreWriter
-    private let client: any WebhookClient
-    private let logger: Logger
-    private let metrics: DeliveryMetrics
+    let outbox: Outbox
+    let writer: StoreWriter
+    let client: any WebhookClient
+    let logger: Logger
+    let metrics: DeliveryMetrics
     private let statusMetrics: OutputStatusMetrics
     /// Where the final answers of endpoints with a `statusWebhook` go, to be recorded and
     /// announced (``SessionRegistry/finishDelivery(_:)``) off the client's thread.
-    private let registry: SessionRegistry?
+    let registry: SessionRegistry?
     private let finished: AsyncStream<DeliveryUpdate>
     private let finishedInput: AsyncStream<DeliveryUpdate>.Continuation
 
@@ -133,6 +133,8 @@ public final class DeliveryService: Service, Sendable {
             outbox.finish(job, .dead)
             return
         }
+        // A flow's call goes to the API it names, and its answer back into the session.
+        if output.type == .call { return call(job, endpoint) }
         // A user's message during a handover goes to the operators' webhook, and a status event
         // to the status webhook, in Herald's JSON (or its format), never to the user's channel.
         let forOperators = output.type == .userMessage

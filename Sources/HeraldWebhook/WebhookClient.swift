@@ -38,6 +38,8 @@ public struct WebhookResponse: Sendable {
     public var status: Int
     /// The `Retry-After` header, as sent.
     public var retryAfter: String?
+    /// The `Content-Type` header, as sent.
+    public var contentType: String?
     /// At most the first `maxResponseBytes` (4 KiB) of the body.
     public var body: [UInt8]
     public var duration: Duration

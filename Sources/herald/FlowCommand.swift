@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import HeraldCore
+import HeraldPlaybook
+import HeraldWebhook
 
 /// `herald flow check` and `herald flow run`: work on flow files without a server.
 struct FlowCommand: ParsableCommand {
@@ -64,6 +66,9 @@ struct RunFlow: ParsableCommand {
     @Option(help: "The userId the session belongs to (session.userId in expressions).")
     var user: String = "console-user"
 
+    @Option(help: "Answer the flow's calls from the 'mock:' section of this YAML file (a playbook, say) instead of calling the APIs.")
+    var mock: String?
+
     func run() throws {
         let flow: Flow
         do {
@@ -74,7 +79,7 @@ struct RunFlow: ParsableCommand {
         }
         for warning in flow.warnings { printError(warning.description) }
         let interactive = isatty(STDIN_FILENO) == 1
-        var console = FlowConsole(flow: flow, userId: user)
+        var console = FlowConsole(flow: flow, userId: user, answerCall: try callAnswerer())
         printError("flow '\(flow.name)' from \(file): type a message, or /help")
         while true {
             if interactive { printPrompt("you> ") }
@@ -87,6 +92,27 @@ struct RunFlow: ParsableCommand {
             let reply = console.handle(line)
             for output in reply.lines { printLine(output) }
             if reply.quit { break }
+        }
+    }
+}
+
+extension RunFlow {
+    /// What answers the flow's calls: the stand-ins of `--mock`, or else the real API through
+    /// libcurl, as the server would call it (any host; `${NAME}` from the environment).
+    func callAnswerer() throws -> @Sendable (CallRequest?) -> CallAnswer {
+        if let mock {
+            do {
+                let mocks = try CallMocks.load(path: mock)
+                return { mocks.answer($0) }
+            } catch {
+                printError(error.description)
+                throw ExitCode(1)
+            }
+        }
+        let client = CurlWebhookClient()
+        return { request in
+            guard let request else { return .failed("the call's output holds no request") }
+            return DeliveryService.call(request, id: Identifier.make(prefix: "call_"), client: client)
         }
     }
 }

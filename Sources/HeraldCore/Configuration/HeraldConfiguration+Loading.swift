@@ -262,7 +262,7 @@ private struct ConfigurationLoader {
     }
 
     func endpoint(_ node: Node, _ section: String) throws(FileError) -> Endpoint {
-        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars", "handover", "statusWebhook"]
+        let allowed = ["urlToken", "flow", "webhook", "apiKeys", "sessionTTL", "channel", "channelVars", "handover", "statusWebhook", "calls"]
         var urlToken: String?
         var flowPath: (String, Node)?
         var webhook: WebhookSettings?
@@ -273,6 +273,7 @@ private struct ConfigurationLoader {
         var ttl = Duration.seconds(1800)
         var handover = HandoverSettings()
         var statusWebhook: WebhookSettings?
+        var calls = CallSettings()
         for (key, keyNode, value) in try keys(node, section) {
             let name = "\(section).\(key)"
             switch key {
@@ -300,6 +301,7 @@ private struct ConfigurationLoader {
             case "sessionTTL": ttl = try duration(value, name)
             case "handover": handover = try self.handover(value, name)
             case "statusWebhook": statusWebhook = try self.webhook(value, name)
+            case "calls": calls = try self.calls(value, name)
             case "channel": channelPath = (try string(value, name), value)
             case "channelVars":
                 var vars: [String: Secret] = [:]
@@ -344,10 +346,52 @@ private struct ConfigurationLoader {
             throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
         }
         let flow = try Flow.load(path: resolved)
+        try checkCalls(flow, calls, urlToken: urlToken)
         var endpoint = Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
         endpoint.handover = handover
         endpoint.statusWebhook = statusWebhook
+        endpoint.calls = calls
         return endpoint
+    }
+
+    /// An endpoint's `calls: {allow: [hosts], maxCallsPerTurn: 5, secrets: {NAME: value}}`.
+    func calls(_ node: Node, _ section: String) throws(FileError) -> CallSettings {
+        var settings = CallSettings()
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "allow":
+                guard case .sequence(let sequence) = value else { throw error(value, name, "must be a list of hosts (host, host:port or *.domain)") }
+                settings.allow = []
+                for (index, element) in sequence.enumerated() {
+                    let host = try string(element, "\(name)[\(index)]")
+                    guard !host.isEmpty, !host.contains("/"), !host.contains("@") else {
+                        throw error(element, "\(name)[\(index)]", "'\(host)' is not a host (write api.example.com, localhost:8080 or *.example.com)")
+                    }
+                    settings.allow.append(host)
+                }
+            case "maxCallsPerTurn": settings.maxCallsPerTurn = try positiveInt(value, name)
+            case "secrets":
+                for (secretName, _, secretValue) in try keys(value, name) {
+                    settings.secrets[secretName] = try secret(secretValue, "\(name).\(secretName)")
+                }
+            default: throw unknown(keyNode, key, in: section, allowed: ["allow", "maxCallsPerTurn", "secrets"])
+            }
+        }
+        return settings
+    }
+
+    /// A call whose url is written out must go to an allowed host: a load error naming the flow
+    /// file's line, rather than an `onError` on every run. (A templated url is checked when the
+    /// call is made.)
+    func checkCalls(_ flow: Flow, _ calls: CallSettings, urlToken: String) throws(FileError) {
+        for node in flow.nodes {
+            guard case .call(let call) = node.kind, call.url.isConstant else { continue }
+            if let refusal = calls.refusal(call.url.render(in: Scope(variables: [:]))) {
+                throw FileError(
+                    file: flow.file, line: node.line, reason: "call.url: \(refusal) (endpoint '\(urlToken)' in \(file.path))")
+            }
+        }
     }
 
     /// A path relative to the config file's folder.

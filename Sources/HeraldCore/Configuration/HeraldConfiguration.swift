@@ -174,6 +174,9 @@ public struct Endpoint: Sendable {
     /// Where status events go (SPEC §12): `{type: "status", outputId, sessionId, status, at,
     /// error?}` each time an output's status moves, delivered like outputs. `nil`: none are made.
     public var statusWebhook: WebhookSettings?
+    /// Which hosts the flow's `call` nodes may reach, how many calls one input may set off, and
+    /// the secrets their `${NAME}` references use (SPEC §13). By default no call may be made.
+    public var calls = CallSettings()
 
     public init(
         urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800),

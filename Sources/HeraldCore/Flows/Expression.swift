@@ -215,6 +215,7 @@ public struct Scope: Sendable {
             case "source": return .string(input.source.rawValue)
             case "id": return .string(input.id)
             case "userId": return .string(input.userId)
+            case "error": return input.error
             default: return .null
             }
         case .session:
@@ -238,6 +239,7 @@ public struct Scope: Sendable {
             object["source"] = .string(input.source.rawValue)
             object["id"] = .string(input.id)
             object["userId"] = .string(input.userId)
+            if input.source == .call { object["error"] = input.error }
             return .object(object)
         case .session:
             return [
@@ -273,5 +275,14 @@ extension JSON {
         case .string(let value): value
         case .array, .object: jsonString
         }
+    }
+}
+
+extension Input {
+    /// `input.error`: what made a call fail, for the flow at its `onError` node; `null` for any
+    /// other input.
+    var error: JSON {
+        guard source == .call, let error = data?["error"], case .string = error else { return .null }
+        return error
     }
 }

@@ -64,7 +64,7 @@ private struct FlowLoader {
         self.file = file
     }
 
-    static let kinds = ["say", "ask", "set", "if", "switch", "goto", "end", "schedule", "cancel"]
+    static let kinds = ["say", "ask", "set", "if", "switch", "goto", "end", "schedule", "cancel", "call"]
     static let allowedKeys: [String: Set<String>] = [
         "say": ["id", "say"],
         "ask": ["id", "ask", "into", "validate", "retry", "timeout"],
@@ -75,6 +75,7 @@ private struct FlowLoader {
         "end": ["id", "end"],
         "schedule": ["id", "schedule"],
         "cancel": ["id", "cancel"],
+        "call": ["id", "call", "into", "onError"],
     ]
 
     /// A jump found while loading, checked once every node id is known.
@@ -188,6 +189,9 @@ private struct FlowLoader {
             let next = index + 1
             switch flow.nodes[index].kind {
             case .say, .set, .schedule, .cancel: pending.append(next)
+            case .call(let call):
+                pending.append(next)
+                if let target = call.onError, let index = flow.index(of: target) { pending.append(index) }
             case .ask(let ask):
                 pending.append(next)
                 if let target = ask.timeout?.target, let index = flow.index(of: target) { pending.append(index) }
@@ -293,10 +297,137 @@ private struct FlowLoader {
             let key = try file.string(body, "cancel (the key of a schedule)")
             guard !key.isEmpty else { throw file.error(body, "cancel needs the key of a schedule") }
             result = .cancel(key: key)
+        case "call":
+            var call = try self.call(body)
+            if let intoNode = value("into") { call.into = try contextPath(intoNode, "into") }
+            call.onError = try target("onError")
+            result = .call(call)
         default:  // end
             result = .end(reset: try endReset(body))
         }
         return (FlowNode(id: id, line: line, kind: result), targets)
+    }
+
+    /// `call: { url, method, headers, json | form, auth, timeout, retry }` (SPEC §13).
+    private func call(_ node: Node) throws(FileError) -> FlowNode.Call {
+        let keys = ["url", "method", "headers", "json", "form", "auth", "timeout", "retry"]
+        var urlNode: Node?
+        var call = FlowNode.Call(url: Self.noURL)
+        for (key, keyNode, value) in try file.mapping(node, "call") {
+            switch key {
+            case "url":
+                urlNode = value
+                call.url = try template(value)
+                if call.url.isConstant {
+                    let url = try file.string(value, "call.url")
+                    guard CallRequest.host(of: url) != nil else {
+                        throw file.error(value, "call.url: '\(url)' is not an http:// or https:// URL with a host")
+                    }
+                }
+            case "method":
+                let method = try file.string(value, "call.method").uppercased()
+                guard Self.callMethods.contains(method) else {
+                    throw file.error(value, "call.method: '\(method)' is not one of \(Self.callMethods.joined(separator: ", "))")
+                }
+                call.method = method
+            case "headers":
+                for (name, nameNode, headerValue) in try file.mapping(value, "call.headers") {
+                    guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_".contains($0)) }) else {
+                        throw file.error(nameNode, "call.headers: '\(name)' is not a header name (letters, digits, '-')")
+                    }
+                    guard name.lowercased() != "idempotency-key" else {
+                        throw file.error(nameNode, "call.headers: Herald sends Idempotency-Key itself (the call's output id, the same on every attempt)")
+                    }
+                    let header = try template(headerValue)
+                    if !header.isConstant, try file.string(headerValue, "call.headers.\(name)").contains("${") {
+                        throw file.error(headerValue, "call.headers.\(name): a ${NAME} secret reference cannot be mixed with {{ }} in one value")
+                    }
+                    call.headers.append((name, header))
+                }
+            case "json", "form":
+                guard call.body == nil else { throw file.error(keyNode, "call takes json or form, not both") }
+                if key == "json" {
+                    call.body = .json(try valueTemplate(value))
+                } else {
+                    var fields: [(name: String, value: Template)] = []
+                    for (name, _, fieldValue) in try file.mapping(value, "call.form") { fields.append((name, try template(fieldValue))) }
+                    call.body = .form(fields)
+                }
+            case "auth": call.auth = try callAuth(value)
+            case "timeout":
+                call.timeout = try duration(value, "call.timeout")
+                guard call.timeout <= .seconds(120) else { throw file.error(value, "call.timeout: at most 2m (the user is waiting)") }
+            case "retry": call.retry = try callRetry(value)
+            default:
+                throw file.error(keyNode, "unknown key '\(key)' in call (it takes \(keys.joined(separator: ", ")))")
+            }
+        }
+        guard urlNode != nil else { throw file.error(node, "call needs 'url:' (http:// or https://)") }
+        if call.method == "GET", call.body != nil { throw file.error(node, "call: a GET sends no body; put the values in the url, or use POST") }
+        return call
+    }
+
+    static let callMethods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    // swift-format-ignore: NeverUseForceTry
+    private static let noURL = try! Template(parsing: "")
+
+    /// `auth: { bearer: "${TOKEN}" }` or `auth: { basic: { user: U, password: "${PASSWORD}" } }`.
+    private func callAuth(_ node: Node) throws(FileError) -> CallAuth {
+        let usage = "auth takes { bearer: \"${NAME}\" } or { basic: { user: NAME, password: \"${NAME}\" } }"
+        func reference(_ node: Node, _ what: String) throws(FileError) -> String {
+            let text = try file.string(node, what)
+            guard text.contains("${"), text.contains("}") else {
+                throw file.error(
+                    node,
+                    "\(what): write the secret as ${NAME} (an entry of the endpoint's calls.secrets or an environment variable), so it is never in a flow file, the store or a log"
+                )
+            }
+            return text
+        }
+        let pairs = try file.mapping(node, "call.auth")
+        guard pairs.count == 1, let (kind, kindNode, value) = pairs.first else { throw file.error(node, usage) }
+        switch kind {
+        case "bearer":
+            return .bearer(token: try reference(value, "call.auth.bearer"))
+        case "basic":
+            var user: String?
+            var password: String?
+            for (key, keyNode, item) in try file.mapping(value, "call.auth.basic") {
+                switch key {
+                case "user": user = try file.string(item, "call.auth.basic.user")
+                case "password": password = try reference(item, "call.auth.basic.password")
+                default: throw file.error(keyNode, usage)
+                }
+            }
+            guard let user, let password else { throw file.error(value, usage) }
+            return .basic(user: user, password: password)
+        default:
+            throw file.error(kindNode, usage)
+        }
+    }
+
+    /// `retry: { maxAttempts: N, delays: [200ms, 1s] }`, or `retry: false` for one attempt.
+    private func callRetry(_ node: Node) throws(FileError) -> CallRetry {
+        if case .scalar = node, node.bool == false { return CallRetry(maxAttempts: 1, delays: []) }
+        var retry = CallRetry()
+        for (key, keyNode, value) in try file.mapping(node, "call.retry") {
+            switch key {
+            case "maxAttempts":
+                let attempts = try file.int(value, "call.retry.maxAttempts")
+                guard (1...10).contains(attempts) else { throw file.error(value, "call.retry.maxAttempts: from 1 to 10") }
+                retry.maxAttempts = attempts
+            case "delays":
+                guard case .sequence(let sequence) = value, !sequence.isEmpty else {
+                    throw file.error(value, "call.retry.delays: a list of durations, e.g. [200ms, 1s]")
+                }
+                var delays: [Duration] = []
+                for element in sequence { delays.append(try duration(element, "call.retry.delays")) }
+                retry.delays = delays
+            default:
+                throw file.error(keyNode, "unknown key '\(key)' in call.retry (it takes maxAttempts and delays, or write retry: false)")
+            }
+        }
+        return retry
     }
 
     /// `timeout: { after: 10m, goto: node-id }`.

@@ -51,7 +51,7 @@ public struct FlowNode: Sendable {
         self.kind = kind
     }
 
-    /// The nine node kinds (docs/flows.md has each with examples).
+    /// The ten node kinds (docs/flows.md has each with examples).
     public enum Kind: Sendable {
         /// Emit an output.
         case say(Message)
@@ -72,6 +72,8 @@ public struct FlowNode: Sendable {
         case schedule(Reminder)
         /// Cancel this session's pending schedule with this key, if any.
         case cancel(key: String)
+        /// Call an HTTP API and wait for its answer (``Call``).
+        case call(Call)
     }
 
     /// An inject a `schedule` node sets up: due `after` a while or `at` a time, with a text and

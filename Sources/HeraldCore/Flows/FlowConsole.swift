@@ -41,12 +41,19 @@ public struct FlowConsole: Sendable {
     private var now = Timestamp.now()
     /// The quick replies and payload buttons of the last outputs, numbered as printed, for `/press`.
     private var choices: [RichContent.QuickReply] = []
+    /// Answers the flow's calls: a stand-in, or the real API (`herald flow run --mock`).
+    private let answerCall: @Sendable (CallRequest?) -> CallAnswer
 
-    /// A conversation with `flow` as `userId`, starting with an empty session.
-    public init(flow: Flow, userId: String = "console-user") {
+    /// A conversation with `flow` as `userId`, starting with an empty session. `answerCall`
+    /// answers each `call` the flow makes, before the next line is read.
+    public init(
+        flow: Flow, userId: String = "console-user",
+        answerCall: @escaping @Sendable (CallRequest?) -> CallAnswer = { _ in .failed("herald flow run was given no way to answer calls") }
+    ) {
         self.flow = flow
         self.userId = userId
         self.session = Session(key: Self.key(1), userId: userId)
+        self.answerCall = answerCall
     }
 
     private static func key(_ number: Int) -> SessionKey {
@@ -134,7 +141,7 @@ public struct FlowConsole: Sendable {
 
     private mutating func send(text: String?, data: JSONObject?, source: InputSource) -> Reply {
         let input = Input(session: session.key, userId: session.userId, text: text, data: data.map(JSON.object), source: source, receivedAt: now)
-        return apply(FlowEngine.run(flow, session: session, input: input), at: input.receivedAt)
+        return apply(FlowEngine.run(flow, session: session, input: input, calls: .unrestricted), at: input.receivedAt)
     }
 
     /// Moves the conversation's time on by `duration`, firing each schedule that falls due in
@@ -151,7 +158,7 @@ public struct FlowConsole: Sendable {
                 lines += send(text: next.text, data: next.data?.objectValue, source: .inject).lines
             case .timeout(let nodeId):
                 let input = Input(session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
-                lines += apply(FlowEngine.timeout(flow, session: session, nodeId: nodeId, input: input), at: now).lines
+                lines += apply(FlowEngine.timeout(flow, session: session, nodeId: nodeId, input: input, calls: .unrestricted), at: now).lines
             case .notify:
                 lines += Self.lines(for: OutputDraft(type: .notify, text: next.text, data: next.data, rich: next.rich))
             }
@@ -186,13 +193,22 @@ public struct FlowConsole: Sendable {
                 lines.append("! cancelled the schedule with key \(key)")
             }
         }
+        // The run waits for a call: answer it now, and the flow goes on.
+        if let wait = run.waiting, wait.call != nil, let call = run.outputs.last, call.type == .call {
+            let answer = answerCall(CallRequest(json: call.data))
+            lines.append("! " + (answer.error.map { "the call failed: \($0)" } ?? "answered \(answer.status ?? 200)"))
+            let input = Input(
+                session: session.key, userId: session.userId, text: nil, data: answer.json(node: wait.nodeId), source: .call, receivedAt: time)
+            lines += apply(FlowEngine.answer(flow, session: session, input: input, calls: .unrestricted), at: time).lines
+        }
         return Reply(lines: lines)
     }
 
     /// `bot> text`, continuation lines indented under it, then `data: {...}` when there is data;
     /// error outputs (a step limit) as `error> ...`.
     static func lines(for output: OutputDraft, numberingFrom first: Int = 1) -> [String] {
-        let prefix = output.type == .error ? "error> " : "bot> "
+        let prefix = output.type == .error ? "error> " : output.type == .call ? "call> " : "bot> "
+        if output.type == .call { return [prefix + (output.text ?? "")] }
         let indent = String(repeating: " ", count: prefix.count)
         var lines: [String] = []
         if let text = output.text {

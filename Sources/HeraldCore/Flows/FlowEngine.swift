@@ -47,12 +47,14 @@ public enum FlowEngine {
 
     /// Runs `flow` for `input`: resumes the session's pending `ask` with it, or starts at the
     /// first node, and steps until the flow ends, waits at an `ask`, or hits its step limit.
-    public static func run(_ flow: Flow, session: Session, input: Input) -> Run {
+    ///
+    /// `calls` are the endpoint's rules for `call` nodes (which hosts, how many per input).
+    public static func run(_ flow: Flow, session: Session, input: Input, calls: CallSettings = CallSettings()) -> Run {
         var input = input
         if let wait = session.waiting, let askIndex = flow.index(of: wait.nodeId), case .ask(let ask) = flow.nodes[askIndex].kind {
             input = pressed(ask, retried: wait.retries > 0, input, session)
         }
-        var run = Runner(flow: flow, session: session, input: input)
+        var run = Runner(flow: flow, session: session, input: input, calls: calls)
         // A wait at a node that is no longer an ask (the flow file changed) is dropped, and the
         // input starts the flow from the top like any other.
         if let wait = session.waiting, let askIndex = flow.index(of: wait.nodeId), case .ask(let ask) = flow.nodes[askIndex].kind {
@@ -73,8 +75,8 @@ public enum FlowEngine {
     /// The session's `ask` timed out: the flow goes on at the ask's `timeout` target, with
     /// `input` (source `timeout`) as the input. Nothing happens (no outputs, nothing changes)
     /// when the session no longer waits at that ask.
-    public static func timeout(_ flow: Flow, session: Session, nodeId: String, input: Input) -> Run {
-        var run = Runner(flow: flow, session: session, input: input)
+    public static func timeout(_ flow: Flow, session: Session, nodeId: String, input: Input, calls: CallSettings = CallSettings()) -> Run {
+        var run = Runner(flow: flow, session: session, input: input, calls: calls)
         guard session.waiting?.nodeId == nodeId, let askIndex = flow.index(of: nodeId), case .ask(let ask) = flow.nodes[askIndex].kind,
             let timeout = ask.timeout
         else {
@@ -84,17 +86,45 @@ public enum FlowEngine {
         return run.steps(from: target)
     }
 
+    /// The answer to the call the session waits at (`input`, source `call`, its data a
+    /// ``CallAnswer``): the body goes `into` the context and the flow goes on after the node, or
+    /// at `onError` when the call failed. Nothing happens when the session no longer waits at a
+    /// call (the caller checks that the answer is this call's).
+    public static func answer(_ flow: Flow, session: Session, input: Input, calls: CallSettings = CallSettings()) -> Run {
+        guard let wait = session.waiting, let callWait = wait.call else {
+            return Run(outputs: [], context: session.context, waiting: session.waiting)
+        }
+        var run = Runner(flow: flow, session: session, input: input, calls: calls)
+        run.calls = callWait.count
+        // The flow file changed and the node is no longer a call: the wait is dropped.
+        guard let index = flow.index(of: wait.nodeId), case .call(let call) = flow.nodes[index].kind else {
+            return Run(outputs: [], context: session.context, waiting: nil)
+        }
+        let answer = CallAnswer(json: input.data) ?? .failed("the call's answer could not be read")
+        if let error = answer.error {
+            guard let onError = call.onError else { return run.stop(flow.nodes[index], "the call failed: \(error)") }
+            guard let target = flow.index(of: onError) else { return run.stop(flow.nodes[index], "no node has the id '\(onError)'") }
+            return run.steps(from: target)
+        }
+        if let into = call.into { run.scope.context = JSONObject.setting(answer.body ?? .null, at: into, in: run.scope.context) }
+        return run.steps(from: index + 1)
+    }
+
     /// One run in progress.
     private struct Runner {
         let flow: Flow
-        let input: Input
+        var input: Input
         var scope: Scope
         var outputs: [OutputDraft] = []
         var schedules: [ScheduleChange] = []
+        let callSettings: CallSettings
+        /// Calls this input has set off so far.
+        var calls = 0
 
-        init(flow: Flow, session: Session, input: Input) {
+        init(flow: Flow, session: Session, input: Input, calls: CallSettings) {
             self.flow = flow
             self.input = input
+            self.callSettings = calls
             self.scope = Scope(input: input, context: session.context, session: session.key, userId: session.userId)
         }
 
@@ -158,6 +188,23 @@ public enum FlowEngine {
                         .add(Schedule(key: reminder.key, kind: .inject, dueAt: dueAt, createdAt: now, text: message.text, data: message.data)))
                 case .cancel(let key):
                     schedules.append(.cancel(key: key))
+                case .call(let call):
+                    let request = render(call, node)
+                    let refusal =
+                        calls >= callSettings.maxCallsPerTurn
+                        ? "more than \(callSettings.maxCallsPerTurn) calls for one input (the endpoint's calls.maxCallsPerTurn)"
+                        : callSettings.refusal(request.url)
+                    guard let refusal else {
+                        outputs.append(OutputDraft(type: .call, text: request.summary, data: request.json))
+                        let wait = FlowWait(nodeId: node.id, call: CallWait(outputId: "", count: calls + 1))
+                        return Run(outputs: outputs, context: scope.context, waiting: wait, schedules: schedules)
+                    }
+                    // Refused before it is made: the flow goes on at onError as if it had failed.
+                    guard let onError = call.onError else { return stop(node, "the call was not made: \(refusal)") }
+                    input.source = .call
+                    input.data = CallAnswer.failed(refusal).json(node: node.id)
+                    scope.input = input
+                    target = onError
                 }
                 if let target {
                     // The loader checks every target; a flow built in code may still name a missing one.
@@ -176,6 +223,25 @@ public enum FlowEngine {
                 schedules.append(.add(Schedule(key: nil, kind: .timeout(nodeId: node.id), dueAt: now.adding(timeout.after), createdAt: now)))
             }
             return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: node.id, retries: retries), schedules: schedules)
+        }
+
+        /// The request a `call` node makes, rendered in the run's scope.
+        func render(_ call: FlowNode.Call, _ node: FlowNode) -> CallRequest {
+            var request = CallRequest(
+                node: node.id, method: call.method, url: call.url.render(in: scope), auth: call.auth, timeout: call.timeout, retry: call.retry)
+            for (name, value) in call.headers {
+                if value.isConstant, case .string(let text) = value.evaluate(in: scope), text.contains("${") {
+                    request.secretHeaders.append(CallRequest.Header(name: name, value: text))
+                } else {
+                    request.headers.append(CallRequest.Header(name: name, value: value.render(in: scope)))
+                }
+            }
+            switch call.body {
+            case .json(let template): request.body = .json(template.evaluate(in: scope))
+            case .form(let fields): request.body = .form(fields.map { CallRequest.Header(name: $0.name, value: $0.value.render(in: scope)) })
+            case nil: break
+            }
+            return request
         }
 
         func stop(_ node: FlowNode, _ reason: String) -> Run {

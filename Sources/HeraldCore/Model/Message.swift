@@ -1,5 +1,6 @@
 /// Where an input came from: the user through the endpoint, a back-end through `inject` (now
-/// or scheduled, or a flow's reminder), or the timeout of the `ask` the session waited at.
+/// or scheduled, or a flow's reminder), the timeout of the `ask` the session waited at, or
+/// the answer to the flow's `call`.
 /// As an output's source it says what made the output: a flow run for one of those, or an
 /// operator's reply (`operator`, never an input's source).
 public enum InputSource: String, Sendable, Hashable, CaseIterable {
@@ -7,6 +8,7 @@ public enum InputSource: String, Sendable, Hashable, CaseIterable {
     case inject
     case timeout
     case `operator`
+    case call
 }
 
 /// One message entering a session's flow.
@@ -51,13 +53,16 @@ public enum OutputType: String, Sendable, Hashable, CaseIterable {
     /// A change of another output's ``OutputStatus``, for the endpoint's `statusWebhook` (not
     /// the user's channel); its `data` is `{outputId, status, at, error?}`.
     case status
+    /// A flow's HTTP call (SPEC §13): its `data` is the ``CallRequest``, made by the outbox to
+    /// the called API, whose answer comes back as an input with source `call`.
+    case call
 
     /// Outputs that go to the user's channel (or the endpoint's webhook), rather than to a
-    /// side webhook of the endpoint; only these have a status of their own.
+    /// side webhook of the endpoint or a called API; only these have a status of their own.
     public var isForUser: Bool {
         switch self {
         case .output, .notify, .error: true
-        case .userMessage, .status: false
+        case .userMessage, .status, .call: false
         }
     }
 }

@@ -32,13 +32,35 @@ public struct Session: Sendable, Hashable {
     }
 }
 
-/// Where a flow run paused: the `ask` node waiting for an answer and how often it re-prompted.
+/// Where a flow run paused: the `ask` node waiting for an answer and how often it re-prompted,
+/// or the `call` node waiting for its call's answer.
 public struct FlowWait: Sendable, Hashable {
     public var nodeId: String
     public var retries: Int
+    /// Set while the session waits at a `call` node.
+    public var call: CallWait?
 
-    public init(nodeId: String, retries: Int = 0) {
+    public init(nodeId: String, retries: Int = 0, call: CallWait? = nil) {
         self.nodeId = nodeId
         self.retries = retries
+        self.call = call
+    }
+}
+
+/// A session waiting for a call's answer: which call, how many this input set off, and the
+/// inputs that arrived meanwhile. Those run, in order, once the flow has gone on.
+public struct CallWait: Sendable, Hashable {
+    /// The id of the call's output: only its answer resumes the flow.
+    public var outputId: String
+    /// Calls made since the last input that was not a call's answer, this one included.
+    public var count: Int
+    /// User messages and injects that came while the call was out, in arrival order (each
+    /// already recorded as an input).
+    public var queued: [Input]
+
+    public init(outputId: String, count: Int, queued: [Input] = []) {
+        self.outputId = outputId
+        self.count = count
+        self.queued = queued
     }
 }

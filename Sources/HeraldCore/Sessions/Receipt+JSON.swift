@@ -1,7 +1,8 @@
 extension Receipt {
     /// The answer to an accepted message: `{"sessionId", "inputId"}` (or `"outputId"` for a
     /// notify, `"scheduledId"` and `"dueAt"` for a scheduled one), with `"outputs"` (each as its
-    /// webhook body in Herald's format) when the caller asked to wait.
+    /// webhook body in Herald's format) when the caller asked to wait. Outputs made after a
+    /// flow's `call` come later, through the webhook only.
     public func json(wait: Bool) -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
@@ -17,8 +18,12 @@ extension Receipt {
         if wait {
             writer.key("outputs")
             writer.raw("[")
-            for (index, output) in outputs.enumerated() {
-                if index > 0 { writer.raw(",") }
+            // A flow's call is not said to anyone: the outputs that follow its answer are
+            // delivered to the webhook when it comes.
+            var first = true
+            for output in outputs where output.type != .call {
+                if !first { writer.raw(",") }
+                first = false
                 writer.append(json: output.webhookBody(format: .herald))
             }
             writer.raw("]")

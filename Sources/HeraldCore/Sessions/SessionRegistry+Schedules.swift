@@ -81,8 +81,7 @@ extension SessionRegistry {
         case .inject:
             let input = Input(
                 session: session.key, userId: session.userId, text: schedule.text, data: schedule.data, source: .inject, receivedAt: now)
-            let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input) }
-            return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
+            return runFlow(input, session, endpoint, from: schedule)
         case .timeout(let nodeId):
             // Stale (the user answered), or an operator has the session: the flow stays quiet.
             guard session.waiting?.nodeId == nodeId, session.handover == nil else {
@@ -91,7 +90,7 @@ extension SessionRegistry {
             let input = Input(
                 session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
             let outputs = run(endpoint.flow, &session, input, from: schedule) {
-                FlowEngine.timeout($0, session: $1, nodeId: nodeId, input: input)
+                FlowEngine.timeout($0, session: $1, nodeId: nodeId, input: input, calls: endpoint.calls)
             }
             return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
         }

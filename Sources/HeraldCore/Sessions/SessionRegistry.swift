@@ -65,11 +65,18 @@ public final class SessionRegistry: Sendable {
         }
     }
 
-    /// Runs the endpoint's flow for `input`: the change it makes to the session.
-    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint) -> Change {
+    /// Runs the endpoint's flow for `input`: the change it makes to the session. While the
+    /// session waits for a call's answer, the input is recorded and queued; it runs once the
+    /// flow has gone on (``answer(_:with:)``).
+    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, from schedule: Schedule? = nil) -> Change {
         var session = session
-        let outputs = run(endpoint.flow, &session, input) { FlowEngine.run($0, session: $1, input: input) }
-        return Change(session: session, input: input, outputs: outputs)
+        if session.waiting?.call != nil {
+            session.waiting!.call!.queued.append(input)
+            session.updatedAt = input.receivedAt
+            return Change(session: session, input: input, outputs: [], scheduled: schedule)
+        }
+        let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input, calls: endpoint.calls) }
+        return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
     }
 
     /// Runs a flow (``FlowEngine/run(_:session:input:)`` or a timeout) on `session` and applies
@@ -95,6 +102,8 @@ public final class SessionRegistry: Sendable {
         }
         session.context = run.context
         session.waiting = run.waiting
+        // The run ended at a call: its output (the last) is the one whose answer resumes it.
+        if run.waiting?.call != nil, let call = outputs.last, call.type == .call { session.waiting!.call!.outputId = call.id }
         session.updatedAt = now
         session.apply(run.schedules)
         return outputs

@@ -53,7 +53,11 @@ extension Session {
     public init(stored row: some StoredRow) throws {
         self.init(key: try SessionKey(stored: row), userId: try row.utf8("user_id"), now: try row.timestamp("created_at"))
         context = try row.json("context")?.objectValue ?? JSONObject()
-        if let node = try row.optionalString("waiting_node") { waiting = FlowWait(nodeId: node, retries: Int(try row.integer("waiting_retries"))) }
+        if let node = try row.optionalString("waiting_node") {
+            waiting = FlowWait(
+                nodeId: node, retries: Int(try row.integer("waiting_retries")),
+                call: try CallWait.load(stored: try row.optionalString("waiting_call"), session: key))
+        }
         nextSeq = try row.integer("next_seq")
         updatedAt = try row.timestamp("updated_at")
         version = try row.integer("version")

@@ -16,6 +16,7 @@ final class CurlTransfer: @unchecked Sendable {
     var headerList: UnsafeMutablePointer<curl_slist>?
     var responseBody: [UInt8] = []
     var retryAfter: String?
+    var contentType: String?
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     var started = ContinuousClock.now
 
@@ -124,18 +125,19 @@ struct CurlLoop {
         if let caBundle = request.caBundle { herald_easy_setopt_string(easy, CURLOPT_CAINFO, caBundle) }
         herald_easy_setopt_string(easy, CURLOPT_USERAGENT, shared.userAgent)
         herald_easy_setopt_slist(easy, CURLOPT_HTTPHEADER, headers)
-        switch request.method {
-        case "GET":
+        if request.method == "GET" {
             herald_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
-        case "POST":
-            herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-            request.body.withUnsafeBytes { bytes in
-                // COPYPOSTFIELDS copies, so the array need not outlive this call.
-                _ = herald_easy_setopt_pointer(
-                    easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+        } else {
+            // A POST always has a body (maybe empty); PUT, PATCH and DELETE when they carry one.
+            if request.method == "POST" || !request.body.isEmpty {
+                herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
+                request.body.withUnsafeBytes { bytes in
+                    // COPYPOSTFIELDS copies, so the array need not outlive this call.
+                    _ = herald_easy_setopt_pointer(
+                        easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+                }
             }
-        default:
-            herald_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method)
+            if request.method != "POST" { herald_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
         }
         if let user = request.user, let password = request.password {
             herald_easy_setopt_long(easy, CURLOPT_HTTPAUTH, HERALD_CURLAUTH_BASIC)
@@ -166,7 +168,8 @@ struct CurlLoop {
         }
         var status = 0
         herald_easy_getinfo_long(transfer.easy, CURLINFO_RESPONSE_CODE, &status)
-        let response = WebhookResponse(status: status, retryAfter: transfer.retryAfter, body: transfer.responseBody, duration: duration)
+        var response = WebhookResponse(status: status, retryAfter: transfer.retryAfter, body: transfer.responseBody, duration: duration)
+        response.contentType = transfer.contentType
         finish(transfer, .success(response))
     }
 
@@ -209,7 +212,8 @@ private let curlWriteBody: curl_write_callback = { pointer, size, count, userdat
     return length
 }
 
-/// libcurl's header callback: picks `Retry-After` out of the final response's headers.
+/// libcurl's header callback: picks `Retry-After` and `Content-Type` out of the final
+/// response's headers.
 private let curlReadHeader: curl_write_callback = { pointer, size, count, userdata in
     let length = size * count
     guard let pointer, let userdata else { return length }
@@ -217,12 +221,16 @@ private let curlReadHeader: curl_write_callback = { pointer, size, count, userda
     // Most lines are neither a status line nor Retry-After: skip them without making a String.
     guard length > 0 else { return length }
     let first = UInt8(bitPattern: pointer[0]) | 0x20
-    guard first == UInt8(ascii: "h") || first == UInt8(ascii: "r") else { return length }
+    guard first == UInt8(ascii: "h") || first == UInt8(ascii: "r") || first == UInt8(ascii: "c") else { return length }
     let line = String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     if line.hasPrefix("HTTP/") {
-        transfer.retryAfter = nil  // a new response (after a 100 Continue, say) starts
-    } else if let colon = line.firstIndex(of: ":"), line[..<colon].lowercased() == "retry-after" {
-        transfer.retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        // A new response (after a 100 Continue, say) starts.
+        transfer.retryAfter = nil
+        transfer.contentType = nil
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        if name == "retry-after" { transfer.retryAfter = value } else if name == "content-type" { transfer.contentType = value }
     }
     return length
 }
