@@ -15,12 +15,15 @@ import Synchronization
 enum FlowFunction: String, Sendable, Hashable, CaseIterable {
     case lower, upper, trim, contains, startsWith, endsWith, matches, len, number, string, `default`, now
     case clip, clipBytes, join, slice, parseJson, `if`
+    /// For flows that call APIs (SPEC §13): a list with one more element (a conversation's
+    /// messages), and a text made safe for a URL's path or query.
+    case append, urlEncode
 
     var arity: ClosedRange<Int> {
         switch self {
         case .now: 0...0
-        case .lower, .upper, .trim, .len, .number, .string, .parseJson: 1...1
-        case .contains, .startsWith, .endsWith, .matches, .default, .clipBytes, .join: 2...2
+        case .lower, .upper, .trim, .len, .number, .string, .parseJson, .urlEncode: 1...1
+        case .contains, .startsWith, .endsWith, .matches, .default, .clipBytes, .join, .append: 2...2
         case .clip, .slice, .if: 2...3
         }
     }
@@ -136,6 +139,27 @@ enum FlowFunction: String, Sendable, Hashable, CaseIterable {
             return (try? JSON.parse(text)) ?? .null
         case .if:
             return arguments[0].isTruthy ? arguments[1] : (arguments.count > 2 ? arguments[2] : .null)
+        case .append:
+            // A list that is not there yet (null) starts empty; any other value is a one-element list.
+            let list: [JSON] =
+                switch arguments[0] {
+                case .array(let elements): elements
+                case .null: []
+                default: [arguments[0]]
+                }
+            return .array(list + [arguments[1]])
+        case .urlEncode:
+            var allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~".utf8)
+            allowed.reserveCapacity(66)
+            var result = ""
+            for byte in arguments[0].text.utf8 {
+                if allowed.contains(byte) {
+                    result.unicodeScalars.append(Unicode.Scalar(byte))
+                } else {
+                    result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                }
+            }
+            return .string(result)
         }
     }
 
@@ -200,5 +224,11 @@ extension Double {
         }
         guard bytes.isEmpty, let value = Double(trimmed), value.isFinite else { return nil }
         self = value
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
