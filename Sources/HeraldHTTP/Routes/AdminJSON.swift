@@ -101,6 +101,9 @@ enum AdminJSON {
             "operatorSince": session.handover.map { .string($0.since.iso8601) } ?? .null,
             "scheduled": .array(session.schedules.map { scheduled(ScheduledEntry(session: session.key, userId: session.userId, schedule: $0)) }),
             "messages": .array(transcript.map(message)),
+            // SPEC §13: the call the flow waits for, and the inputs queued behind it.
+            "waitingForCall": session.waiting?.call.map { .string($0.outputId) } ?? .null,
+            "queuedInputs": .number(Double(session.waiting?.call?.queued.count ?? 0)),
         ]
     }
 
