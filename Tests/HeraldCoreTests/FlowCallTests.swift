@@ -505,6 +505,18 @@ struct FlowCallTests {
         }
     }
 
+    @Test("an allow entry for an IPv6 host, with or without a port")
+    func ipv6Allow() {
+        #expect(CallSettings(allow: ["[::1]"]).refusal("http://[::1]:8080/x") == nil)
+        #expect(CallSettings(allow: ["[::1]"]).refusal("http://[::2]/x") != nil)
+        // Bug: refusal() parses a port only from entries that do not start with '[', so the
+        // entry "[::1]:8080" is compared whole with the host "[::1]" and never matches.
+        withKnownIssue("CallSettings.refusal does not split the port off a bracketed IPv6 entry") {
+            #expect(CallSettings(allow: ["[::1]:8080"]).refusal("http://[::1]:8080/x") == nil)
+        }
+        #expect(CallSettings(allow: ["[::1]:8080"]).refusal("http://[::1]:9090/x") != nil)
+    }
+
     @Test(
         "host(of:) reads host and port of http(s) urls only",
         arguments: [
@@ -588,6 +600,8 @@ struct FlowCallTests {
 
     static func config(calls: String) -> String {
         """
+        admin:
+          keys: ["test-admin-key"]
         storage: memory
         endpoints:
           - urlToken: demo
@@ -663,7 +677,7 @@ struct FlowCallTests {
             Self.config(calls: "    calls:\n      allow:\n        - https://api.example.com/\n"), flow: "nodes:\n  - say: hi\n")
         let error = #expect(throws: FileError.self) { try HeraldConfiguration.load(path: paths.config, environment: [:]) }
         #expect(error?.file == paths.config)
-        #expect(error?.line == 9)
+        #expect(error?.line == 11)
         #expect(error?.description.contains("calls.allow[0]") == true, "\(String(describing: error))")
         #expect(error?.description.contains("'https://api.example.com/' is not a host") == true, "\(String(describing: error))")
     }

@@ -107,6 +107,10 @@ import Testing
             // Secrets are resolved only for the request: never stored or shown.
             #expect(!view.text.contains(Self.secret))
             #expect(!(try await herald.admin("GET", "/admin/v1/deliveries/\(callId)").text.contains(Self.secret)))
+            let endpoint = try await herald.admin("GET", "/admin/v1/endpoints/shop")
+            #expect(endpoint.json["calls"]?["secrets"]?["ORDERS_KEY"] == "***")
+            #expect(endpoint.json["calls"]?["allow"] == ["127.0.0.1"])
+            #expect(!endpoint.text.contains(Self.secret))
         }
     }
 

@@ -16,6 +16,13 @@ enum AdminJSON {
             "backlog": .number(Double(backlog)),
         ]
         if let statusWebhook = endpoint.statusWebhook { object["statusWebhook"] = webhook(statusWebhook) }
+        // What the flow's calls may reach; the secrets by name only.
+        var secrets = JSONObject()
+        for name in endpoint.calls.secrets.keys.sorted() { secrets[name] = "***" }
+        object["calls"] = [
+            "allow": .array(endpoint.calls.allow.map(JSON.string)), "maxCallsPerTurn": .number(Double(endpoint.calls.maxCallsPerTurn)),
+            "secrets": .object(secrets),
+        ]
         if let channel {
             // Secret variables (tokens, signing secrets) as "***"; the others as configured.
             var vars = JSONObject()

@@ -612,6 +612,7 @@ function renderMessage(message) {
   }
   let origin = null;
   if (message.source === 'operator') origin = el('span', { className: 'hint' }, ' from operator ' + message.operator);
+  else if (message.type === 'call') origin = el('span', { className: 'hint' }, ' to the API the flow calls; its answer comes back as an input');
   else if (message.type === 'userMessage') origin = el('span', { className: 'hint' }, ' to the operators (' + message.operator + ')');
   else if (message.source) origin = el('span', { className: 'hint' }, ' for ' + message.source + ' input');
   return el('li', { className: 'message output ' + message.type + (message.source === 'operator' ? ' operator' : ''), 'data-id': message.outputId },
