@@ -8,6 +8,8 @@ Scenarios, each against a fresh Herald (empty store in a temp dir, echo flow, we
               bare baseline under the same load, and (SQLite; BENCH_WITHOUT_STORE=0 skips it) the
               same Herald with `storage: memory`; the table shows medians and same-run ratios
   latency     open loop at BENCH_RATE msgs/s: send→arrival latency at the sink
+  call        open loop at BENCH_RATE msgs/s, same run: the echo flow, then a flow that calls an API (the
+              sink's /api, answered at once) before it answers: what one `call` node adds to send→arrival
   hot         closed loop on one session (every message waits for the previous one)
   broadcast   creates BENCH_BROADCAST_SESSIONS sessions, measures Herald's RSS with them idle,
               then one POST /admin/v1/notify and the time until the sink has every notify
@@ -335,11 +337,16 @@ class Bench:
             return f"sqlite:{directory}/herald.sqlite"
         return storage
 
-    def start_herald(self, label, index=0, extra_config="", storage=None):
+    def start_herald(self, label, index=0, extra_config="", storage=None, flow=None):
+        """`flow`: the flow file's text (the echo flow when `None`)."""
         port = self.s.herald_port + index
         ensure_port_free(port)
         directory = tempfile.mkdtemp(prefix=f"{label}-", dir=self.workdir)
-        shutil.copy(os.path.join(ROOT, "examples", "flows", "echo.yaml"), os.path.join(directory, "echo.yaml"))
+        if flow is None:
+            shutil.copy(os.path.join(ROOT, "examples", "flows", "echo.yaml"), os.path.join(directory, "echo.yaml"))
+        else:
+            with open(os.path.join(directory, "echo.yaml"), "w") as file:
+                file.write(flow)
         concurrency = f"\n      concurrency: {self.s.webhook_concurrency}" if self.s.webhook_concurrency else ""
         config = f"""listen: 127.0.0.1:{port}
 admin:
@@ -668,6 +675,37 @@ endpoints:
             self.stop(baseline)
         return result
 
+    def call(self):
+        """The same open-loop load on the echo flow and on a flow with one `call` (to the sink's
+        /api, which answers at once), one after the other: the difference in send→arrival is
+        what a call adds, its own round trip included."""
+        flow = f"""name: call
+nodes:
+  - set: {{ context.sent: "{{{{ input.data }}}}" }}
+  - call:
+      url: http://127.0.0.1:{self.s.sink_port}/api
+      json: {{ text: "{{{{ input.text }}}}" }}
+    into: context.answer
+  - say: {{ text: "You said: {{{{ input.text }}}}", data: "{{{{ context.sent }}}}" }}
+"""
+        calls = "    calls: { allow: [\"127.0.0.1\"] }\n"
+        result = {}
+        for label, args in (("echo", {}), ("call", {"flow": flow, "extra_config": calls})):
+            log(f"call: herald with the {label} flow at {self.s.rate:g} msgs/s for {self.s.rate_duration}s")
+            herald = self.start_herald(f"call-{label}", **args)
+            try:
+                if self.s.warmup > 0:
+                    warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=self.s.sessions, connections=self.s.connections,
+                                     rate=self.s.rate, warmup=True)
+                    self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+                self.sink_reset()
+                report = self.load(self.s.herald_port, duration=self.s.rate_duration, sessions=self.s.sessions,
+                                   connections=self.s.connections, rate=self.s.rate)
+                result[label] = {"load": report, "delivered": self.wait_delivered(report["accepted"], report["startedAtMicros"])}
+            finally:
+                self.stop(herald)
+        return result
+
     def hot(self):
         log(f"hot session: herald, 1 session, {self.s.connections} in flight, {self.s.hot_duration}s")
         herald = self.herald_closed_loop("hot", 1, self.s.hot_duration)
@@ -818,6 +856,12 @@ endpoints:
                          fmt(herald["delivered"].get("perSecond")), fmt(herald["delivered"]["sendToArrivalMs"]["p50"], 2),
                          fmt(herald["delivered"]["sendToArrivalMs"]["p99"], 2), fmt(herald["load"]["latencyMs"]["p99"], 2),
                          fmt(baseline["load"]["acceptedPerSecond"]), fmt(baseline["load"]["latencyMs"]["p99"], 2), "-"])
+        if "call" in results:
+            for label, what in (("echo", "echo flow"), ("call", "a flow with one call")):
+                herald = results["call"][label]
+                rows.append([f"(b') fixed {self.s.rate:g} msgs/s, {what}", fmt(herald["load"]["acceptedPerSecond"]),
+                             fmt(herald["delivered"].get("perSecond")), fmt(herald["delivered"]["sendToArrivalMs"]["p50"], 2),
+                             fmt(herald["delivered"]["sendToArrivalMs"]["p99"], 2), fmt(herald["load"]["latencyMs"]["p99"], 2), "-", "-", "-"])
         if "hot" in results:
             herald, baseline = results["hot"]["herald"], results["hot"]["baseline"]
             accepted, base = herald["load"]["acceptedPerSecond"], baseline["load"]["acceptedPerSecond"]
@@ -928,7 +972,7 @@ endpoints:
         for scenario in self.s.scenarios:
             method = getattr(self, scenario, None)
             if method is None:
-                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, hot, broadcast, scheduled, soak)")
+                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, call, hot, broadcast, scheduled, soak)")
             results[scenario] = method()
         text, table = self.table(results)
         same_work_text, same_work_table = self.same_work_table(results["throughput"]) if "throughput" in results else (None, None)

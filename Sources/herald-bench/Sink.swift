@@ -12,7 +12,8 @@ import Synchronization
 /// `GET /stats` answers the counts and the send→arrival latency percentiles as JSON;
 /// `POST /reset` starts over.
 struct Sink: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "A fast webhook sink that timestamps deliveries (GET /stats, POST /reset).")
+    static let configuration = CommandConfiguration(
+        abstract: "A fast webhook sink that timestamps deliveries (GET /stats, POST /reset); POST /api answers a flow's call.")
 
     @Option(help: "Port to listen on.")
     var port: Int = 9100
@@ -129,6 +130,9 @@ final class SinkHandler: ChannelInboundHandler {
             answer = stats.json()
         case (.POST, "/reset"):
             stats.reset()
+        case (.POST, "/api"):
+            // A flow's call (the bench's `call` scenario): answered at once, not a delivery.
+            answer = #"{"status":"ok"}"#
         case (.POST, _):
             let arrival = nowMicros()
             if let body {
