@@ -12,12 +12,14 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let configuration = herald.configuration
     let router = Router(context: BasicRequestContext.self)
+    addTracing(to: router)
     router.add(middleware: JSONErrorMiddleware())
     router.addRoutes(HealthRoutes(herald: herald).endpoints)
 
     var services = herald.services
     if let adminListen = configuration.adminListen {
         let adminRouter = Router(context: BasicRequestContext.self)
+        addTracing(to: adminRouter)
         adminRouter.add(middleware: JSONErrorMiddleware())
         adminRouter.addRoutes(HealthRoutes(herald: herald).endpoints)
         addAdminRoutes(to: adminRouter, herald: herald)
@@ -55,6 +57,14 @@ private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Hera
     admin.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
     admin.addRoutes(OperatorRoutes(herald: herald).endpoints, atPath: "admin/v1")
     admin.addRoutes(ScheduledRoutes(herald: herald).endpoints, atPath: "admin/v1")
+}
+
+/// While tracing is on, every request is a server span (Hummingbird's own middleware), which
+/// continues the caller's `traceparent`. Query values that may be secrets (a channel's
+/// verification handshake) are recorded as `REDACTED`; headers and bodies never are.
+private func addTracing(to router: Router<BasicRequestContext>) {
+    guard HeraldTracing.isEnabled else { return }
+    router.add(middleware: TracingMiddleware(redactingQueryParameters: ["hub.verify_token", "hub.challenge", "token", "key", "api_key", "secret"]))
 }
 
 /// Herald's HTTP listeners: `listen`, and `admin.listen` when it is set.

@@ -20,6 +20,8 @@ public struct InProcessDriver: PlaybookDriver {
     /// What answers the flow's calls: the playbook's stand-ins.
     public var mocks = CallMocks()
 
+    public var answersCallsFromStandIns: Bool { true }
+
     public func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver {
         var driver = self
         driver.mocks = mocks

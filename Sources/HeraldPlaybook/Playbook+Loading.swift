@@ -148,6 +148,10 @@ private struct PlaybookLoader {
             if let space = pattern.firstIndex(of: " ") {
                 method = pattern[..<space].uppercased()
                 pattern = pattern[pattern.index(after: space)...].trimmingCharacters(in: .whitespaces)
+                let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                guard methods.contains(method!) else {
+                    throw file.error(keyNode, "mock: '\(method!)' is not a method a call makes (\(methods.joined(separator: ", ")))")
+                }
             }
             guard pattern.hasPrefix("http://") || pattern.hasPrefix("https://") || pattern.hasPrefix("*") else {
                 throw file.error(keyNode, "mock: '\(key)' is not a URL pattern (write https://api.example.com/orders/*, optionally after a method)")

@@ -33,10 +33,16 @@ public protocol PlaybookDriver: Sendable {
     /// This driver, answering the flow's calls from `mocks` where it can (a self-contained
     /// run); a driver whose Herald makes real calls returns itself.
     func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver
+
+    /// True when ``answeringCalls(from:)`` makes the stand-ins answer (a self-contained run).
+    /// Conversations of a playbook with `mock:` are skipped otherwise: a running server makes
+    /// the real calls.
+    var answersCallsFromStandIns: Bool { get }
 }
 
 extension PlaybookDriver {
     public func answeringCalls(from mocks: CallMocks) -> any PlaybookDriver { self }
+    public var answersCallsFromStandIns: Bool { false }
 }
 
 /// The session a conversation talks in.

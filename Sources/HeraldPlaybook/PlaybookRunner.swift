@@ -63,7 +63,7 @@ public struct PlaybookRunner: Sendable {
                     urlToken: playbook.urlToken, sessionId: previous?.sessionId ?? Self.freshSessionId(playbook, index),
                     userId: conversation.userId ?? previous?.userId ?? userId)
             }
-            if let reason = skipReason(conversation, after: result.conversations.last) {
+            if let reason = skipReason(conversation, of: playbook, after: result.conversations.last) {
                 result.conversations.append(
                     ConversationResult(
                         name: conversation.name, line: conversation.line, sessionId: "", steps: conversation.steps.count, failure: nil,
@@ -84,10 +84,14 @@ public struct PlaybookRunner: Sendable {
     }
 
     /// Why a conversation cannot run with this driver: it lets time pass and Herald's clock is
-    /// not the playbook's (a running server), or it continues one that was skipped.
-    private func skipReason(_ conversation: Conversation, after previous: ConversationResult?) -> String? {
+    /// not the playbook's (a running server), its playbook answers calls with stand-ins a
+    /// running server does not use, or it continues one that was skipped.
+    private func skipReason(_ conversation: Conversation, of playbook: Playbook, after previous: ConversationResult?) -> String? {
         if !driver.letsTimePass, conversation.steps.contains(where: { if case .wait = $0.action { true } else { false } }) {
             return "it lets time pass (wait), which needs a self-contained run (herald test --config FILE)"
+        }
+        if !driver.answersCallsFromStandIns, !playbook.mocks.mocks.isEmpty {
+            return "its flow's calls are answered by the playbook's mock: stand-ins, which needs a self-contained run (herald test --config FILE)"
         }
         if conversation.session == .continuePrevious, let previous, previous.skipped != nil {
             return "it continues '\(previous.name)', which was skipped"

@@ -7,6 +7,7 @@ import HeraldWebhook
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Tracing
 
 // The composition root: the one place that reads the configuration's choice of store and
 // wires the message path together. Everything below it knows only the store protocol.
@@ -56,8 +57,10 @@ extension Herald {
         let scheduler = Scheduler(registry: registry, store: store, logger: logger)
         let handoverTimeout = HandoverTimeout(registry: registry, store: store, logger: logger)
         // Start order; they stop in reverse after the HTTP server: delivery stops, the writer
-        // drains, the client stops, the store closes.
-        var services: [any Service] = [StoreService(store: store), client, writer]
+        // drains, the client stops, the store closes, and the tracer sends its last spans.
+        var services: [any Service] = []
+        if let tracing = configuration.tracing, let tracer = try TracingBootstrap.start(tracing, logger: logger) { services.append(tracer) }
+        services += [StoreService(store: store), client, writer]
         if let leases { services.append(leases) }
         services += [delivery, sweeper, scheduler, handoverTimeout]
         return Herald(

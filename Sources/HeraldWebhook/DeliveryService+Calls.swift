@@ -24,13 +24,15 @@ extension DeliveryService {
         if let refusal = endpoint.calls.refusal(call.url) {
             return answer(job, .failed("the call was not made: \(refusal)"), started: started)
         }
-        let request: WebhookRequest
+        var request: WebhookRequest
         do {
             request = try Self.request(for: call, id: output.id, settings: endpoint.calls, environment: ProcessInfo.processInfo.environment)
         } catch {
             return answer(job, .failed("the call was not made: \(error)"), started: started)
         }
+        let span = DeliverySpan.start("herald.call", output, attempt: job.entry.attempts + 1, &request)
         client.start(request) { result in
+            span?.end(result)
             // The client stopped: stays pending, made again after a restart.
             if case .failure(let error) = result, error == .shutdown { return }
             self.record(result, of: job, call, started: started)

@@ -150,7 +150,7 @@ public final class DeliveryService: Service, Sendable {
         }
         let started = Timestamp.now()
         let channel = output.type.isForUser ? channels[endpoint.urlToken] : nil
-        let request: WebhookRequest
+        var request: WebhookRequest
         if let channel {
             do {
                 let outgoing = try channel.request(for: output)
@@ -182,7 +182,9 @@ public final class DeliveryService: Service, Sendable {
                 connectTimeout: webhook.connectTimeout, timeout: webhook.timeout, caBundle: webhook.caBundle)
         }
 
+        let span = DeliverySpan.start("herald.deliver", output, attempt: number, &request)
         client.start(request) { result in
+            span?.end(result)
             // The client stopped: stays pending, resumes after restart.
             if case .failure(let error) = result, error == .shutdown { return }
             self.record(result, of: job, to: webhook, channel: channel, started: started)

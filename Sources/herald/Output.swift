@@ -3,6 +3,7 @@ import Foundation
 import HeraldCore
 import Hummingbird
 import Logging
+import OTel
 import NIOCore
 import Synchronization
 
@@ -19,10 +20,16 @@ func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-/// Logs go to stderr as text lines, at `level`.
-func bootstrapLogging(level: String, format: LogSettings.Format = .text) -> Logger {
+/// Logs go to stderr as text lines (or JSON lines), at `level`. With `traceIds`, a line logged
+/// inside a span carries its `trace_id` and `span_id` (SPEC §15).
+func bootstrapLogging(level: String, format: LogSettings.Format = .text, traceIds: Bool = false) -> Logger {
     let logLevel = Logger.Level(rawValue: level) ?? .info
-    LoggingSystem.bootstrap { label in LineLogHandler(label: label, level: logLevel, format: format) }
+    LoggingSystem.bootstrap(
+        { label, provider in
+            var handler = LineLogHandler(label: label, level: logLevel, format: format)
+            handler.metadataProvider = provider
+            return handler
+        }, metadataProvider: traceIds ? OTel.makeLoggingMetadataProvider() : nil)
     var logger = Logger(label: "herald")
     logger.logLevel = logLevel
     return logger

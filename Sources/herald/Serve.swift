@@ -24,7 +24,8 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try loadConfiguration(config, failure: ExitCode(2))
-        let logger = bootstrapLogging(level: logLevel ?? configuration.log.level ?? "info", format: configuration.log.format)
+        let logger = bootstrapLogging(
+            level: logLevel ?? configuration.log.level ?? "info", format: configuration.log.format, traceIds: configuration.tracing != nil)
         for endpoint in configuration.endpoints {
             for warning in endpoint.flow.warnings { logger.warning("\(warning)") }
         }

@@ -16,7 +16,7 @@ import Testing
         """
         name: lookup
         nodes:
-          - set: { context.orderId: "{{ input.text }}" }
+          - set: { context.orderId: "{{ input.text }}", context.api: "\(api)" }
           - say: "Looking up {{ context.orderId }}"
           - id: lookup
             call:
@@ -38,7 +38,7 @@ import Testing
     /// the stand-in order API `api`.
     static func withHerald(
         _ store: Fixtures.Store, api: TestReceiver, receiver: TestReceiver = TestReceiver(), allow: String = "127.0.0.1",
-        timeout: String = "2s", _ body: @Sendable (TestHerald) async throws -> Void
+        timeout: String = "2s", computedHost: Bool = false, _ body: @Sendable (TestHerald) async throws -> Void
     ) async throws {
         let storage = try store.location()
         try await TestServices.run([api.application(logger: TestServices.logger)]) {
@@ -46,7 +46,9 @@ import Testing
             let apiBase = String(api.url.dropLast("/hook".count))
             try await TestServices.withHerald(receiver: receiver) { url in
                 let directory = try Fixtures.temporaryDirectory()
-                try flow(api: apiBase, timeout: timeout).write(toFile: directory + "/lookup.yaml", atomically: true, encoding: .utf8)
+                var flow = flow(api: apiBase, timeout: timeout)
+                if computedHost { flow = flow.replacingOccurrences(of: "url: \"\(apiBase)/", with: "url: \"{{ context.api }}/") }
+                try flow.write(toFile: directory + "/lookup.yaml", atomically: true, encoding: .utf8)
                 let yaml = """
                     admin: { keys: [\(Fixtures.adminKey)] }
                     storage: memory
@@ -152,9 +154,31 @@ import Testing
         }
     }
 
-    @Test func aHostNotAllowedIsNeverCalled() async throws {
+    /// A url whose host is written out must name an allowed host: the configuration does not
+    /// load, and says where.
+    @Test func aLiteralHostNotAllowedIsALoadError() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        try Self.flow(api: "http://127.0.0.1:9").write(toFile: directory + "/lookup.yaml", atomically: true, encoding: .utf8)
+        let yaml = """
+            admin: { keys: [\(Fixtures.adminKey)] }
+            endpoints:
+              - urlToken: shop
+                flow: lookup.yaml
+                webhook: { url: "http://127.0.0.1:9/hook" }
+                calls: { allow: [orders.example.com] }
+            """
+        try yaml.write(toFile: directory + "/herald.yaml", atomically: true, encoding: .utf8)
+        let error = try #require(throws: FileError.self) { try HeraldConfiguration.load(path: directory + "/herald.yaml", environment: [:]) }
+        #expect(error.file == directory + "/lookup.yaml")
+        #expect(error.line == 5)  // the call node
+        #expect(error.reason.contains("host '127.0.0.1:9' is not in the endpoint's calls.allow (endpoint 'shop'"))
+    }
+
+    /// A host the flow computes is checked when the call is made: not allowed, it is never
+    /// called and the flow goes on at onError.
+    @Test func aComputedHostNotAllowedIsNeverCalled() async throws {
         let api = TestReceiver { request, _ in Self.shipped(request) }
-        try await Self.withHerald(.memory, api: api, allow: "orders.example.com") { herald in
+        try await Self.withHerald(.memory, api: api, allow: "orders.example.com", computedHost: true) { herald in
             #expect(try await herald.send("shop", session: "s1", text: "D4").status == 202)
             let delivered = try await herald.receiver.waitForAccepted(2)
             #expect(delivered[1].text == "Sorry: host '127.0.0.1:\(api.url.split(separator: ":").last!.split(separator: "/")[0])' is not in the endpoint's calls.allow")

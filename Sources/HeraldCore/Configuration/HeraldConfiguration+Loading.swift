@@ -104,7 +104,7 @@ private struct ConfigurationLoader {
     func load() throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
-        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl", "log"]
+        let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl", "log", "tracing"]
         for (key, keyNode, value) in try keys(file.root, "the config") {
             switch key {
             case "listen": configuration.listen = try listen(value, key)
@@ -132,6 +132,7 @@ private struct ConfigurationLoader {
                     default: throw unknown(logKeyNode, logKey, in: "log", allowed: ["format", "level"])
                     }
                 }
+            case "tracing": configuration.tracing = try tracing(value, key)
             case "publicUrl":
                 let url = try string(value, key)
                 let lower = url.lowercased()
@@ -224,6 +225,50 @@ private struct ConfigurationLoader {
         guard let secret else { throw error(node, "\(section).key", "is required") }
         guard let scopes else { throw error(node, "\(section).scopes", "is required (read, operate and/or admin)") }
         return AdminKey(name: name, key: secret, scope: scopes.max()!)
+    }
+
+    /// `tracing: {otlp: {endpoint, headers, protocol}, sampleRatio, exportInterval}`.
+    func tracing(_ node: Node, _ section: String) throws(FileError) -> TracingSettings {
+        var settings = TracingSettings(endpoint: "")
+        var otlpNode: Node?
+        for (key, keyNode, value) in try keys(node, section) {
+            let name = "\(section).\(key)"
+            switch key {
+            case "otlp":
+                otlpNode = value
+                for (otlpKey, otlpKeyNode, otlpValue) in try keys(value, name) {
+                    let otlpName = "\(name).\(otlpKey)"
+                    switch otlpKey {
+                    case "endpoint":
+                        settings.endpoint = try string(otlpValue, otlpName)
+                        let lower = settings.endpoint.lowercased()
+                        guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
+                            throw error(otlpValue, otlpName, "'\(settings.endpoint)' is not an http:// or https:// URL (OTLP/HTTP, e.g. http://127.0.0.1:4318)")
+                        }
+                    case "headers":
+                        for (header, _, headerValue) in try keys(otlpValue, otlpName) {
+                            settings.headers.append((header, try secret(headerValue, "\(otlpName).\(header)")))
+                        }
+                    case "protocol":
+                        let text = try string(otlpValue, otlpName)
+                        guard let value = TracingSettings.OTLPProtocol(rawValue: text) else {
+                            throw error(otlpValue, otlpName, "'\(text)' is not http/protobuf or http/json")
+                        }
+                        settings.otlpProtocol = value
+                    default: throw unknown(otlpKeyNode, otlpKey, in: name, allowed: ["endpoint", "headers", "protocol"])
+                    }
+                }
+            case "sampleRatio":
+                guard let ratio = value.float, (0...1).contains(ratio) else { throw error(value, name, "must be a number from 0 to 1") }
+                settings.sampleRatio = ratio
+            case "exportInterval": settings.exportInterval = try duration(value, name)
+            default: throw unknown(keyNode, key, in: section, allowed: ["otlp", "sampleRatio", "exportInterval"])
+            }
+        }
+        guard let otlpNode, !settings.endpoint.isEmpty else {
+            throw error(otlpNode ?? node, "\(section).otlp.endpoint", "is required (the collector's OTLP/HTTP URL, e.g. http://127.0.0.1:4318)")
+        }
+        return settings
     }
 
     /// An endpoint's `handover: {webhook: {...}, idleTimeout: 10m}`.
@@ -354,6 +399,17 @@ private struct ConfigurationLoader {
         return endpoint
     }
 
+    /// The url when it is written out, or its scheme and host when only its path or query has
+    /// `{{ }}`; `nil` when the host itself may be computed.
+    static func literalOrigin(_ url: Template) -> String? {
+        if url.isConstant { return url.literalPrefix }
+        let prefix = url.literalPrefix
+        guard let scheme = prefix.range(of: "://") else { return nil }
+        let rest = prefix[scheme.upperBound...]
+        guard let end = rest.firstIndex(where: { "/?#".contains($0) }) else { return nil }
+        return String(prefix[..<end])
+    }
+
     /// An endpoint's `calls: {allow: [hosts], maxCallsPerTurn: 5, secrets: {NAME: value}}`.
     func calls(_ node: Node, _ section: String) throws(FileError) -> CallSettings {
         var settings = CallSettings()
@@ -381,13 +437,13 @@ private struct ConfigurationLoader {
         return settings
     }
 
-    /// A call whose url is written out must go to an allowed host: a load error naming the flow
-    /// file's line, rather than an `onError` on every run. (A templated url is checked when the
-    /// call is made.)
+    /// A call whose url's host is written out must go to an allowed host: a load error naming
+    /// the flow file's line, rather than an `onError` on every run. (A url whose host is
+    /// templated is checked when the call is made.)
     func checkCalls(_ flow: Flow, _ calls: CallSettings, urlToken: String) throws(FileError) {
         for node in flow.nodes {
-            guard case .call(let call) = node.kind, call.url.isConstant else { continue }
-            if let refusal = calls.refusal(call.url.render(in: Scope(variables: [:]))) {
+            guard case .call(let call) = node.kind, let url = Self.literalOrigin(call.url) else { continue }
+            if let refusal = calls.refusal(url) {
                 throw FileError(
                     file: flow.file, line: node.line, reason: "call.url: \(refusal) (endpoint '\(urlToken)' in \(file.path))")
             }

@@ -252,6 +252,8 @@ public struct HeraldConfiguration: Sendable {
     public var publicUrl: String?
     /// How `herald serve` logs (`log: {format, level}`).
     public var log = LogSettings()
+    /// OpenTelemetry spans over OTLP/HTTP (SPEC §15); `nil` (the default): no spans.
+    public var tracing: TracingSettings?
 
     public init(
         file: String = "<config>", listen: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080), adminKeys: [AdminKey] = [],
@@ -268,5 +270,35 @@ public struct HeraldConfiguration: Sendable {
 
     public func endpoint(_ urlToken: String) -> Endpoint? {
         endpoints.first { $0.urlToken == urlToken }
+    }
+}
+
+/// `tracing: {otlp: {endpoint, headers?, protocol?}, sampleRatio?}`: where spans go.
+public struct TracingSettings: Sendable {
+    public enum OTLPProtocol: String, Sendable, CaseIterable {
+        case protobuf = "http/protobuf"
+        case json = "http/json"
+    }
+
+    /// The collector's OTLP/HTTP base URL (`/v1/traces` is added), e.g. `http://127.0.0.1:4318`.
+    public var endpoint: String
+    /// Sent with every export (an API key of a hosted collector); never logged.
+    public var headers: [(name: String, value: Secret)]
+    public var otlpProtocol: OTLPProtocol
+    /// The share of traces that are recorded (0 to 1); a caller's sampled `traceparent` is
+    /// followed either way.
+    public var sampleRatio: Double
+    /// How often finished spans are sent.
+    public var exportInterval: Duration
+
+    public init(
+        endpoint: String, headers: [(name: String, value: Secret)] = [], otlpProtocol: OTLPProtocol = .protobuf, sampleRatio: Double = 1,
+        exportInterval: Duration = .seconds(5)
+    ) {
+        self.endpoint = endpoint
+        self.headers = headers
+        self.otlpProtocol = otlpProtocol
+        self.sampleRatio = sampleRatio
+        self.exportInterval = exportInterval
     }
 }

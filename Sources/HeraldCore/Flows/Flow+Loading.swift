@@ -313,6 +313,7 @@ private struct FlowLoader {
         let keys = ["url", "method", "headers", "json", "form", "auth", "timeout", "retry"]
         var urlNode: Node?
         var call = FlowNode.Call(url: Self.noURL)
+        var bodyKey: (name: String, node: Node)?
         for (key, keyNode, value) in try file.mapping(node, "call") {
             switch key {
             case "url":
@@ -346,6 +347,7 @@ private struct FlowLoader {
                 }
             case "json", "form":
                 guard call.body == nil else { throw file.error(keyNode, "call takes json or form, not both") }
+                bodyKey = (key, keyNode)
                 if key == "json" {
                     call.body = .json(try valueTemplate(value))
                 } else {
@@ -363,7 +365,9 @@ private struct FlowLoader {
             }
         }
         guard urlNode != nil else { throw file.error(node, "call needs 'url:' (http:// or https://)") }
-        if call.method == "GET", call.body != nil { throw file.error(node, "call: a GET sends no body; put the values in the url, or use POST") }
+        if call.method == "GET", let bodyKey {
+            throw file.error(bodyKey.node, "call.\(bodyKey.name): a GET sends no body; put the values in the url, or use POST")
+        }
         return call
     }
 

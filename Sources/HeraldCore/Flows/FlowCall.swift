@@ -291,16 +291,20 @@ public struct CallSettings: Sendable {
     /// Why the flow may not call `url`, or `nil` when it may.
     public func refusal(_ url: String) -> String? {
         guard let (host, port) = CallRequest.host(of: url) else { return "'\(url)' is not an http:// or https:// URL" }
+        // An entry with a port matches a URL without one by the scheme's default port.
+        let effectivePort = port ?? (url.lowercased().hasPrefix("https://") ? 443 : 80)
         for entry in allow {
             let entry = entry.lowercased()
             if entry == "*" { return nil }
             var pattern = entry
             var wantedPort: Int?
-            if !entry.hasPrefix("["), let colon = entry.lastIndex(of: ":"), let number = Int(entry[entry.index(after: colon)...]) {
+            // `host:port`, or `[v6]:port`: the port follows the last colon outside brackets.
+            let hostEnd = entry.hasPrefix("[") ? entry.firstIndex(of: "]").map(entry.index(after:)) ?? entry.endIndex : entry.startIndex
+            if let colon = entry[hostEnd...].lastIndex(of: ":"), let number = Int(entry[entry.index(after: colon)...]) {
                 pattern = String(entry[..<colon])
                 wantedPort = number
             }
-            if let wantedPort, wantedPort != port { continue }
+            if let wantedPort, wantedPort != effectivePort { continue }
             if pattern.hasPrefix("*.") {
                 if host.hasSuffix(pattern.dropFirst(1)) { return nil }
             } else if pattern == host {

@@ -43,6 +43,8 @@ public enum FlowEngine {
         /// Set when the run stopped on an error (the step limit); the outputs end with an
         /// `error` output saying so.
         public var error: String?
+        /// The ids of the nodes the run passed, in order, while tracing is on (a span attribute).
+        public var path: [String] = []
     }
 
     /// Runs `flow` for `input`: resumes the session's pending `ask` with it, or starts at the
@@ -120,6 +122,9 @@ public enum FlowEngine {
         let callSettings: CallSettings
         /// Calls this input has set off so far.
         var calls = 0
+        /// The nodes passed, kept only while tracing is on.
+        var path: [String] = []
+        let tracksPath = HeraldTracing.isEnabled
 
         init(flow: Flow, session: Session, input: Input, calls: CallSettings) {
             self.flow = flow
@@ -139,6 +144,7 @@ public enum FlowEngine {
                     return stop(node, "more than \(flow.stepLimit) steps in one run; is there a loop?")
                 }
                 steps += 1
+                if tracksPath { path.append(node.id) }
                 var next = index + 1
                 var target: String?
                 switch node.kind {
@@ -197,11 +203,12 @@ public enum FlowEngine {
                     guard let refusal else {
                         outputs.append(OutputDraft(type: .call, text: request.summary, data: request.json))
                         let wait = FlowWait(nodeId: node.id, call: CallWait(outputId: "", count: calls + 1))
-                        return Run(outputs: outputs, context: scope.context, waiting: wait, schedules: schedules)
+                        return Run(outputs: outputs, context: scope.context, waiting: wait, schedules: schedules, path: path)
                     }
                     // Refused before it is made: the flow goes on at onError as if it had failed.
                     guard let onError = call.onError else { return stop(node, "the call was not made: \(refusal)") }
                     input.source = .call
+                    input.text = nil
                     input.data = CallAnswer.failed(refusal).json(node: node.id)
                     scope.input = input
                     target = onError
@@ -213,7 +220,7 @@ public enum FlowEngine {
                 }
                 index = next
             }
-            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules)
+            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules, path: path)
         }
 
         /// The run ends waiting at `ask`; its timeout, if it has one, starts now.
@@ -222,7 +229,7 @@ public enum FlowEngine {
             if let timeout = ask.timeout {
                 schedules.append(.add(Schedule(key: nil, kind: .timeout(nodeId: node.id), dueAt: now.adding(timeout.after), createdAt: now)))
             }
-            return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: node.id, retries: retries), schedules: schedules)
+            return Run(outputs: outputs, context: scope.context, waiting: FlowWait(nodeId: node.id, retries: retries), schedules: schedules, path: path)
         }
 
         /// The request a `call` node makes, rendered in the run's scope.
@@ -247,7 +254,7 @@ public enum FlowEngine {
         func stop(_ node: FlowNode, _ reason: String) -> Run {
             let message = "flow '\(flow.name)' stopped at node '\(node.id)' (\(flow.file):\(node.line)): \(reason)"
             let outputs = self.outputs + [OutputDraft(type: .error, text: message, data: nil)]
-            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules, error: message)
+            return Run(outputs: outputs, context: scope.context, waiting: nil, schedules: schedules, error: message, path: path)
         }
     }
 

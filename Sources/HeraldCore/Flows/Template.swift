@@ -68,6 +68,16 @@ public struct Template: Sendable, Hashable {
         return nil
     }
 
+    /// The text before the first hole (all of it when there is none).
+    var literalPrefix: String {
+        var prefix = ""
+        for part in parts {
+            guard case .text(let text) = part else { break }
+            prefix += text
+        }
+        return prefix
+    }
+
     /// True when the template has no holes.
     public var isConstant: Bool {
         parts.allSatisfy { if case .text = $0 { true } else { false } }

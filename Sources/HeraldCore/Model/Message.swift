@@ -90,6 +90,10 @@ public struct Output: Sendable, Hashable {
     /// The operator who sent this reply (`source == .operator`), or who has the session a
     /// `userMessage` was written in.
     public var operatorName: String?
+    /// The W3C `traceparent` of the turn that made this output, while tracing is on, so its
+    /// delivery attempts join the request's trace (``HeraldTracing``). Kept in memory only: an
+    /// output loaded from the store after a restart starts a trace of its own.
+    public var traceparent: String?
 
     public init(
         id: String = Identifier.output(),
@@ -120,6 +124,7 @@ public struct Output: Sendable, Hashable {
         self.scheduledId = scheduledId
         self.late = late
         self.operatorName = nil
+        self.traceparent = nil
     }
 }
 

@@ -38,6 +38,9 @@ public struct Schedule: Sendable, Hashable {
     public var data: JSON?
     /// Notify only: quick replies, buttons, attachments, a card, a template.
     public var rich: RichContent
+    /// The W3C `traceparent` of the request that scheduled it, while tracing is on: the turn
+    /// that fires it links to that trace (SPEC §15).
+    public var traceparent: String?
 
     public init(
         id: String = Identifier.make(prefix: "sch_"), key: String?, kind: Kind, dueAt: Timestamp, createdAt: Timestamp,
@@ -126,6 +129,7 @@ extension Schedule {
         if let text { object["text"] = .string(text) }
         if let data { object["data"] = data }
         if !rich.isEmpty { object["rich"] = .object(rich.json) }
+        if let traceparent { object["traceparent"] = .string(traceparent) }
         return .object(object)
     }
 
@@ -148,6 +152,7 @@ extension Schedule {
             text: json["text"]?.stringValue, data: json["data"],
             // Before rich content had its own member, a notify's attachments were stored as `attachments`.
             rich: RichContent.stored(json["rich"] ?? json["attachments"].map { ["attachments": $0] }))
+        traceparent = json["traceparent"]?.stringValue
     }
 }
 

@@ -7,9 +7,10 @@ extension SessionRegistry {
     public func schedule(
         _ notification: Notification, _ request: ScheduleRequest, idempotency: IdempotencyRequest? = nil
     ) async throws(HeraldError) -> Accepted {
-        let schedule = Schedule(
+        var schedule = Schedule(
             key: request.key, kind: .notify, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
             text: notification.text, data: notification.data, rich: notification.rich)
+        schedule.traceparent = HeraldTracing.currentTraceparent()
         let key = SessionKey(urlToken: notification.urlToken, sessionId: notification.sessionId)
         return try await add(schedule, to: key, userId: notification.userId, creates: notification.createSession, idempotency)
     }
@@ -19,9 +20,10 @@ extension SessionRegistry {
     public func schedule(
         _ message: InboundMessage, _ request: ScheduleRequest, idempotency: IdempotencyRequest? = nil
     ) async throws(HeraldError) -> Accepted {
-        let schedule = Schedule(
+        var schedule = Schedule(
             key: request.key, kind: .inject, dueAt: request.dueAt, createdAt: clock.now(), cancelOnUserMessage: request.cancelOnUserMessage,
             text: message.text, data: message.data)
+        schedule.traceparent = HeraldTracing.currentTraceparent()
         let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
         return try await add(
             schedule, to: key, userId: message.userId, anyUser: message.sharedSession, creates: message.createSession, idempotency)

@@ -19,15 +19,24 @@ extension SessionRegistry {
 
     /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
     /// when the session does not exist or expired), records it, and returns the receipt.
+    /// While tracing is on, the turn is a span (``traced(_:_:)``).
     func change(
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
+        _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
+    ) async throws(HeraldError) -> Receipt {
+        guard HeraldTracing.isEnabled else { return try await change(key, endpoint, idempotency, trace: nil, decide) }
+        return try await traced(key) { trace throws(HeraldError) in try await self.change(key, endpoint, idempotency, trace: trace, decide) }
+    }
+
+    private func change(
+        _ key: SessionKey, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?, trace: TurnTrace?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
         do {
             if cachesSessions {
                 let (commit, receipt, ticket) = try await mailbox.withTurn(key) {
                     let current = try await self.currentSession(key)
-                    let (commit, receipt) = try self.makeCommit(key, current.session, endpoint, idempotency, decide)
+                    let (commit, receipt) = try self.makeCommit(key, current.session, endpoint, idempotency, trace, decide)
                     self.cache.withLock { cache in
                         cache[key] = CachedSession(session: commit.session, epoch: current.epoch, touched: .now())
                         if cache.count > self.cacheLimit { Self.evict(&cache) }
@@ -39,7 +48,7 @@ extension SessionRegistry {
                 // The turn is released before the commit is durable: the next input of this
                 // session runs on the cached state while this one is written in the same or
                 // the next batch. The writer keeps queue order, so `seq` order holds.
-                try await ticket.wait()
+                try await trace.committing { try await ticket.wait() }
                 metrics.record(commit)
                 return receipt
             }
@@ -50,12 +59,12 @@ extension SessionRegistry {
             // one transaction (group commit).
             let decided = Mutex<Receipt?>(nil)
             let turn = SessionTurn(key) { stored in
-                let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, decide)
+                let (commit, receipt) = try self.makeCommit(key, stored, endpoint, idempotency, trace, decide)
                 decided.withLock { $0 = receipt }
                 return commit
             }
             let ticket = await mailbox.withTurn(key) { self.writer.enqueue(.turn(turn)) }
-            try await ticket.wait()
+            try await trace.committing { try await ticket.wait() }
             guard let commit = turn.commit, let receipt = decided.withLock({ $0 }) else {
                 throw HeraldError.unavailable("the store did not run the message; retry the request")
             }
@@ -73,12 +82,15 @@ extension SessionRegistry {
     }
 
     private func makeCommit(
-        _ key: SessionKey, _ stored: Session?, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?,
+        _ key: SessionKey, _ stored: Session?, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?, _ trace: TurnTrace?,
         _ decide: (Session?, Timestamp) throws(HeraldError) -> Change
     ) throws(HeraldError) -> (SessionCommit, Receipt) {
         let now = clock.now()
         let existing = stored.flatMap { live($0, endpoint, now) }
-        var change = try decide(existing, now)
+        var change = try TurnTrace.with(trace) { () throws(HeraldError) in try decide(existing, now) }
+        if let traceparent = trace?.traceparent {
+            for index in change.outputs.indices { change.outputs[index].traceparent = traceparent }
+        }
         let storedVersion = stored?.version ?? 0
         change.session.version = storedVersion + 1
         let receipt = Receipt(

@@ -87,6 +87,7 @@ public final class SessionRegistry: Sendable {
         _ engine: (Flow, Session) -> FlowEngine.Run
     ) -> [Output] {
         let run = engine(flow, session)
+        TurnTrace.current?.record(run.path)
         if let error = run.error {
             logger.error("flow run stopped", metadata: ["session": "\(session.key)", "input": "\(input.id)", "error": "\(error)"])
         }
