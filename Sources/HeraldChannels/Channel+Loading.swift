@@ -223,13 +223,18 @@ private struct ChannelLoader {
         guard let key else { throw file.error(node, "\(what).key: is required (usually a secret variable)") }
         guard let content else { throw file.error(node, "\(what).content: is required (what the channel signs)") }
         guard let signature else { throw file.error(node, "\(what).signature: is required (where the request carries it)") }
-        if (timestamp == nil) != (maxAge == nil) { throw file.error(node, "\(what): timestamp and maxAge go together") }
+        var freshness: (timestamp: Template, maxAge: Duration)?
+        switch (timestamp, maxAge) {
+        case (let timestamp?, let maxAge?): freshness = (timestamp, maxAge)
+        case (nil, nil): freshness = nil
+        default: throw file.error(node, "\(what): timestamp and maxAge go together")
+        }
         return Check(
             name: name,
             kind: .hmac(
                 HMACCheck(
                     algorithm: algorithm, key: key, content: content, signature: signature, prefix: prefix, encoding: encoding,
-                    timestamp: timestamp, maxAge: maxAge)))
+                    freshness: freshness)))
     }
 
     /// A word that must be one of `Word`'s cases (`sha256`, `base64`); the error lists them.
