@@ -292,7 +292,7 @@ extension Channel {
     private func verify(_ check: HMACCheck, name: String, _ scope: Scope, now: Timestamp, status: Int) throws(ChannelRejection) {
         var given = check.signature.render(in: scope)
         guard !given.isEmpty else { throw ChannelRejection(status: status, reason: "\(name): missing") }
-        if let timestamp = check.timestamp, let maxAge = check.maxAge {
+        if let (timestamp, maxAge) = check.freshness {
             let text = timestamp.render(in: scope)
             guard let seconds = Double(text), seconds.isFinite else {
                 throw ChannelRejection(status: status, reason: "\(name): the timestamp '\(text.prefix(32))' is not a number of seconds")

@@ -203,18 +203,12 @@ private struct ChannelLoader {
             let field = "\(what).\(optionKey)"
             switch optionKey {
             case "name": name = try file.string(value, field)
-            case "algorithm":
-                let text = try file.string(value, field)
-                guard let parsed = HMACCheck.Algorithm(rawValue: text) else { throw file.error(value, "\(field): '\(text)' is not sha1 or sha256") }
-                algorithm = parsed
+            case "algorithm": algorithm = try oneOf(value, field)
             case "key": key = try template(value, field, roots: Self.inputRoots)
             case "content": content = try template(value, field, roots: Self.inputRoots)
             case "signature": signature = try template(value, field, roots: Self.inputRoots)
             case "prefix": prefix = try file.string(value, field)
-            case "encoding":
-                let text = try file.string(value, field)
-                guard let parsed = HMACCheck.Encoding(rawValue: text) else { throw file.error(value, "\(field): '\(text)' is not hex or base64") }
-                encoding = parsed
+            case "encoding": encoding = try oneOf(value, field)
             case "timestamp": timestamp = try template(value, field, roots: Self.inputRoots)
             case "maxAge":
                 let text = try file.string(value, field)
@@ -229,13 +223,27 @@ private struct ChannelLoader {
         guard let key else { throw file.error(node, "\(what).key: is required (usually a secret variable)") }
         guard let content else { throw file.error(node, "\(what).content: is required (what the channel signs)") }
         guard let signature else { throw file.error(node, "\(what).signature: is required (where the request carries it)") }
-        if (timestamp == nil) != (maxAge == nil) { throw file.error(node, "\(what): timestamp and maxAge go together") }
+        var freshness: (timestamp: Template, maxAge: Duration)?
+        switch (timestamp, maxAge) {
+        case (let timestamp?, let maxAge?): freshness = (timestamp, maxAge)
+        case (nil, nil): freshness = nil
+        default: throw file.error(node, "\(what): timestamp and maxAge go together")
+        }
         return Check(
             name: name,
             kind: .hmac(
                 HMACCheck(
                     algorithm: algorithm, key: key, content: content, signature: signature, prefix: prefix, encoding: encoding,
-                    timestamp: timestamp, maxAge: maxAge)))
+                    freshness: freshness)))
+    }
+
+    /// A word that must be one of `Word`'s cases (`sha256`, `base64`); the error lists them.
+    func oneOf<Word: RawRepresentable & CaseIterable>(_ node: Node, _ what: String) throws(FileError) -> Word where Word.RawValue == String {
+        let text = try file.string(node, what)
+        guard let word = Word(rawValue: text) else {
+            throw file.error(node, "\(what): '\(text)' is not \(Word.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
+        return word
     }
 
     func handshake(_ node: Node, _ what: String) throws(FileError) -> Handshake {
@@ -321,68 +329,77 @@ private struct ChannelLoader {
     }
 
     func message(_ node: Node, _ what: String) throws(FileError) -> MessageRule {
-        let pairs = try file.mapping(node, what)
-        // `each` and `let` first: their names are roots for everything else in the mapping.
-        let (each, lets, roots) = try loopsAndLets(pairs, what, roots: Self.inputRoots)
-        var when: Expression?
-        var id: Template?
-        var userId: Template?
-        var sessionId: Template?
-        var text: Template?
         var data: ValueTemplate?
         var reply: ReplyRule?
-        let allowed = ["each", "let", "when", "id", "userId", "sessionId", "text", "data", "reply"]
-        for (key, keyNode, value) in pairs {
-            let field = "\(what).\(key)"
+        let rule = try inputRule(node, what, templates: ["id", "userId", "sessionId", "text"], others: ["data", "reply"]) {
+            (key, value, field, roots) throws(FileError) in
             switch key {
-            case "each", "let": break
-            case "reply": reply = try self.reply(value, field, roots: roots)
-            case "when": when = try expression(value, field, roots: roots)
-            case "id": id = try template(value, field, roots: roots)
-            case "userId": userId = try template(value, field, roots: roots)
-            case "sessionId": sessionId = try template(value, field, roots: roots)
-            case "text": text = try template(value, field, roots: roots)
             case "data": data = try valueTemplate(value, field, roots: roots)
-            default: throw unknown(keyNode, key, allowed, in: what)
+            default: reply = try self.reply(value, field, roots: roots)  // "reply", the other of `others`
             }
         }
-        guard let userId else { throw file.error(node, "\(what).userId: is required") }
-        guard let sessionId else { throw file.error(node, "\(what).sessionId: is required") }
+        guard let userId = rule.templates["userId"] else { throw file.error(node, "\(what).userId: is required") }
+        guard let sessionId = rule.templates["sessionId"] else { throw file.error(node, "\(what).sessionId: is required") }
+        let text = rule.templates["text"]
         guard text != nil || data != nil else { throw file.error(node, "\(what): needs text or data") }
-        return MessageRule(each: each, lets: lets, when: when, id: id, userId: userId, sessionId: sessionId, text: text, data: data, reply: reply)
+        return MessageRule(
+            each: rule.each, lets: rule.lets, when: rule.when, id: rule.templates["id"], userId: userId, sessionId: sessionId, text: text, data: data,
+            reply: reply)
     }
 
     func status(_ node: Node, _ what: String) throws(FileError) -> StatusRule {
+        let rule = try inputRule(node, what, templates: ["messageId", "status", "at", "error"])
+        guard let messageId = rule.templates["messageId"] else {
+            throw file.error(node, "\(what).messageId: is required (the channel's id of the message)")
+        }
+        guard let status = rule.templates["status"] else {
+            throw file.error(node, "\(what).status: is required (sent, delivered, read, failed, ...)")
+        }
+        return StatusRule(
+            each: rule.each, lets: rule.lets, when: rule.when, messageId: messageId, status: status, at: rule.templates["at"],
+            error: rule.templates["error"])
+    }
+
+    /// What every rule of `input` (a message, a status) has in common: `each` and `let`, whose
+    /// names are roots for everything else in it; `when`; and the keys whose value is a
+    /// template, by name.
+    struct InputRuleKeys {
+        var each: [(name: String, list: Expression)]
+        var lets: LetValues
+        var when: Expression?
+        var templates: [String: Template] = [:]
+    }
+
+    /// Reads an input rule's mapping: `each`, `let`, `when`, the `templates` keys, and the
+    /// `others`, which `read` gets with their field path and the rule's roots. Any other key
+    /// is an error naming them all, in that order.
+    func inputRule(
+        _ node: Node, _ what: String, templates: [String], others: [String] = [],
+        read: (_ key: String, _ value: Node, _ field: String, _ roots: Set<String>) throws(FileError) -> Void = { _, _, _, _ in }
+    ) throws(FileError) -> InputRuleKeys {
         let pairs = try file.mapping(node, what)
         let (each, lets, roots) = try loopsAndLets(pairs, what, roots: Self.inputRoots)
-        var when: Expression?
-        var messageId: Template?
-        var status: Template?
-        var at: Template?
-        var error: Template?
-        let allowed = ["each", "let", "when", "messageId", "status", "at", "error"]
+        var rule = InputRuleKeys(each: each, lets: lets)
+        let allowed = ["each", "let", "when"] + templates + others
         for (key, keyNode, value) in pairs {
             let field = "\(what).\(key)"
             switch key {
             case "each", "let": break
-            case "when": when = try expression(value, field, roots: roots)
-            case "messageId": messageId = try template(value, field, roots: roots)
-            case "status": status = try template(value, field, roots: roots)
-            case "at": at = try template(value, field, roots: roots)
-            case "error": error = try template(value, field, roots: roots)
+            case "when": rule.when = try expression(value, field, roots: roots)
+            case _ where templates.contains(key): rule.templates[key] = try template(value, field, roots: roots)
+            case _ where others.contains(key): try read(key, value, field, roots)
             default: throw unknown(keyNode, key, allowed, in: what)
             }
         }
-        guard let messageId else { throw file.error(node, "\(what).messageId: is required (the channel's id of the message)") }
-        guard let status else { throw file.error(node, "\(what).status: is required (sent, delivered, read, failed, ...)") }
-        return StatusRule(each: each, lets: lets, when: when, messageId: messageId, status: status, at: at, error: error)
+        return rule
     }
 
     // MARK: output
 
     func output(_ node: Node) throws(FileError) -> OutputRules {
-        var url: Template?
         var rules = OutputRules(url: Template.empty)
+        // The base request's fields, read as a variant's are; `when` stays unused.
+        var request = OutputRules.Variant(when: Self.never)
         let pairs = try file.mapping(node, "output")
         // `let` first: its names are roots for everything else.
         var roots = Self.outputRoots
@@ -390,21 +407,13 @@ private struct ChannelLoader {
             (rules.lets, roots) = try lets(letNode, "output.let", roots: roots)
         }
         let responseRoots = roots.union(Self.responseRoots)
-        let allowed = [
-            "let", "method", "url", "headers", "auth", "json", "form", "variants", "success", "retryAfter", "retry", "dead", "error", "messageId",
-        ]
+        let allowed = ["let"] + Self.requestKeys + ["variants", "success", "retryAfter", "retry", "dead", "error", "messageId"]
         for (key, keyNode, value) in pairs {
             let field = "output.\(key)"
             switch key {
             case "let": break
-            case "method": rules.method = try method(value, field)
-            case "url": url = try template(value, field, roots: roots)
-            case "headers": rules.headers = try headers(value, field, roots: roots)
-            case "auth": rules.auth = try auth(value, field, roots: roots)
-            case "json", "form":
-                guard rules.body == nil else { throw file.error(keyNode, "\(field): output has one body, json or form") }
-                let body = try valueTemplate(value, field, roots: roots)
-                rules.body = key == "json" ? .json(body) : .form(body)
+            case _ where Self.requestKeys.contains(key):
+                try requestField(key, keyNode, value, field, roots: roots, into: &request, owner: "output")
             case "variants":
                 for (index, item) in try file.sequence(value, field).enumerated() {
                     rules.variants.append(try variant(item, "\(field)[\(index)]", roots: roots))
@@ -418,9 +427,34 @@ private struct ChannelLoader {
             default: throw unknown(keyNode, key, allowed, in: "output")
             }
         }
-        guard let url else { throw file.error(node, "output.url: is required (where to send each output)") }
+        guard let url = request.url else { throw file.error(node, "output.url: is required (where to send each output)") }
         rules.url = url
+        rules.method = request.method ?? rules.method
+        rules.headers = request.headers ?? rules.headers
+        rules.auth = request.auth
+        rules.body = request.body
         return rules
+    }
+
+    /// The fields of the request to send, in `output` and in each of its variants (whose
+    /// fields replace the base's).
+    static let requestKeys = ["method", "url", "headers", "auth", "json", "form"]
+
+    /// Reads one of ``requestKeys`` into `request`; `owner` names what has only one body
+    /// (`output`, `a variant`).
+    func requestField(
+        _ key: String, _ keyNode: Node, _ value: Node, _ field: String, roots: Set<String>, into request: inout OutputRules.Variant, owner: String
+    ) throws(FileError) {
+        switch key {
+        case "method": request.method = try method(value, field)
+        case "url": request.url = try template(value, field, roots: roots)
+        case "headers": request.headers = try headers(value, field, roots: roots)
+        case "auth": request.auth = try auth(value, field, roots: roots)
+        default:
+            guard request.body == nil else { throw file.error(keyNode, "\(field): \(owner) has one body, json or form") }
+            let body = try valueTemplate(value, field, roots: roots)
+            request.body = key == "json" ? .json(body) : .form(body)
+        }
     }
 
     func method(_ node: Node, _ what: String) throws(FileError) -> String {
@@ -450,15 +484,9 @@ private struct ChannelLoader {
             let field = "\(what).\(key)"
             switch key {
             case "when": when = try expression(value, field, roots: roots)
-            case "method": variant.method = try method(value, field)
-            case "url": variant.url = try template(value, field, roots: roots)
-            case "headers": variant.headers = try headers(value, field, roots: roots)
-            case "auth": variant.auth = try auth(value, field, roots: roots)
-            case "json", "form":
-                guard variant.body == nil else { throw file.error(keyNode, "\(field): a variant has one body, json or form") }
-                let body = try valueTemplate(value, field, roots: roots)
-                variant.body = key == "json" ? .json(body) : .form(body)
-            default: throw unknown(keyNode, key, ["when", "method", "url", "headers", "auth", "json", "form"], in: what)
+            case _ where Self.requestKeys.contains(key):
+                try requestField(key, keyNode, value, field, roots: roots, into: &variant, owner: "a variant")
+            default: throw unknown(keyNode, key, ["when"] + Self.requestKeys, in: what)
             }
         }
         guard let when else { throw file.error(node, "\(what).when: is required (which outputs this variant is for)") }
@@ -571,7 +599,9 @@ extension ChannelLoader {
             if let extra = plain.first {
                 throw file.error(extra.keyNode, "\(what).\(extra.key): a $each mapping takes only $each, $when, $index and $value")
             }
-            guard let (_, valueNode) = special["$value"] else { throw file.error(node, "\(what).$value: is required with $each (the value per element)") }
+            guard let (_, valueNode) = special["$value"] else {
+                throw file.error(node, "\(what).$value: is required with $each (the value per element)")
+            }
             let filter = try special["$when"].map { (_, whenNode) throws(FileError) in try expression(whenNode, "\(what).$when", roots: inner) }
             let value = try valueTemplate(valueNode, "\(what).$value", roots: inner)
             return .each(ValueLoop(bindings: bindings, filter: filter, index: index, value: value))

@@ -87,7 +87,7 @@ struct Check: Sendable {
         /// in constant time. An empty expected value never matches.
         case equals(given: Template, expected: Template)
         /// An HMAC over `content`, encoded, after `prefix`, equal to `signature`; with
-        /// `timestamp`, the request must be at most `maxAge` old (or ahead).
+        /// `freshness`, the request must be at most `maxAge` old (or ahead).
         case hmac(HMACCheck)
     }
 
@@ -110,8 +110,9 @@ struct HMACCheck: Sendable {
     var signature: Template
     var prefix: String
     var encoding: Encoding
-    var timestamp: Template?
-    var maxAge: Duration?
+    /// The request's time (Unix seconds) and how far from now it may be; replays of an older
+    /// request fail.
+    var freshness: (timestamp: Template, maxAge: Duration)?
 }
 
 /// The answer to a channel's request.

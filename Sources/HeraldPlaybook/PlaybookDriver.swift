@@ -45,17 +45,12 @@ extension PlaybookDriver {
     public var answersCallsFromStandIns: Bool { false }
 }
 
-/// The session a conversation talks in.
+/// The session a conversation talks in. The runner makes one per conversation (with the
+/// memberwise initialiser); drivers only read it.
 public struct SessionAddress: Sendable, Hashable {
     public var urlToken: String
     public var sessionId: String
     public var userId: String
-
-    public init(urlToken: String, sessionId: String, userId: String) {
-        self.urlToken = urlToken
-        self.sessionId = sessionId
-        self.userId = userId
-    }
 }
 
 /// An output as a step saw it: what the checks look at.

@@ -9,7 +9,7 @@ import Synchronization
 /// attempt and starts the next waiting output.
 final class FloorDelivery: Sendable {
     private struct State {
-        var waiting = Deque<FloorOutput>()
+        var waiting = Deque<Output>()
         var inFlight = 0
     }
 
@@ -27,7 +27,7 @@ final class FloorDelivery: Sendable {
     }
 
     /// Sends a committed output now, or once a POST in flight has finished.
-    func send(_ output: FloorOutput) {
+    func send(_ output: Output) {
         let now = state.withLock { state -> Bool in
             guard state.inFlight < concurrency else {
                 state.waiting.append(output)
@@ -39,15 +39,15 @@ final class FloorDelivery: Sendable {
         if now { post(output) }
     }
 
-    private func post(_ output: FloorOutput) {
+    private func post(_ output: Output) {
         let started = Timestamp.now()
         let request = WebhookRequest(
-            url: url, headers: [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))], body: output.webhookBody)
+            url: url, headers: [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))], body: output.webhookBody(format: .herald))
         client.start(request) { result in
             // Stopped while in flight: the output stays pending in the file, as in Herald.
             if case .failure(let error) = result, error == .shutdown { return }
-            self.writer.submit(FloorAttempt(outputId: output.id, startedAt: started, result: result))
-            let next = self.state.withLock { state -> FloorOutput? in
+            self.writer.submit(DeliveryAttempt(outputId: output.id, startedAt: started, result: result))
+            let next = self.state.withLock { state -> Output? in
                 if let next = state.waiting.popFirst() { return next }
                 state.inFlight -= 1
                 return nil

@@ -70,7 +70,7 @@ final class FloorStore: Sendable {
     }
 
     /// Writes one batch in one transaction (GRDB's writer queue; the commit is the fsync).
-    func write(messages: [FloorMessage], attempts: [FloorAttempt]) async throws {
+    func write(messages: [FloorMessage], attempts: [DeliveryAttempt]) async throws {
         try await pool.write { db in
             let insertInput = try db.cachedStatement(
                 sql: "INSERT INTO inputs (id, url_token, session_id, user_id, text, data, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -80,14 +80,14 @@ final class FloorStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')
                     """)
             for message in messages {
-                let input = message.input
-                try insertInput.execute(arguments: [
-                    input.id, input.urlToken, input.sessionId, input.userId, input.text, input.data, input.receivedAt.milliseconds,
-                ])
                 let output = message.output
-                try insertOutput.execute(arguments: [
-                    output.id, output.urlToken, output.sessionId, output.userId, output.seq, output.text, input.data, output.inputId,
+                try insertInput.execute(arguments: [
+                    message.inputId, output.session.urlToken, output.session.sessionId, output.userId, message.text, message.data,
                     output.timestamp.milliseconds,
+                ])
+                try insertOutput.execute(arguments: [
+                    output.id, output.session.urlToken, output.session.sessionId, output.userId, output.seq, output.text, message.data,
+                    output.inputId, output.timestamp.milliseconds,
                 ])
             }
             let updateOutput = try db.cachedStatement(
@@ -115,33 +115,26 @@ final class FloorStore: Sendable {
     }
 }
 
-/// One webhook POST's outcome, as recorded.
-struct FloorAttempt: Sendable {
-    var outputId: String
-    var number: Int
-    var startedAt: Timestamp
-    var durationMilliseconds: Int64
-    var statusCode: Int?
-    var error: String?
-    var responseBody: String?
-
-    var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
-
+extension DeliveryAttempt {
+    /// The floor's one attempt at an output, recorded in Herald's own shape: `result` is the
+    /// webhook's answer (a non-2xx status is an error) or the transport's failure.
     init(outputId: String, startedAt: Timestamp, result: Result<WebhookResponse, WebhookError>) {
-        let now = Timestamp.now()
-        self.outputId = outputId
-        self.number = 1
-        self.startedAt = startedAt
-        self.durationMilliseconds = now.milliseconds - startedAt.milliseconds
+        let duration = Timestamp.now().milliseconds - startedAt.milliseconds
         switch result {
         case .success(let response):
-            statusCode = response.status
-            error = (200..<300).contains(response.status) ? nil : "HTTP \(response.status)"
-            responseBody = response.body.isEmpty ? nil : String(decoding: response.body, as: UTF8.self)
+            self.init(
+                outputId: outputId, number: 1, startedAt: startedAt, durationMilliseconds: duration, statusCode: response.status,
+                error: (200..<300).contains(response.status) ? nil : "HTTP \(response.status)",
+                responseBody: response.body.isEmpty ? nil : String(decoding: response.body, as: UTF8.self))
         case .failure(let failure):
-            error = failure.description
+            self.init(
+                outputId: outputId, number: 1, startedAt: startedAt, durationMilliseconds: duration, statusCode: nil,
+                error: failure.description, responseBody: nil)
         }
     }
+
+    /// The webhook answered 2xx.
+    var delivered: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
 }
 
 /// Group commit: every message and attempt queued while a transaction is written goes into the
@@ -153,7 +146,7 @@ final class FloorWriter: Service, Sendable {
     private struct Batch {
         var messages: [FloorMessage] = []
         var waiting: [CheckedContinuation<Void, any Error>] = []
-        var attempts: [FloorAttempt] = []
+        var attempts: [DeliveryAttempt] = []
 
         var isEmpty: Bool { messages.isEmpty && attempts.isEmpty }
     }
@@ -194,7 +187,7 @@ final class FloorWriter: Service, Sendable {
     }
 
     /// Queues an attempt for the next transaction.
-    func submit(_ attempt: FloorAttempt) {
+    func submit(_ attempt: DeliveryAttempt) {
         let wakeup = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if state.stopped { return nil }
             state.queued.attempts.append(attempt)

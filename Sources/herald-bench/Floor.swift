@@ -19,7 +19,8 @@ import ServiceLifecycle
 /// 3. answer **202** `{"sessionId", "inputId"}`, only once that transaction is durable;
 /// 4. **POST** the output with libcurl through Herald's ``CurlWebhookClient`` (one multi handle,
 ///    keep-alive), at most `--concurrency` at once like an endpoint's `webhook.concurrency`
-///    (``FloorDelivery``), in Herald's webhook JSON with its `Webhook-Id` header;
+///    (``FloorDelivery``), in Herald's webhook JSON (written by Herald's own code) with its
+///    `Webhook-Id` header;
 /// 5. **record the attempt**: an `UPDATE` of the output row and an attempt row, queued without
 ///    waiting and written in the next group commit, as Herald's store writer does.
 ///
@@ -70,8 +71,8 @@ struct Floor: AsyncParsableCommand {
             delivery.send(message.output)
             var answer = JSONWriter(capacity: 96)
             answer.beginObject()
-            answer.field("sessionId", message.input.sessionId)
-            answer.field("inputId", message.input.id)
+            answer.field("sessionId", message.output.session.sessionId)
+            answer.field("inputId", message.inputId)
             answer.endObject()
             return Response(
                 status: .accepted, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer.bytes)))
@@ -86,21 +87,16 @@ struct Floor: AsyncParsableCommand {
     }
 }
 
-/// One accepted message: the input as received and the one output the floor makes of it.
+/// One accepted message: the input as received and the one output the floor makes of it, as
+/// Herald's own ``Output`` value. The output holds what the two share (endpoint, session, user,
+/// time); the input adds its id (the output's `inputId`), text and data.
 struct FloorMessage: Sendable {
-    struct Input: Sendable {
-        var id: String
-        var urlToken: String
-        var sessionId: String
-        var userId: String
-        var text: String?
-        /// `data` as JSON text, as it is stored.
-        var data: String?
-        var receivedAt: Timestamp
-    }
-
-    var input: Input
-    var output: FloorOutput
+    var inputId: String
+    /// The input's text.
+    var text: String?
+    /// The input's `data` as JSON text, as it is stored (for the output's row too).
+    var data: String?
+    var output: Output
 
     /// Decodes Herald's message body; anything that is not an object with string `userId` and
     /// `sessionId` is a 400. Nothing else is checked.
@@ -118,45 +114,13 @@ struct FloorMessage: Sendable {
         let data = json["data"].flatMap { $0.isNull ? nil : $0 }
         let now = Timestamp.now()
         let inputId = Identifier.input(at: now)
-        input = Input(
-            id: inputId, urlToken: urlToken, sessionId: sessionId, userId: userId, text: text,
-            data: data.map { String(decoding: $0.serialized(), as: UTF8.self) }, receivedAt: now)
-        output = FloorOutput(
-            id: Identifier.output(at: now), urlToken: urlToken, sessionId: sessionId, userId: userId, seq: seq,
-            text: "You said: \(text ?? "")", data: data, inputId: inputId, timestamp: now)
-    }
-}
-
-/// The output of one message, as recorded and as POSTed.
-struct FloorOutput: Sendable {
-    var id: String
-    var urlToken: String
-    var sessionId: String
-    var userId: String
-    /// A process-wide counter: the floor keeps no sessions, but it grows within each session
-    /// too, which is what the sink checks.
-    var seq: Int64
-    var text: String
-    var data: JSON?
-    var inputId: String
-    var timestamp: Timestamp
-
-    /// Herald's webhook JSON (format `herald`) for an echo output, field for field.
-    var webhookBody: [UInt8] {
-        var writer = JSONWriter(capacity: 320)
-        writer.beginObject()
-        writer.field("id", id)
-        writer.field("type", "output")
-        writer.field("urlToken", urlToken)
-        writer.field("userId", userId)
-        writer.field("sessionId", sessionId)
-        writer.field("seq", seq)
-        writer.field("text", text)
-        if let data { writer.field("data", data) }
-        writer.field("inputId", inputId)
-        writer.field("source", "user")
-        writer.field("timestamp", timestamp.iso8601)
-        writer.endObject()
-        return writer.bytes
+        self.inputId = inputId
+        self.text = text
+        self.data = data.map { String(decoding: $0.serialized(), as: UTF8.self) }
+        // The floor keeps no sessions: `seq` is a process-wide counter, which grows within each
+        // session too (what the sink checks).
+        output = Output(
+            id: Identifier.output(at: now), session: SessionKey(urlToken: urlToken, sessionId: sessionId), userId: userId, seq: seq,
+            type: .output, text: "You said: \(text ?? "")", data: data, inputId: inputId, source: .user, timestamp: now)
     }
 }

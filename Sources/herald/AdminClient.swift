@@ -35,6 +35,43 @@ struct AdminOptions: ParsableArguments {
             print(answer)
         }
     }
+
+    /// Lists the entries a `GET` answers under `key`, a line each made by `row`, or `empty`
+    /// when there are none; with `page`, says how to ask for the next page. With `--json`, the
+    /// answer is printed as it is.
+    func list(_ path: String, _ key: String, empty: String? = nil, page: PageOptions? = nil, row: (JSON) -> String) async throws {
+        try await call("GET", path) { json in
+            let entries = json[key]?.arrayValue ?? []
+            if entries.isEmpty, let empty { printLine(empty) }
+            for entry in entries { printLine(row(entry)) }
+            page?.printMore(json)
+        }
+    }
+
+    /// Makes one admin call whose answer says nothing more (a 204, a resume) and prints `done`,
+    /// or with `--json` the `json` line when there is one. A failure prints `herald: …` and
+    /// exits 1.
+    func act(_ method: String, _ path: String, done: String, json jsonLine: String? = nil) async throws {
+        let client = try client()
+        try await runAdmin {
+            _ = try await client.call(method, path)
+            printLine(json ? jsonLine ?? done : done)
+        }
+    }
+}
+
+/// `--limit N --cursor C`: one page of a list the admin API pages through.
+struct PageOptions: ParsableArguments {
+    @Option(help: "At most this many (1 to 1000).")
+    var limit: Int = 50
+
+    @Option(help: "Continue after this cursor (printed at the end of a full page).")
+    var cursor: String?
+
+    /// Says how to ask for the next page, when the answer has one.
+    func printMore(_ answer: JSON) {
+        if let next = answer["nextCursor"]?.stringValue { printLine("more: --cursor \(next)") }
+    }
 }
 
 /// Calls the admin API with Herald's own libcurl client.

@@ -1,13 +1,12 @@
 import ArgumentParser
 import HeraldCore
 
-/// The message options shared by `inject` and `notify`.
+/// The options shared by `inject` and `notify`: the session (and the admin API), the user and
+/// the message.
 struct MessageOptions: ParsableArguments {
-    @Option(help: "The endpoint's urlToken.")
-    var token: String
+    @OptionGroup var target: SessionOptions
 
-    @Option(help: "The session id.")
-    var session: String
+    var admin: AdminOptions { target.admin }
 
     @Option(help: "The user id.")
     var user: String
@@ -34,7 +33,7 @@ struct MessageOptions: ParsableArguments {
     var cancelOnUserMessage = false
 
     func body() throws -> JSONObject {
-        var body: JSONObject = ["userId": .string(user), "sessionId": .string(session)]
+        var body: JSONObject = ["userId": .string(user), "sessionId": .string(target.session)]
         if let text { body["text"] = .string(text) }
         if let data {
             guard let parsed = try? JSON.parse(data), parsed.objectValue != nil else {
@@ -55,26 +54,25 @@ struct MessageOptions: ParsableArguments {
 struct Inject: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Inject a message into a session's flow, as if the user had said it.")
 
-    @OptionGroup var admin: AdminOptions
     @OptionGroup var message: MessageOptions
 
     @Flag(help: "Wait for the flow's outputs and print them.")
     var wait = false
 
     func run() async throws {
-        let client = try admin.client()
+        let client = try message.admin.client()
         let body = try message.body()
         try await runAdmin {
-            let path = "/inject/\(escaped(message.token))" + (wait ? "?wait=true" : "")
+            let path = "/inject/\(escaped(message.target.token))" + (wait ? "?wait=true" : "")
             let (_, json) = try await client.call("POST", path, body: .object(body))
-            if admin.json {
+            if message.admin.json {
                 printLine(json.prettyPrinted())
                 return
             }
             if let scheduled = json["scheduledId"]?.stringValue {
-                return printLine("scheduled \(scheduled) into \(message.token)/\(message.session), due \(json["dueAt"]?.text ?? "")")
+                return printLine("scheduled \(scheduled) into \(message.target), due \(json["dueAt"]?.text ?? "")")
             }
-            printLine("injected \(json["inputId"]?.text ?? "") into \(message.token)/\(message.session)")
+            printLine("injected \(json["inputId"]?.text ?? "") into \(message.target)")
             for output in json["outputs"]?.arrayValue ?? [] {
                 printLine("  #\(output["seq"]?.text ?? "?") \(output["text"]?.text ?? "")" + (output["data"].map { " \($0.jsonString)" } ?? ""))
             }
@@ -85,7 +83,6 @@ struct Inject: AsyncParsableCommand {
 struct Notify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Send text/data straight to a session's user, bypassing the flow.")
 
-    @OptionGroup var admin: AdminOptions
     @OptionGroup var message: MessageOptions
 
     @Option(help: "Quick replies, JSON: '[{\"title\":\"Yes\",\"payload\":\"yes\"}]'.")
@@ -104,7 +101,7 @@ struct Notify: AsyncParsableCommand {
     var template: String?
 
     func run() async throws {
-        let client = try admin.client()
+        let client = try message.admin.client()
         var body = try message.body()
         // Checked by Herald too (a 400 naming the field); parsed here so a typo in the shell says
         // which option it is in.
@@ -117,13 +114,13 @@ struct Notify: AsyncParsableCommand {
             body[field] = parsed
         }
         try await runAdmin {
-            let (_, json) = try await client.call("POST", "/notify/\(escaped(message.token))", body: .object(body))
-            if admin.json {
+            let (_, json) = try await client.call("POST", "/notify/\(escaped(message.target.token))", body: .object(body))
+            if message.admin.json {
                 printLine(json.prettyPrinted())
             } else if let scheduled = json["scheduledId"]?.stringValue {
-                printLine("scheduled \(scheduled) for \(message.token)/\(message.session), due \(json["dueAt"]?.text ?? "")")
+                printLine("scheduled \(scheduled) for \(message.target), due \(json["dueAt"]?.text ?? "")")
             } else {
-                printLine("notified \(message.token)/\(message.session): output \(json["outputId"]?.text ?? "")")
+                printLine("notified \(message.target): output \(json["outputId"]?.text ?? "")")
             }
         }
     }

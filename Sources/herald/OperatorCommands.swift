@@ -6,15 +6,13 @@ extension Sessions {
     struct Handover: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take a session over: the flow stops answering the user's messages.")
 
-        @OptionGroup var admin: AdminOptions
-
         @OptionGroup var target: SessionOptions
 
         @Option(name: .customLong("operator"), help: "Your name, as the user's messages and your replies will carry it.")
         var operatorName: String
 
         func run() async throws {
-            try await admin.call("POST", target.path + "/handover", body: ["operator": .string(operatorName)]) { _ in
+            try await target.admin.call("POST", target.path + "/handover", body: ["operator": .string(operatorName)]) { _ in
                 printLine("\(target) is taken over by \(operatorName)")
             }
         }
@@ -22,8 +20,6 @@ extension Sessions {
 
     struct Reply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Reply to the user of a session you have taken over.")
-
-        @OptionGroup var admin: AdminOptions
 
         @OptionGroup var target: SessionOptions
 
@@ -40,14 +36,14 @@ extension Sessions {
             var body: JSONObject = ["operator": .string(operatorName)]
             if let text { body["text"] = .string(text) }
             if let data { body["data"] = try JSON.parse(data) }
-            try await admin.call("POST", target.path + "/reply", body: .object(body)) { json in printLine("sent \(json["outputId"]?.text ?? "")") }
+            try await target.admin.call("POST", target.path + "/reply", body: .object(body)) { json in
+                printLine("sent \(json["outputId"]?.text ?? "")")
+            }
         }
     }
 
     struct Handback: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Hand a session back to its flow (optionally with an inject it runs at once).")
-
-        @OptionGroup var admin: AdminOptions
 
         @OptionGroup var target: SessionOptions
 
@@ -56,7 +52,7 @@ extension Sessions {
 
         func run() async throws {
             let body: JSON = injectText.map { ["inject": ["text": .string($0)]] } ?? [:]
-            try await admin.call("POST", target.path + "/handback", body: body) { _ in printLine("\(target) is back with its flow") }
+            try await target.admin.call("POST", target.path + "/handback", body: body) { _ in printLine("\(target) is back with its flow") }
         }
     }
 }
@@ -95,25 +91,16 @@ struct AuditCommand: AsyncParsableCommand {
 
     @OptionGroup var admin: AdminOptions
 
-    @Option(help: "At most this many (1 to 1000).")
-    var limit: Int = 50
-
-    @Option(help: "Continue after this cursor (printed at the end of a full page).")
-    var cursor: String?
+    @OptionGroup var page: PageOptions
 
     func run() async throws {
-        try await admin.call("GET", "/admin/v1/audit" + query(["limit": String(limit), "cursor": cursor])) { json in
-            let entries = json["entries"]?.arrayValue ?? []
-            if entries.isEmpty { printLine("nothing recorded") }
-            for entry in entries {
-                let target = [entry["urlToken"], entry["sessionId"], entry["userId"], entry["outputId"]].compactMap { $0?.stringValue }
-                let erased = entry["targetErased"] == true ? " (target erased)" : ""
-                let detail = entry["detail"]?.stringValue.map { "  \($0)" } ?? ""
-                printLine(
-                    "\(entry["at"]?.text ?? "")  \(entry["keyName"]?.text ?? "")  \(entry["action"]?.text ?? "")  \(target.joined(separator: " "))\(erased)\(detail)"
-                )
-            }
-            if let next = json["nextCursor"]?.stringValue { printLine("more: --cursor \(next)") }
+        let path = "/admin/v1/audit" + query(["limit": String(page.limit), "cursor": page.cursor])
+        try await admin.list(path, "entries", empty: "nothing recorded", page: page) { entry in
+            let target = [entry["urlToken"], entry["sessionId"], entry["userId"], entry["outputId"]].compactMap { $0?.stringValue }
+            let erased = entry["targetErased"] == true ? " (target erased)" : ""
+            let detail = entry["detail"]?.stringValue.map { "  \($0)" } ?? ""
+            return
+                "\(entry["at"]?.text ?? "")  \(entry["keyName"]?.text ?? "")  \(entry["action"]?.text ?? "")  \(target.joined(separator: " "))\(erased)\(detail)"
         }
     }
 }

@@ -23,16 +23,11 @@ struct ScheduledCommand: AsyncParsableCommand {
 
         func run() async throws {
             let filters = query(["limit": String(limit), "urlToken": token, "sessionId": session])
-            try await admin.call("GET", "/admin/v1/scheduled" + filters) { json in
-                let entries = json["scheduled"]?.arrayValue ?? []
-                if entries.isEmpty { printLine("nothing scheduled") }
-                for entry in entries {
-                    let key = entry["key"]?.stringValue.map { " key \($0)" } ?? ""
-                    let text = entry["text"]?.stringValue.map { "  \(JSON.string($0).jsonString)" } ?? ""
-                    printLine(
-                        "\(entry["id"]?.text ?? "")  \(entry["dueAt"]?.text ?? "")  \(entry["kind"]?.text ?? "")  "
-                            + "\(entry["urlToken"]?.text ?? "")/\(entry["sessionId"]?.text ?? "")\(key)\(text)")
-                }
+            try await admin.list("/admin/v1/scheduled" + filters, "scheduled", empty: "nothing scheduled") { entry in
+                let key = entry["key"]?.stringValue.map { " key \($0)" } ?? ""
+                let text = entry["text"]?.stringValue.map { "  \(JSON.string($0).jsonString)" } ?? ""
+                return "\(entry["id"]?.text ?? "")  \(entry["dueAt"]?.text ?? "")  \(entry["kind"]?.text ?? "")  "
+                    + "\(entry["urlToken"]?.text ?? "")/\(entry["sessionId"]?.text ?? "")\(key)\(text)"
             }
         }
     }
@@ -46,11 +41,7 @@ struct ScheduledCommand: AsyncParsableCommand {
         var id: String
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                _ = try await client.call("DELETE", "/admin/v1/scheduled/\(escaped(id))")
-                printLine(admin.json ? #"{"cancelled": true}"# : "cancelled \(id)")
-            }
+            try await admin.act("DELETE", "/admin/v1/scheduled/\(escaped(id))", done: "cancelled \(id)", json: #"{"cancelled": true}"#)
         }
     }
 }

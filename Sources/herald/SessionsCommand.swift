@@ -1,8 +1,10 @@
 import ArgumentParser
 import HeraldCore
 
-/// `--token T --session S`: the session a command acts on.
+/// `--token T --session S`: the session a command acts on, and the admin API it goes through.
 struct SessionOptions: ParsableArguments, CustomStringConvertible {
+    @OptionGroup var admin: AdminOptions
+
     @Option(help: "The endpoint's urlToken.")
     var token: String
 
@@ -31,24 +33,14 @@ struct Sessions: AsyncParsableCommand {
         @Option(help: "Only this user's sessions.")
         var user: String?
 
-        @Option(help: "At most this many (1 to 1000).")
-        var limit: Int = 50
-
-        @Option(help: "Continue after this cursor (printed at the end of a full page).")
-        var cursor: String?
+        @OptionGroup var page: PageOptions
 
         func run() async throws {
-            let filters = query(["limit": String(limit), "urlToken": token, "userId": user, "cursor": cursor])
-            try await admin.call("GET", "/admin/v1/sessions" + filters) { json in
-                let sessions = json["sessions"]?.arrayValue ?? []
-                if sessions.isEmpty { printLine("no sessions") }
-                for session in sessions {
-                    let waiting = session["waitingAt"]?.stringValue.map { "  waiting at \($0)" } ?? ""
-                    printLine(
-                        "\(session["urlToken"]?.text ?? "")/\(session["sessionId"]?.text ?? "")  user \(session["userId"]?.text ?? "")  "
-                            + "\(session["outputs"]?.text ?? "0") outputs  updated \(session["updatedAt"]?.text ?? "")\(waiting)")
-                }
-                if let next = json["nextCursor"]?.stringValue { printLine("more: --cursor \(next)") }
+            let filters = query(["limit": String(page.limit), "urlToken": token, "userId": user, "cursor": page.cursor])
+            try await admin.list("/admin/v1/sessions" + filters, "sessions", empty: "no sessions", page: page) { session in
+                let waiting = session["waitingAt"]?.stringValue.map { "  waiting at \($0)" } ?? ""
+                return "\(session["urlToken"]?.text ?? "")/\(session["sessionId"]?.text ?? "")  user \(session["userId"]?.text ?? "")  "
+                    + "\(session["outputs"]?.text ?? "0") outputs  updated \(session["updatedAt"]?.text ?? "")\(waiting)"
             }
         }
     }
@@ -56,12 +48,10 @@ struct Sessions: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show a session: context, waiting node, last messages.")
 
-        @OptionGroup var admin: AdminOptions
-
         @OptionGroup var target: SessionOptions
 
         func run() async throws {
-            try await admin.call("GET", target.path) { json in
+            try await target.admin.call("GET", target.path) { json in
                 printLine("session \(target)  user \(json["userId"]?.text ?? "")  \(json["state"]?.text ?? "")")
                 if let name = json["operator"]?.stringValue { printLine("taken over by: \(name)") }
                 if let waiting = json["waitingAt"]?.stringValue { printLine("waiting at: \(waiting)") }
@@ -88,16 +78,10 @@ struct Sessions: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "End a session (undelivered outputs are still delivered).")
 
-        @OptionGroup var admin: AdminOptions
-
         @OptionGroup var target: SessionOptions
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                _ = try await client.call("DELETE", target.path)
-                printLine(admin.json ? #"{"deleted": true}"# : "ended \(target)")
-            }
+            try await target.admin.act("DELETE", target.path, done: "ended \(target)", json: #"{"deleted": true}"#)
         }
     }
 }
@@ -126,16 +110,10 @@ struct DeliveriesCommand: AsyncParsableCommand {
 
         func run() async throws {
             let filters = query(["limit": String(limit), "status": status, "urlToken": token, "sessionId": session])
-            try await admin.call("GET", "/admin/v1/deliveries" + filters) { json in
-                let deliveries = json["deliveries"]?.arrayValue ?? []
-                if deliveries.isEmpty { printLine("no deliveries") }
-                for delivery in deliveries {
-                    let error = delivery["lastError"]?.stringValue.map { "  last error: \($0)" } ?? ""
-                    printLine(
-                        "\(delivery["outputId"]?.text ?? "")  \(delivery["status"]?.text ?? "")  \(delivery["urlToken"]?.text ?? "")/"
-                            + "\(delivery["sessionId"]?.text ?? "") #\(delivery["seq"]?.text ?? "")  attempts \(delivery["attempts"]?.text ?? "0")\(error)"
-                    )
-                }
+            try await admin.list("/admin/v1/deliveries" + filters, "deliveries", empty: "no deliveries") { delivery in
+                let error = delivery["lastError"]?.stringValue.map { "  last error: \($0)" } ?? ""
+                return "\(delivery["outputId"]?.text ?? "")  \(delivery["status"]?.text ?? "")  \(delivery["urlToken"]?.text ?? "")/"
+                    + "\(delivery["sessionId"]?.text ?? "") #\(delivery["seq"]?.text ?? "")  attempts \(delivery["attempts"]?.text ?? "0")\(error)"
             }
         }
     }
@@ -166,13 +144,11 @@ struct EndpointsCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            try await admin.call("GET", "/admin/v1/endpoints") { json in
-                for endpoint in json["endpoints"]?.arrayValue ?? [] {
-                    let paused = endpoint["paused"] == true ? "  PAUSED (410)" : ""
-                    printLine(
-                        "\(endpoint["urlToken"]?.text ?? "")  flow \(endpoint["flow"]?["name"]?.text ?? "")  → \(endpoint["webhook"]?["url"]?.text ?? "")"
-                            + "  backlog \(endpoint["backlog"]?.text ?? "0")\(paused)")
-                }
+            try await admin.list("/admin/v1/endpoints", "endpoints") { endpoint in
+                let paused = endpoint["paused"] == true ? "  PAUSED (410)" : ""
+                return
+                    "\(endpoint["urlToken"]?.text ?? "")  flow \(endpoint["flow"]?["name"]?.text ?? "")  → \(endpoint["webhook"]?["url"]?.text ?? "")"
+                    + "  backlog \(endpoint["backlog"]?.text ?? "0")\(paused)"
             }
         }
     }
@@ -186,11 +162,7 @@ struct EndpointsCommand: AsyncParsableCommand {
         var token: String
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                _ = try await client.call("POST", "/admin/v1/endpoints/\(escaped(token))/resume")
-                printLine("resumed \(token)")
-            }
+            try await admin.act("POST", "/admin/v1/endpoints/\(escaped(token))/resume", done: "resumed \(token)")
         }
     }
 }

@@ -134,15 +134,11 @@ extension RichContent {
 }
 
 /// A rich field that does not follow the vocabulary; the message starts with the field's path
-/// (`quickReplies[1].title: is required`), for a 400 or a flow's file:line error.
+/// (`quickReplies[1].title: is required`), for a 400 or a flow's file:line error. Only
+/// ``RichContent/parse(_:allowTemplate:prefix:)`` makes one (with the memberwise initialiser).
 public struct RichContentError: Error, Sendable, Hashable, CustomStringConvertible {
     public var field: String
     public var reason: String
-
-    public init(field: String, reason: String) {
-        self.field = field
-        self.reason = reason
-    }
 
     public var description: String { "\(field): \(reason)" }
 }
