@@ -175,10 +175,8 @@ private struct PlaybookLoader {
             let answer: CallAnswer
             if let error {
                 answer = .failed(error, attempts: 1)
-            } else if (200..<300).contains(status) {
-                answer = CallAnswer(status: status, body: body)
             } else {
-                answer = CallAnswer(status: status, body: body, error: "HTTP \(status)")
+                answer = CallAnswer(status: status, body: body)
             }
             mocks.mocks.append(CallMocks.Mock(pattern: pattern, method: method, answer: answer, line: keyNode.mark?.line))
         }

@@ -165,11 +165,7 @@ extension DeliveryService {
                 body = .string(text)
             }
         }
-        switch status {
-        case 200..<300: return CallAnswer(status: status, body: body, attempts: attempts)
-        case 300..<400: return CallAnswer(status: status, body: body, error: "HTTP \(status): redirects are not followed", attempts: attempts)
-        default: return CallAnswer(status: status, body: body, error: "HTTP \(status)", attempts: attempts)
-        }
+        return CallAnswer(status: status, body: body, attempts: attempts)
     }
 
     /// The HTTP request of a call: its headers with `Idempotency-Key`, its `${NAME}` secrets

@@ -328,7 +328,7 @@ struct FlowCallTests {
     func answerErrorGoesToOnError() throws {
         var conversation = CallConversation(try Flow.make(Self.lookupFlow))
         conversation.send("123")
-        let run = conversation.answer(CallAnswer(status: 503, body: ["message": "down"], error: "HTTP 503", attempts: 2))
+        let run = conversation.answer(CallAnswer(status: 503, body: ["message": "down"], attempts: 2))
         #expect(run.error == nil)
         #expect(
             run.outputs == [

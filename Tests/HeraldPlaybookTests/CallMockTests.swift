@@ -103,10 +103,10 @@ import Testing
         #expect(
             mocks.map(\.answer) == [
                 CallAnswer(status: 200, body: ["status": "shipped", "items": [1, 2]]),
-                CallAnswer(status: 503, body: nil, error: "HTTP 503"),
+                CallAnswer(status: 503, body: nil),
                 CallAnswer.failed("no answer within the call's timeout (a stand-in's timeout)", attempts: 1),
                 CallAnswer(status: 201, body: "created"),
-                CallAnswer(status: 404, body: ["error": "none"], error: "HTTP 404"),
+                CallAnswer(status: 404, body: ["error": "none"]),
                 CallAnswer.failed("connection refused", attempts: 1),
             ])
         // As loaded, they answer.

@@ -115,7 +115,7 @@ private struct ConfigurationLoader {
             case "storage": configuration.storage = try storage(value, key)
             case "endpoints": endpointsNode = value
             case "log":
-                for (logKey, logKeyNode, logValue) in try keys(value, "log") {
+                try eachKey(value, "log", allowed: ["format", "level"]) { logKey, logValue, _ throws(FileError) in
                     switch logKey {
                     case "format":
                         let text = try string(logValue, "log.format")
@@ -129,7 +129,7 @@ private struct ConfigurationLoader {
                             throw error(logValue, "log.level", "'\(text)' is not one of \(LogSettings.levels.joined(separator: ", "))")
                         }
                         configuration.log.level = text
-                    default: throw unknown(logKeyNode, logKey, in: "log", allowed: ["format", "level"])
+                    default: break
                     }
                 }
             case "tracing": configuration.tracing = try tracing(value, key)
@@ -231,13 +231,11 @@ private struct ConfigurationLoader {
     func tracing(_ node: Node, _ section: String) throws(FileError) -> TracingSettings {
         var settings = TracingSettings(endpoint: "")
         var otlpNode: Node?
-        for (key, keyNode, value) in try keys(node, section) {
-            let name = "\(section).\(key)"
+        try eachKey(node, section, allowed: ["otlp", "sampleRatio", "exportInterval"]) { key, value, name throws(FileError) in
             switch key {
             case "otlp":
                 otlpNode = value
-                for (otlpKey, otlpKeyNode, otlpValue) in try keys(value, name) {
-                    let otlpName = "\(name).\(otlpKey)"
+                try eachKey(value, name, allowed: ["endpoint", "headers", "protocol"]) { otlpKey, otlpValue, otlpName throws(FileError) in
                     switch otlpKey {
                     case "endpoint":
                         settings.endpoint = try string(otlpValue, otlpName)
@@ -249,20 +247,18 @@ private struct ConfigurationLoader {
                         for (header, _, headerValue) in try keys(otlpValue, otlpName) {
                             settings.headers.append((header, try secret(headerValue, "\(otlpName).\(header)")))
                         }
-                    case "protocol":
+                    default:
                         let text = try string(otlpValue, otlpName)
                         guard let value = TracingSettings.OTLPProtocol(rawValue: text) else {
                             throw error(otlpValue, otlpName, "'\(text)' is not http/protobuf or http/json")
                         }
                         settings.otlpProtocol = value
-                    default: throw unknown(otlpKeyNode, otlpKey, in: name, allowed: ["endpoint", "headers", "protocol"])
                     }
                 }
             case "sampleRatio":
                 guard let ratio = value.float, (0...1).contains(ratio) else { throw error(value, name, "must be a number from 0 to 1") }
                 settings.sampleRatio = ratio
-            case "exportInterval": settings.exportInterval = try duration(value, name)
-            default: throw unknown(keyNode, key, in: section, allowed: ["otlp", "sampleRatio", "exportInterval"])
+            default: settings.exportInterval = try duration(value, name)
             }
         }
         guard let otlpNode, !settings.endpoint.isEmpty else {
@@ -271,15 +267,25 @@ private struct ConfigurationLoader {
         return settings
     }
 
+    /// Reads a section's keys in file order: `read` gets each allowed key with its value and
+    /// full name (`section.key`); any other key is an error naming the allowed ones.
+    func eachKey(
+        _ node: Node, _ section: String, allowed: [String], _ read: (String, Node, String) throws(FileError) -> Void
+    ) throws(FileError) {
+        for (key, keyNode, value) in try keys(node, section) {
+            guard allowed.contains(key) else { throw unknown(keyNode, key, in: section, allowed: allowed) }
+            try read(key, value, "\(section).\(key)")
+        }
+    }
+
     /// An endpoint's `handover: {webhook: {...}, idleTimeout: 10m}`.
     func handover(_ node: Node, _ section: String) throws(FileError) -> HandoverSettings {
         var settings = HandoverSettings()
-        for (key, keyNode, value) in try keys(node, section) {
-            let name = "\(section).\(key)"
+        try eachKey(node, section, allowed: ["webhook", "idleTimeout"]) { key, value, name throws(FileError) in
             switch key {
             case "webhook": settings.webhook = try webhook(value, name)
             case "idleTimeout": settings.idleTimeout = try duration(value, name)
-            default: throw unknown(keyNode, key, in: section, allowed: ["webhook", "idleTimeout"])
+            default: break
             }
         }
         return settings
@@ -413,8 +419,7 @@ private struct ConfigurationLoader {
     /// An endpoint's `calls: {allow: [hosts], maxCallsPerTurn: 5, secrets: {NAME: value}}`.
     func calls(_ node: Node, _ section: String) throws(FileError) -> CallSettings {
         var settings = CallSettings()
-        for (key, keyNode, value) in try keys(node, section) {
-            let name = "\(section).\(key)"
+        try eachKey(node, section, allowed: ["allow", "maxCallsPerTurn", "secrets"]) { key, value, name throws(FileError) in
             switch key {
             case "allow":
                 guard case .sequence(let sequence) = value else { throw error(value, name, "must be a list of hosts (host, host:port or *.domain)") }
@@ -431,7 +436,7 @@ private struct ConfigurationLoader {
                 for (secretName, _, secretValue) in try keys(value, name) {
                     settings.secrets[secretName] = try secret(secretValue, "\(name).\(secretName)")
                 }
-            default: throw unknown(keyNode, key, in: section, allowed: ["allow", "maxCallsPerTurn", "secrets"])
+            default: break
             }
         }
         return settings
@@ -465,8 +470,7 @@ private struct ConfigurationLoader {
         let allowed = ["url", "user", "password", "signingSecret", "format", "timeout", "connectTimeout", "caBundle", "retry", "concurrency"]
         var settings = WebhookSettings(url: "")
         var urlNode: Node?
-        for (key, keyNode, value) in try keys(node, section) {
-            let name = "\(section).\(key)"
+        try eachKey(node, section, allowed: allowed) { key, value, name throws(FileError) in
             switch key {
             case "url":
                 settings.url = try string(value, name)
@@ -491,7 +495,7 @@ private struct ConfigurationLoader {
                 settings.caBundle = path
             case "concurrency": settings.concurrency = try positiveInt(value, name)
             case "retry": settings.retry = try retry(value, name)
-            default: throw unknown(keyNode, key, in: section, allowed: allowed)
+            default: break
             }
         }
         guard let urlNode else {
@@ -510,8 +514,7 @@ private struct ConfigurationLoader {
 
     func retry(_ node: Node, _ section: String) throws(FileError) -> RetryPolicy {
         var policy = RetryPolicy()
-        for (key, keyNode, value) in try keys(node, section) {
-            let name = "\(section).\(key)"
+        try eachKey(node, section, allowed: ["schedule", "maxAttempts", "maxAge", "throttleDelay", "jitter"]) { key, value, name throws(FileError) in
             switch key {
             case "schedule":
                 guard case .sequence(let sequence) = value, !sequence.isEmpty else { throw error(value, name, "must be a list of durations") }
@@ -524,7 +527,7 @@ private struct ConfigurationLoader {
             case "jitter":
                 guard let jitter = value.float, (0...1).contains(jitter) else { throw error(value, name, "must be a number from 0 to 1") }
                 policy.jitter = jitter
-            default: throw unknown(keyNode, key, in: section, allowed: ["schedule", "maxAttempts", "maxAge", "throttleDelay", "jitter"])
+            default: break
             }
         }
         return policy

@@ -15,14 +15,14 @@ extension FlowNode {
     public struct Call: Sendable {
         public var url: Template
         /// `GET`, `POST` (the default), `PUT`, `PATCH` or `DELETE`.
-        public var method: String
+        public var method = "POST"
         /// Templated values; a literal value may hold `${NAME}` references, resolved when the
         /// request is made (``CallRequest/secretHeaders``).
-        public var headers: [(name: String, value: Template)]
+        public var headers: [(name: String, value: Template)] = []
         public var body: Body?
         public var auth: CallAuth?
-        public var timeout: Duration
-        public var retry: CallRetry
+        public var timeout = CallRequest.defaultTimeout
+        public var retry = CallRetry()
         /// Where the answer's body goes: the steps of a `context.` path; `nil` keeps it only
         /// in `input.data.body` of the run that goes on.
         public var into: [Substring]?
@@ -37,19 +37,9 @@ extension FlowNode {
             case form([(name: String, value: Template)])
         }
 
-        public init(
-            url: Template, method: String = "POST", headers: [(name: String, value: Template)] = [], body: Body? = nil, auth: CallAuth? = nil,
-            timeout: Duration = CallRequest.defaultTimeout, retry: CallRetry = CallRetry(), into: [Substring]? = nil, onError: String? = nil
-        ) {
+        /// A POST to `url` with the defaults; the loader sets the rest.
+        init(url: Template) {
             self.url = url
-            self.method = method
-            self.headers = headers
-            self.body = body
-            self.auth = auth
-            self.timeout = timeout
-            self.retry = retry
-            self.into = into
-            self.onError = onError
         }
     }
 }
@@ -102,11 +92,6 @@ public struct CallRequest: Sendable, Hashable {
     public struct Header: Sendable, Hashable {
         public var name: String
         public var value: String
-
-        public init(name: String, value: String) {
-            self.name = name
-            self.value = value
-        }
     }
 
     public enum Body: Sendable, Hashable {
@@ -239,16 +224,9 @@ public struct CallAnswer: Sendable, Hashable {
     /// How many attempts were made.
     public var attempts: Int
 
-    public init(status: Int? = nil, body: JSON? = nil, error: String? = nil, attempts: Int = 1) {
-        self.status = status
-        self.body = body
-        self.error = error
-        self.attempts = attempts
-    }
-
     /// A call that was not made, or failed, for this reason.
     public static func failed(_ reason: String, status: Int? = nil, attempts: Int = 0) -> CallAnswer {
-        CallAnswer(status: status, error: reason, attempts: attempts)
+        CallAnswer(status: status, body: nil, error: reason, attempts: attempts)
     }
 
     /// The data of the input that carries the answer: `{node, status, body, error, attempts}`.
@@ -259,13 +237,27 @@ public struct CallAnswer: Sendable, Hashable {
         if let error { object["error"] = .string(error) }
         return .object(object)
     }
+}
 
+extension CallAnswer {
     /// The answer as an input's data reads it back.
     public init?(json: JSON?) {
         guard let object = json?.objectValue, object["node"] != nil else { return nil }
         self.init(
             status: object["status"]?.numberValue.map { Int($0) }, body: object["body"], error: object["error"]?.stringValue,
             attempts: object["attempts"]?.numberValue.map { Int($0) } ?? 1)
+    }
+
+    /// The answer the API gave: 2xx answers the call; any other status fails it (3xx too:
+    /// redirects are not followed), with the body kept for the flow's `onError`.
+    public init(status: Int, body: JSON?, attempts: Int = 1) {
+        let error: String? =
+            switch status {
+            case 200..<300: nil
+            case 300..<400: "HTTP \(status): redirects are not followed"
+            default: "HTTP \(status)"
+            }
+        self.init(status: status, body: body, error: error, attempts: attempts)
     }
 }
 

@@ -56,11 +56,5 @@ public struct CallWait: Sendable, Hashable {
     public var count: Int
     /// User messages and injects that came while the call was out, in arrival order (each
     /// already recorded as an input).
-    public var queued: [Input]
-
-    public init(outputId: String, count: Int, queued: [Input] = []) {
-        self.outputId = outputId
-        self.count = count
-        self.queued = queued
-    }
+    public var queued: [Input] = []
 }
