@@ -10,6 +10,8 @@ Scenarios, each against a fresh Herald (empty store in a temp dir, echo flow, we
   latency     open loop at BENCH_RATE msgs/s: send→arrival latency at the sink
   call        open loop at BENCH_RATE msgs/s, same run: the echo flow, then a flow that calls an API (the
               sink's /api, answered at once) before it answers: what one `call` node adds to send→arrival
+  tracing     closed loop on SQLite, tracing off and on (sampleRatio 1, spans exported to the sink), BENCH_RUNS
+              runs alternating: what tracing costs
   hot         closed loop on one session (every message waits for the previous one)
   broadcast   creates BENCH_BROADCAST_SESSIONS sessions, measures Herald's RSS with them idle,
               then one POST /admin/v1/notify and the time until the sink has every notify
@@ -706,6 +708,25 @@ nodes:
                 self.stop(herald)
         return result
 
+    def tracing(self):
+        """Closed loop on SQLite with tracing off and on (sampleRatio 1, every span exported over
+        OTLP/HTTP to the sink's /v1/traces, which answers at once), alternating run by run:
+        what tracing costs in accepted/s and CPU per message."""
+        on = (f"tracing:\n  otlp: {{ endpoint: \"http://127.0.0.1:{self.s.sink_port}\" }}\n  sampleRatio: 1\n"
+              "  exportInterval: 1s\n")
+        runs = []
+        for run in range(self.s.runs):
+            result = {}
+            for label, extra in (("off", ""), ("on", on)):
+                log(f"tracing: run {run + 1}/{self.s.runs}, tracing {label}, {self.s.sessions} sessions, {self.s.duration}s")
+                herald = self.start_herald(f"tracing-{label}", extra_config=extra, storage="sqlite")
+                try:
+                    result[label] = self.closed_loop(herald, self.s.herald_port, self.s.sessions, self.s.duration)
+                finally:
+                    self.stop(herald)
+            runs.append(result)
+        return {"runs": runs}
+
     def hot(self):
         log(f"hot session: herald, 1 session, {self.s.connections} in flight, {self.s.hot_duration}s")
         herald = self.herald_closed_loop("hot", 1, self.s.hot_duration)
@@ -862,6 +883,18 @@ nodes:
                 rows.append([f"(b') fixed {self.s.rate:g} msgs/s, {what}", fmt(herald["load"]["acceptedPerSecond"]),
                              fmt(herald["delivered"].get("perSecond")), fmt(herald["delivered"]["sendToArrivalMs"]["p50"], 2),
                              fmt(herald["delivered"]["sendToArrivalMs"]["p99"], 2), fmt(herald["load"]["latencyMs"]["p99"], 2), "-", "-", "-"])
+        if "tracing" in results:
+            runs = results["tracing"]["runs"]
+            for label in ("off", "on"):
+                heralds = [r[label] for r in runs]
+                accepted = median([h["load"]["acceptedPerSecond"] for h in heralds])
+                cpu = median([h["cpuMicrosPerMessage"]["server"] for h in heralds])
+                rows.append([f"(h) tracing {label}, {self.s.sessions} sessions (median of {len(runs)}; CPU {cpu:.0f} µs/msg)",
+                             fmt(accepted), fmt(median([h["delivered"].get("perSecond") for h in heralds])),
+                             fmt(median([h["delivered"]["sendToArrivalMs"]["p50"] for h in heralds]), 1),
+                             fmt(median([h["delivered"]["sendToArrivalMs"]["p99"] for h in heralds]), 1),
+                             fmt(median([h["load"]["latencyMs"]["p99"] for h in heralds]), 1), "-", "-",
+                             f"{median([r[label]['load']['acceptedPerSecond'] / r['off']['load']['acceptedPerSecond'] for r in runs]):.2f}x off"])
         if "hot" in results:
             herald, baseline = results["hot"]["herald"], results["hot"]["baseline"]
             accepted, base = herald["load"]["acceptedPerSecond"], baseline["load"]["acceptedPerSecond"]
@@ -972,7 +1005,7 @@ nodes:
         for scenario in self.s.scenarios:
             method = getattr(self, scenario, None)
             if method is None:
-                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, call, hot, broadcast, scheduled, soak)")
+                raise RuntimeError(f"BENCH_SCENARIOS: unknown scenario '{scenario}' (throughput, latency, call, tracing, hot, broadcast, scheduled, soak)")
             results[scenario] = method()
         text, table = self.table(results)
         same_work_text, same_work_table = self.same_work_table(results["throughput"]) if "throughput" in results else (None, None)

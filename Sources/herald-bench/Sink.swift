@@ -133,6 +133,9 @@ final class SinkHandler: ChannelInboundHandler {
         case (.POST, "/api"):
             // A flow's call (the bench's `call` scenario): answered at once, not a delivery.
             answer = #"{"status":"ok"}"#
+        case (.POST, let uri) where uri.hasPrefix("/v1/"):
+            // Spans exported over OTLP/HTTP (the `tracing` scenario): taken, not a delivery.
+            break
         case (.POST, _):
             let arrival = nowMicros()
             if let body {
