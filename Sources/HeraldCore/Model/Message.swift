@@ -85,6 +85,9 @@ public struct Output: Sendable, Hashable {
     /// The operator who sent this reply (`source == .operator`), or who has the session a
     /// `userMessage` was written in.
     public var operatorName: String?
+    /// The version of the flow whose run made this output (``Flow/version``); `nil` for what
+    /// no flow made (notify, an operator's reply).
+    public var flowVersion: String?
 
     public init(
         id: String = Identifier.output(),
@@ -115,6 +118,7 @@ public struct Output: Sendable, Hashable {
         self.scheduledId = scheduledId
         self.late = late
         self.operatorName = nil
+        self.flowVersion = nil
     }
 }
 

@@ -63,7 +63,7 @@ extension SessionRegistry {
                     try await change(key, endpoint: endpoint, idempotency: nil) { existing, now throws(HeraldError) -> Change in
                         guard var session = existing, let schedule = session.schedules.first, schedule.dueAt <= now else { throw .nothingDue }
                         session.schedules.removeFirst()
-                        return self.fire(schedule, in: &session, endpoint, now)
+                        return try self.fire(schedule, in: &session, endpoint, now)
                     })
             } catch .nothingDue {
                 return fired
@@ -71,7 +71,7 @@ extension SessionRegistry {
         }
     }
 
-    private func fire(_ schedule: Schedule, in session: inout Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+    private func fire(_ schedule: Schedule, in session: inout Session, _ endpoint: Endpoint, _ now: Timestamp) throws(HeraldError) -> Change {
         switch schedule.kind {
         case .notify:
             let output = session.nextOutput(
@@ -81,7 +81,7 @@ extension SessionRegistry {
         case .inject:
             let input = Input(
                 session: session.key, userId: session.userId, text: schedule.text, data: schedule.data, source: .inject, receivedAt: now)
-            let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input) }
+            let outputs = try run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input) }
             return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
         case .timeout(let nodeId):
             // Stale (the user answered), or an operator has the session: the flow stays quiet.
@@ -90,7 +90,7 @@ extension SessionRegistry {
             }
             let input = Input(
                 session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
-            let outputs = run(endpoint.flow, &session, input, from: schedule) {
+            let outputs = try run(endpoint.flow, &session, input, from: schedule) {
                 FlowEngine.timeout($0, session: $1, nodeId: nodeId, input: input)
             }
             return Change(session: session, input: input, outputs: outputs, scheduled: schedule)

@@ -19,7 +19,24 @@ extension SessionRegistry {
 
     /// Takes the session's turn, lets `decide` compute the change from the current state (`nil`
     /// when the session does not exist or expired), records it, and returns the receipt.
+    ///
+    /// A session on a flow version not loaded here yet (another instance made it, or Herald
+    /// restarted) rejects its turn; the version is loaded from the store and the turn taken again.
     func change(
+        _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
+        _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
+    ) async throws(HeraldError) -> Receipt {
+        var loaded: Set<String> = []
+        while true {
+            do {
+                return try await turn(key, endpoint: endpoint, idempotency: idempotency, decide)
+            } catch let error where error == .flowVersionNotLoaded && loaded.insert(error.message).inserted {
+                try await loadFlowVersion(error.message)
+            }
+        }
+    }
+
+    private func turn(
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {

@@ -12,7 +12,7 @@ struct AdminRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
-        let keys = herald.configuration.adminKeys
+        let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
         routes.get("endpoints", use: AdminScopes.scoped(.read, keys, listEndpoints))
         routes.get("endpoints/:urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
