@@ -348,6 +348,8 @@ public struct SessionSummary: Sendable, Hashable {
     public var outputs: Int64
     /// Set while an operator has the session.
     public var handover: Handover?
+    /// The flow version the session runs on (SPEC §14).
+    public var flowVersion: String?
 
     public init(key: SessionKey, userId: String, createdAt: Timestamp, updatedAt: Timestamp, waitingAt: String?, outputs: Int64) {
         self.key = key
@@ -365,6 +367,7 @@ extension SessionSummary {
             key: session.key, userId: session.userId, createdAt: session.createdAt, updatedAt: session.updatedAt,
             waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1)
         self.handover = session.handover
+        self.flowVersion = session.flowVersion
     }
 }
 

@@ -53,6 +53,7 @@ enum AdminJSON {
             "createdAt": .string(summary.createdAt.iso8601),
             "updatedAt": .string(summary.updatedAt.iso8601),
             "waitingAt": summary.waitingAt.map(JSON.string) ?? .null,
+            "flowVersion": summary.flowVersion.map(JSON.string) ?? .null,
             "outputs": .number(Double(summary.outputs)),
             "mode": summary.handover == nil ? "flow" : "operator",
             "operator": summary.handover.map { .string($0.operatorName) } ?? .null,
@@ -93,6 +94,8 @@ enum AdminJSON {
             "state": "active",
             "context": .object(session.context),
             "waitingAt": session.waiting.map { .string($0.nodeId) } ?? .null,
+            // SPEC §14: the flow version the session runs on (its last run's).
+            "flowVersion": session.flowVersion.map(JSON.string) ?? .null,
             "nextSeq": .number(Double(session.nextSeq)),
             "createdAt": .string(session.createdAt.iso8601),
             "updatedAt": .string(session.updatedAt.iso8601),
@@ -177,6 +180,7 @@ enum AdminJSON {
             object["late"] = .bool(output.late)
         }
         if let name = output.operatorName { object["operator"] = .string(name) }
+        if let version = output.flowVersion { object["flowVersion"] = .string(version) }
         if let attempts { object["attemptLog"] = .array(attempts.map(attempt)) }
         return .object(object)
     }
