@@ -158,11 +158,27 @@ public final class ConfigurationReloader: Sendable {
     /// Serves the endpoints made through the admin API as the store has them now (after one
     /// changed here), with the config file's as last read.
     public func refresh() async throws {
-        try await turns.withTurn(Self.turn) {
-            let (configuration, endpoints) = file.withLock { $0 }
-            let merged = try await merge(configuration, endpoints)
-            publish(configuration, merged)
+        try await turns.withTurn(Self.turn) { _ = try await refreshInTurn() }
+    }
+
+    /// Merges and publishes; the caller holds the turn.
+    func refreshInTurn() async throws -> ConfigurationSnapshot {
+        let (configuration, endpoints) = file.withLock { $0 }
+        let merged = try await merge(configuration, endpoints)
+        for warning in merged.warnings { logger.warning("\(warning)") }
+        return publish(configuration, merged)
+    }
+
+    /// Runs `body` in the turn of configuration changes (one at a time, with reloads).
+    func inTurn<T: Sendable>(_ body: () async throws(EndpointChangeError) -> T) async throws(EndpointChangeError) -> T {
+        let result: Result<T, EndpointChangeError> = await turns.withTurn(Self.turn) {
+            do throws(EndpointChangeError) {
+                return .success(try await body())
+            } catch {
+                return .failure(error)
+            }
         }
+        return try result.get()
     }
 
     /// Refreshes when the store's revision moved since the last merge (another instance changed

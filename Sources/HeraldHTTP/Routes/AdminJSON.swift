@@ -5,6 +5,38 @@ import HeraldWebhook
 /// How the admin API shows Herald's things as JSON. Secrets never appear: a set password,
 /// API key or signing secret is shown as `"***"`.
 enum AdminJSON {
+    /// An endpoint as served: its settings (secrets as `"***"`), where it is defined
+    /// (`origin`), and its flow's version.
+    static func endpoint(_ served: LiveEndpoint, paused: Bool, backlog: Int) -> JSON {
+        guard case .object(var object) = endpoint(served.endpoint, channel: served.channel as? HeraldChannels.Channel, paused: paused, backlog: backlog)
+        else { return .null }
+        var flow = object["flow"]?.objectValue ?? [:]
+        flow["version"] = .string(served.endpoint.flow.version)
+        switch served.origin {
+        case .file(let path):
+            object["origin"] = ["type": "file", "file": .string(path)]
+        case .api:
+            var origin: JSONObject = ["type": "api"]
+            if let definition = served.definition {
+                origin["updatedAt"] = .string(definition.updatedAt.iso8601)
+                origin["updatedBy"] = .string(definition.updatedBy)
+                if case .name(let name) = definition.flow { flow["storedName"] = .string(name) }
+                flow["file"] = nil
+            }
+            object["origin"] = .object(origin)
+        }
+        object["flow"] = .object(flow)
+        object["handover"] = handover(served.endpoint.handover)
+        return .object(object)
+    }
+
+    static func handover(_ handover: HandoverSettings) -> JSON {
+        [
+            "webhook": handover.webhook.map(webhook) ?? .null,
+            "idleTimeout": handover.idleTimeout.map { .string(duration($0)) } ?? .null,
+        ]
+    }
+
     static func endpoint(_ endpoint: Endpoint, channel: HeraldChannels.Channel?, paused: Bool, backlog: Int) -> JSON {
         var object: JSONObject = [
             "urlToken": .string(endpoint.urlToken),
