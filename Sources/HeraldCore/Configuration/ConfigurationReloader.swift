@@ -185,8 +185,11 @@ public final class ConfigurationReloader: Sendable {
     /// an endpoint or a flow name). Returns whether it did.
     @discardableResult
     public func refreshIfChanged() async throws -> Bool {
+        // Not before ``start()`` merged once (the store may still be migrating).
+        let merged = mergedRevision.withLock { $0 }
+        guard merged >= 0 else { return false }
         let revision = try await store.configurationRevision()
-        guard revision != mergedRevision.withLock({ $0 }) else { return false }
+        guard revision != merged else { return false }
         try await refresh()
         return true
     }
