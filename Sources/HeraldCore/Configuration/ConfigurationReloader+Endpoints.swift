@@ -10,6 +10,8 @@ extension ConfigurationReloader {
         case name(String)
         /// The flow's YAML text: checked and stored under its version.
         case yaml(String)
+        /// A version stored already (what `GET` shows of an endpoint whose flow was given inline).
+        case version(String)
     }
 
     /// Makes or replaces the endpoint `urlToken` from `settings` (the fields of a config file's
@@ -28,6 +30,8 @@ extension ConfigurationReloader {
             switch source {
             case .name(let name):
                 reference = .name(name)
+            case .version(let version):
+                reference = .version(version)
             case .yaml(let yaml):
                 let check = Flow.check(yaml: yaml, file: "api/\(urlToken).yaml")
                 guard let flow = check.flow else {

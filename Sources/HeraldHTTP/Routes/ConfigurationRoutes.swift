@@ -60,16 +60,17 @@ struct ConfigurationRoutes<Context: RequestContext> {
 
     /// `flow` of a `PUT`: a stored flow's name, or an object with `name` or `yaml`.
     static func flowSource(_ value: JSON?) throws(APIError) -> ConfigurationReloader.FlowSource {
-        let expected = #"the name of a stored flow, {"name": NAME} or {"yaml": "the flow's YAML text"}"#
+        let expected = #"the name of a stored flow, {"name": NAME}, {"yaml": "the flow's YAML text"} or {"version": VERSION}"#
         switch value {
         case .string(let name)? where !name.isEmpty:
             return .name(name)
-        case .object(let object)?:
-            switch (object["name"], object["yaml"]) {
-            case (.string(let name)?, nil) where !name.isEmpty: return .name(name)
-            case (nil, .string(let yaml)?) where !yaml.isEmpty:
+        case .object(let object)? where object.count == 1:
+            switch (object["name"], object["yaml"], object["version"]) {
+            case (.string(let name)?, nil, nil) where !name.isEmpty: return .name(name)
+            case (nil, .string(let yaml)?, nil) where !yaml.isEmpty:
                 guard !yaml.contains("\u{0}") else { throw APIError(.badRequest, "flow.yaml: must not contain U+0000") }
                 return .yaml(yaml)
+            case (nil, nil, .string(let version)?) where !version.isEmpty: return .version(version)
             default: throw APIError(.badRequest, "flow: must be \(expected)")
             }
         case .none, .null?: throw APIError(.badRequest, "flow: is required: \(expected)")
