@@ -73,6 +73,31 @@ import Glibc
             #expect(reloaded.status == 0, "\(reloaded.output)")
             #expect(reloaded.output.contains("flow of demo: now version \(Flow.version(of: Self.echo("four")))"), "\(reloaded.output)")
             #expect(try await Self.answer(url, "d") == "four: d")
+
+            // `herald flow store`, `herald endpoints put|list|show|delete`: an endpoint through the API.
+            try directory.write("flows/greet.yaml", Self.echo("greet"))
+            let stored = try await Self.run(["flow", "store", "greet", directory.path + "/flows/greet.yaml"], environment: environment)
+            #expect(stored.status == 0, "\(stored.output)")
+            #expect(stored.output.contains("stored greet version \(Flow.version(of: Self.echo("greet")))"))
+            try directory.write("tenant.yaml", "webhook:\n  url: \(receiver.url)\n  user: bot\n  password: tenant-secret\nsessionTTL: 5m\n")
+            let put = try await Self.run(["endpoints", "put", "tenant", "--file", directory.path + "/tenant.yaml", "--flow", "greet"], environment: environment)
+            #expect(put.status == 0, "\(put.output)")
+            let tenantAnswer = try await HTTP.request(
+                "POST", url + "/tenant?wait=true", body: Array(#"{"userId":"u","sessionId":"t","text":"e"}"#.utf8), headers: ["Content-Type": "application/json"])
+            #expect(tenantAnswer.json["outputs"]?[0]?["text"] == "greet: e")
+            let listed = try await Self.run(["endpoints", "list"], environment: environment)
+            #expect(listed.output.contains("demo  [file]"), "\(listed.output)")
+            #expect(listed.output.contains("tenant  [api]  flow greet"), "\(listed.output)")
+            let shown = try await Self.run(["endpoints", "show", "tenant"], environment: environment)
+            #expect(shown.output.contains(#""password" : "***""#) || shown.output.contains(#""password": "***""#), "\(shown.output)")
+            #expect(!shown.output.contains("tenant-secret"))
+            let readOnly = try await Self.run(["endpoints", "delete", "demo"], environment: environment)
+            #expect(readOnly.status == 1)
+            #expect(readOnly.output.contains("409"), "\(readOnly.output)")
+            let deleted = try await Self.run(["endpoints", "delete", "tenant"], environment: environment)
+            #expect(deleted.status == 0, "\(deleted.output)")
+            #expect(!(try await Self.run(["endpoints", "list"], environment: environment)).output.contains("tenant"))
+            #expect(!serve.log.contains("tenant-secret"))
         }
     }
 }
