@@ -31,7 +31,9 @@ struct ReloadCommand: AsyncParsableCommand {
             if !list("added").isEmpty { printLine("added: \(list("added"))") }
             if !list("removed").isEmpty { printLine("removed: \(list("removed"))") }
             for flow in json["flows"]?.arrayValue ?? [] where flow["changed"] == true {
-                printLine("flow of \(flow["urlToken"]?.text ?? ""): now version \(flow["flowVersion"]?.text ?? "") (sessions in the middle finish on theirs)")
+                printLine(
+                    "flow of \(flow["urlToken"]?.text ?? ""): now version \(flow["flowVersion"]?.text ?? "") (sessions in the middle finish on theirs)"
+                )
             }
             for setting in json["needsRestart"]?.arrayValue ?? [] { printLine("needs a restart: \(setting.text)") }
             for warning in json["warnings"]?.arrayValue ?? [] { printLine("warning: \(warning.text)") }

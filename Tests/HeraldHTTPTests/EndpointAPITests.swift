@@ -37,18 +37,21 @@ import Testing
     static func withHerald<T: Sendable>(
         _ storage: StorageLocation, receiver: TestReceiver = TestReceiver(), _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
-        try await TestServices.withHerald(receiver: receiver, { url in
-            var configuration = try Fixtures.configuration(url: url, storage: storage)
-            configuration.file = Fixtures.root + "/examples/herald.yaml"
-            return configuration
-        }, body)
+        try await TestServices.withHerald(
+            receiver: receiver,
+            { url in
+                var configuration = try Fixtures.configuration(url: url, storage: storage)
+                configuration.file = Fixtures.root + "/examples/herald.yaml"
+                return configuration
+            }, body)
     }
 
     @Test(arguments: Fixtures.Store.allCases)
     func anEndpointMadeThroughTheAPIServesAndItsSecretsAreNeverReadBack(_ kind: Fixtures.Store) async throws {
         let storage = try kind.location()
         try await Self.withHerald(storage) { herald in
-            let put = try await herald.admin("PUT", "/admin/v1/endpoints/tenant-1", json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("t1"))]))
+            let put = try await herald.admin(
+                "PUT", "/admin/v1/endpoints/tenant-1", json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("t1"))]))
             #expect(put.status == 201, "\(put.text)")
             #expect(put.json["origin"]?["type"] == "api")
             #expect(put.json["flow"]?["version"] == .string(Flow.version(of: Self.echo("t1"))))
@@ -89,7 +92,8 @@ import Testing
             #expect(second.headers["authorization"] == "Basic " + Data("bot:hook-pass-1".utf8).base64EncodedString())
             // "***" where nothing is stored is refused, naming the field.
             let none = try await herald.admin(
-                "PUT", "/admin/v1/endpoints/tenant-2", json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("x"))], password: "***"))
+                "PUT", "/admin/v1/endpoints/tenant-2",
+                json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("x"))], password: "***"))
             #expect(none.status == 400)
             #expect(none.errorMessage?.hasPrefix("webhook.password:") == true, "\(none.text)")
 
@@ -118,7 +122,8 @@ import Testing
 
     @Test func configFileEndpointsAreReadOnlyThroughTheAPI() async throws {
         try await Self.withHerald(.memory) { herald in
-            let put = try await herald.admin("PUT", "/admin/v1/endpoints/demo", json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("x"))]))
+            let put = try await herald.admin(
+                "PUT", "/admin/v1/endpoints/demo", json: Self.definition(url: herald.receiver.url, flow: ["yaml": .string(Self.echo("x"))]))
             #expect(put.status == 409)
             #expect(put.errorMessage?.contains(Fixtures.root + "/examples/herald.yaml") == true, "\(put.text)")
             let delete = try await herald.admin("DELETE", "/admin/v1/endpoints/demo")
@@ -148,16 +153,19 @@ import Testing
         Refusal(
             name: "not a URL", body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "ftp://x"}}"#, field: "webhook.url:"),
         Refusal(
-            name: "bad duration", body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h"}, "sessionTTL": "soon"}"#,
+            name: "bad duration",
+            body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h"}, "sessionTTL": "soon"}"#,
             field: "sessionTTL:"),
         Refusal(
             name: "unknown key", body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h"}, "sesionTTL": "1m"}"#,
             field: "sesionTTL:"),
         Refusal(
-            name: "bad signing secret", body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h", "signingSecret": "s3cr3t-value"}}"#,
+            name: "bad signing secret",
+            body: #"{"flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h", "signingSecret": "s3cr3t-value"}}"#,
             field: "webhook.signingSecret:"),
         Refusal(
-            name: "urlToken differs", body: #"{"urlToken": "other", "flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h"}}"#,
+            name: "urlToken differs",
+            body: #"{"urlToken": "other", "flow": {"yaml": "nodes:\n  - say: hi\n"}, "webhook": {"url": "http://127.0.0.1:1/h"}}"#,
             field: "urlToken:"),
         Refusal(
             name: "reserved urlToken", path: "/admin/v1/endpoints/metrics",
@@ -189,7 +197,10 @@ import Testing
         let receiver = TestReceiver { _, _ in .init(status: 503) }
         try await Self.withHerald(try kind.location(), receiver: receiver) { herald in
             let put = try await herald.admin(
-                "PUT", "/admin/v1/endpoints/tenant", json: #"{"flow": {"yaml": \#(JSON.string(Self.echo("t")).jsonString)}, "webhook": {"url": "\#(receiver.url)", "retry": {"schedule": ["100ms"], "jitter": 0}}}"#)
+                "PUT", "/admin/v1/endpoints/tenant",
+                json:
+                    #"{"flow": {"yaml": \#(JSON.string(Self.echo("t")).jsonString)}, "webhook": {"url": "\#(receiver.url)", "retry": {"schedule": ["100ms"], "jitter": 0}}}"#
+            )
             #expect(put.status == 201, "\(put.text)")
             for message in 1...3 { #expect(try await herald.send("tenant", session: "s", text: "m\(message)").status == 202) }
             try await receiver.wait { $0.count >= 1 }
@@ -207,7 +218,8 @@ import Testing
 
             // The same urlToken may be made again.
             let again = try await herald.admin(
-                "PUT", "/admin/v1/endpoints/tenant", json: #"{"flow": {"yaml": \#(JSON.string(Self.echo("t2")).jsonString)}, "webhook": {"url": "\#(receiver.url)"}}"#)
+                "PUT", "/admin/v1/endpoints/tenant",
+                json: #"{"flow": {"yaml": \#(JSON.string(Self.echo("t2")).jsonString)}, "webhook": {"url": "\#(receiver.url)"}}"#)
             #expect(again.status == 201, "\(again.text)")
             #expect(try await herald.send("tenant", session: "s9", text: "x", query: "?wait=true").json["outputs"]?[0]?["text"] == "t2: x")
         }
@@ -216,28 +228,36 @@ import Testing
     @Test(arguments: Fixtures.Store.allCases)
     func anEndpointFollowsItsStoredFlowByNameAndSessionsKeepTheirVersion(_ kind: Fixtures.Store) async throws {
         try await Self.withHerald(try kind.location()) { herald in
-            let stored = try await herald.admin("POST", "/admin/v1/flows", json: JSON.object(["name": "greet", "yaml": .string(Self.greet("v1"))]).jsonString)
+            let stored = try await herald.admin(
+                "POST", "/admin/v1/flows", json: JSON.object(["name": "greet", "yaml": .string(Self.greet("v1"))]).jsonString)
             #expect(stored.status == 201, "\(stored.text)")
             #expect(stored.json["flowVersion"] == .string(Flow.version(of: Self.greet("v1"))))
-            let put = try await herald.admin("PUT", "/admin/v1/endpoints/tenant", json: #"{"flow": "greet", "webhook": {"url": "\#(herald.receiver.url)"}}"#)
+            let put = try await herald.admin(
+                "PUT", "/admin/v1/endpoints/tenant", json: #"{"flow": "greet", "webhook": {"url": "\#(herald.receiver.url)"}}"#)
             #expect(put.status == 201, "\(put.text)")
             #expect(put.json["flow"]?["storedName"] == "greet")
 
             let asked = try await herald.send("tenant", session: "old", text: "hi", query: "?wait=true")
             #expect(asked.json["outputs"]?[0]?["text"] == "v1: what is your name?")
-            let newer = try await herald.admin("POST", "/admin/v1/flows", json: JSON.object(["name": "greet", "yaml": .string(Self.greet("v2"))]).jsonString)
+            let newer = try await herald.admin(
+                "POST", "/admin/v1/flows", json: JSON.object(["name": "greet", "yaml": .string(Self.greet("v2"))]).jsonString)
             #expect(newer.status == 201)
             #expect(newer.json["endpoints"] == ["tenant"])
-            #expect(try await herald.send("tenant", session: "new", text: "hi", query: "?wait=true").json["outputs"]?[0]?["text"] == "v2: what is your name?")
+            #expect(
+                try await herald.send("tenant", session: "new", text: "hi", query: "?wait=true").json["outputs"]?[0]?["text"]
+                    == "v2: what is your name?")
             #expect(try await herald.send("tenant", session: "old", text: "Ada", query: "?wait=true").json["outputs"]?[0]?["text"] == "v1: hello Ada")
 
             let flows = try await herald.admin("GET", "/admin/v1/flows")
             #expect(flows.json["flows"]?[0]?["name"] == "greet")
             #expect(flows.json["flows"]?[0]?["flowVersion"] == .string(Flow.version(of: Self.greet("v2"))))
-            let broken = try await herald.admin("POST", "/admin/v1/flows", json: #"{"name": "greet", "yaml": "nodes:\n  - say: hi\n  - goto: nowhere\n"}"#)
+            let broken = try await herald.admin(
+                "POST", "/admin/v1/flows", json: #"{"name": "greet", "yaml": "nodes:\n  - say: hi\n  - goto: nowhere\n"}"#)
             #expect(broken.status == 400)
             #expect(broken.errorMessage?.hasPrefix("yaml: line 3:") == true, "\(broken.text)")
-            #expect(try await herald.admin("POST", "/admin/v1/flows", json: #"{"name": "a b", "yaml": "nodes: []"}"#).errorMessage?.hasPrefix("name:") == true)
+            #expect(
+                try await herald.admin("POST", "/admin/v1/flows", json: #"{"name": "a b", "yaml": "nodes: []"}"#).errorMessage?.hasPrefix("name:")
+                    == true)
         }
     }
 
@@ -248,7 +268,8 @@ import Testing
             try await Self.withHerald(storage) { second in
                 #expect(try await second.send("shared", session: "s", text: "x").status == 404)
                 let put = try await first.admin(
-                    "PUT", "/admin/v1/endpoints/shared", json: #"{"flow": {"yaml": \#(JSON.string(Self.echo("shared")).jsonString)}, "webhook": {"url": "\#(second.receiver.url)"}}"#)
+                    "PUT", "/admin/v1/endpoints/shared",
+                    json: #"{"flow": {"yaml": \#(JSON.string(Self.echo("shared")).jsonString)}, "webhook": {"url": "\#(second.receiver.url)"}}"#)
                 #expect(put.status == 201, "\(put.text)")
                 let made = ContinuousClock.now
                 while try await second.send("shared", session: "s", text: "x").status == 404 {

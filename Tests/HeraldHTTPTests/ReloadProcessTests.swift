@@ -4,7 +4,7 @@ import HeraldTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reloading a real `herald serve` (SPEC §14): `kill -HUP` and `herald reload` re-read the config
@@ -80,10 +80,12 @@ import Glibc
             #expect(stored.status == 0, "\(stored.output)")
             #expect(stored.output.contains("stored greet version \(Flow.version(of: Self.echo("greet")))"))
             try directory.write("tenant.yaml", "webhook:\n  url: \(receiver.url)\n  user: bot\n  password: tenant-secret\nsessionTTL: 5m\n")
-            let put = try await Self.run(["endpoints", "put", "tenant", "--file", directory.path + "/tenant.yaml", "--flow", "greet"], environment: environment)
+            let put = try await Self.run(
+                ["endpoints", "put", "tenant", "--file", directory.path + "/tenant.yaml", "--flow", "greet"], environment: environment)
             #expect(put.status == 0, "\(put.output)")
             let tenantAnswer = try await HTTP.request(
-                "POST", url + "/tenant?wait=true", body: Array(#"{"userId":"u","sessionId":"t","text":"e"}"#.utf8), headers: ["Content-Type": "application/json"])
+                "POST", url + "/tenant?wait=true", body: Array(#"{"userId":"u","sessionId":"t","text":"e"}"#.utf8),
+                headers: ["Content-Type": "application/json"])
             #expect(tenantAnswer.json["outputs"]?[0]?["text"] == "greet: e")
             let listed = try await Self.run(["endpoints", "list"], environment: environment)
             #expect(listed.output.contains("demo  [file]"), "\(listed.output)")

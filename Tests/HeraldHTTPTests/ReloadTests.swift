@@ -36,10 +36,12 @@ import Testing
         _ directory: ConfigDirectory, receiver: TestReceiver = TestReceiver(), write: @escaping @Sendable (String) throws -> Void,
         _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
-        try await TestServices.withHerald(receiver: receiver, { url in
-            try write(url)
-            return try directory.load()
-        }, body)
+        try await TestServices.withHerald(
+            receiver: receiver,
+            { url in
+                try write(url)
+                return try directory.load()
+            }, body)
     }
 
     static func reload(_ herald: TestHerald) async throws -> HTTPResult {
@@ -50,10 +52,14 @@ import Testing
     func messagesFlowWithoutFailureLossOrRepeatDuring20Reloads(_ kind: Fixtures.Store) async throws {
         let directory = try ConfigDirectory()
         let storage = try kind.location()
-        try await Self.withHerald(directory, write: { url in
-            try directory.write("flows/echo.yaml", Self.echo("v0"))
-            try directory.write("herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
-        }) { herald in
+        try await Self.withHerald(
+            directory,
+            write: { url in
+                try directory.write("flows/echo.yaml", Self.echo("v0"))
+                try directory.write(
+                    "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+            }
+        ) { herald in
             let sessions = 8
             let perSession = 30
             let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
@@ -109,10 +115,14 @@ import Testing
     func aBrokenReloadNamesEveryProblemWithFileAndLineAndTheOldFlowAnswers(_ kind: Fixtures.Store) async throws {
         let directory = try ConfigDirectory()
         let storage = try kind.location()
-        try await Self.withHerald(directory, write: { url in
-            try directory.write("flows/echo.yaml", Self.echo("old"))
-            try directory.write("herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
-        }) { herald in
+        try await Self.withHerald(
+            directory,
+            write: { url in
+                try directory.write("flows/echo.yaml", Self.echo("old"))
+                try directory.write(
+                    "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+            }
+        ) { herald in
             let before = try await herald.send("demo", session: "s1", text: "one", query: "?wait=true")
             #expect(before.json["outputs"]?[0]?["text"] == "old: one")
             let oldVersion = try #require(before.json["outputs"]?[0]?["flowVersion"]?.stringValue)
@@ -133,10 +143,10 @@ import Testing
             try directory.write(
                 "herald.yaml",
                 config + "\n" + """
-                  - urlToken: second
-                    flow: flows/echo.yaml
-                    webhok: {url: "http://127.0.0.1:1/hook"}
-                """)
+                      - urlToken: second
+                        flow: flows/echo.yaml
+                        webhok: {url: "http://127.0.0.1:1/hook"}
+                    """)
             let answer = try await Self.reload(herald)
             #expect(answer.status == 422)
             let errors = answer.json["error"]?["errors"]?.arrayValue ?? []
@@ -176,7 +186,8 @@ import Testing
         let directory = try ConfigDirectory()
         let storage = try kind.location()
         let write: @Sendable (String) throws -> Void = { url in
-            try directory.write("herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "greet.yaml", url: url)))
+            try directory.write(
+                "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "greet.yaml", url: url)))
         }
         try directory.write("flows/greet.yaml", Self.greet("v1"))
         let v1 = Flow.version(of: Self.greet("v1"))
@@ -237,11 +248,15 @@ import Testing
     @Test func aReloadChangesKeysEndpointsAndSaysWhatNeedsARestart() async throws {
         let directory = try ConfigDirectory()
         let receiverURL = Mutex("")
-        try await Self.withHerald(directory, write: { url in
-            receiverURL.withLock { $0 = url }
-            try directory.write("flows/echo.yaml", Self.echo("one"))
-            try directory.write("herald.yaml", ConfigDirectory.config(storage: .memory, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
-        }) { herald in
+        try await Self.withHerald(
+            directory,
+            write: { url in
+                receiverURL.withLock { $0 = url }
+                try directory.write("flows/echo.yaml", Self.echo("one"))
+                try directory.write(
+                    "herald.yaml", ConfigDirectory.config(storage: .memory, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+            }
+        ) { herald in
             let url = receiverURL.withLock { $0 }
             // A new key (the old one goes), a second endpoint instead of the first, and a listen
             // address that only a restart can apply.

@@ -19,7 +19,9 @@ import Testing
             let stored = try #require(StoredFlow(flow, createdAt: Timestamp(milliseconds: 5_000)))
             try await store.saveFlows([stored])
             // Saving the same version again (another instance, a restart) changes nothing.
-            try await store.saveFlows([StoredFlow(version: flow.version, yaml: yaml, file: "elsewhere.yaml", createdAt: Timestamp(milliseconds: 9_000))])
+            try await store.saveFlows([
+                StoredFlow(version: flow.version, yaml: yaml, file: "elsewhere.yaml", createdAt: Timestamp(milliseconds: 9_000))
+            ])
             let read = try #require(try await store.storedFlow(version: flow.version))
             #expect(read == stored)
             #expect(try read.load().version == flow.version)
@@ -64,13 +66,17 @@ import Testing
             #expect(try await store.endpointDefinitions().isEmpty)
             let named = try await store.nameFlow(FlowName(name: "greet", version: "0123456789abcdef", updatedAt: Timestamp(milliseconds: 1_000)))
             #expect(named.revision > 0)
-            let settings: JSON = ["urlToken": "tenant-1", "webhook": ["url": "https://example.com/hook", "password": "s3cret\u{0}x"], "apiKeys": ["k"]]
+            let settings: JSON = [
+                "urlToken": "tenant-1", "webhook": ["url": "https://example.com/hook", "password": "s3cret\u{0}x"], "apiKeys": ["k"],
+            ]
             let first = try await store.saveEndpoint(
-                EndpointDefinition(urlToken: "tenant-1", settings: settings, flow: .name("greet"), updatedAt: Timestamp(milliseconds: 2_000), updatedBy: "ops"))
+                EndpointDefinition(
+                    urlToken: "tenant-1", settings: settings, flow: .name("greet"), updatedAt: Timestamp(milliseconds: 2_000), updatedBy: "ops"))
             #expect(first.revision > named.revision)
             let second = try await store.saveEndpoint(
                 EndpointDefinition(
-                    urlToken: "tenant-2", settings: ["urlToken": "tenant-2"], flow: .version("0123456789abcdef"), updatedAt: Timestamp(milliseconds: 3_000),
+                    urlToken: "tenant-2", settings: ["urlToken": "tenant-2"], flow: .version("0123456789abcdef"),
+                    updatedAt: Timestamp(milliseconds: 3_000),
                     updatedBy: "key-1"))
             #expect(second.revision > first.revision)
             var deleted = first

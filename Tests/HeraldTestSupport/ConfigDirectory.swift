@@ -26,7 +26,9 @@ public struct ConfigDirectory: Sendable {
 
     /// A config for `storage`: listen on a free port (the test's Herald picks it), the test
     /// admin key, and `endpoints` (YAML list items, indented by four spaces).
-    public static func config(storage: StorageLocation, adminKeys: [String] = [Fixtures.adminKey], listen: String = "127.0.0.1:0", endpoints: String) -> String {
+    public static func config(storage: StorageLocation, adminKeys: [String] = [Fixtures.adminKey], listen: String = "127.0.0.1:0", endpoints: String)
+        -> String
+    {
         """
         listen: \(listen)
         admin:

@@ -251,7 +251,8 @@ public final class ConfigurationReloader: Sendable {
             if fileTokens.contains(definition.urlToken) {
                 if !definition.deleted {
                     merged.warnings.append(
-                        "endpoint '\(definition.urlToken)' made through the admin API is not served: \(configuration.file) has an endpoint with that urlToken")
+                        "endpoint '\(definition.urlToken)' made through the admin API is not served: \(configuration.file) has an endpoint with that urlToken"
+                    )
                 }
                 continue
             }

@@ -26,7 +26,8 @@ extension SessionRegistry {
     func loadFlowVersion(_ version: String) async throws(HeraldError) {
         let stored = try await storeRead { try await store.storedFlow(version: version) }
         guard let stored else {
-            logger.warning("flow version not in the store; its sessions go on with the endpoint's current flow", metadata: ["flowVersion": "\(version)"])
+            logger.warning(
+                "flow version not in the store; its sessions go on with the endpoint's current flow", metadata: ["flowVersion": "\(version)"])
             return live.rememberMissing(version)
         }
         do {

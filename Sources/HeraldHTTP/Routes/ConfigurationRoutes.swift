@@ -43,7 +43,9 @@ struct ConfigurationRoutes<Context: RequestContext> {
         await herald.audit(
             key, .putEndpoint, AuditTarget(urlToken: urlToken),
             detail: "\(created ? "created" : "changed"), flow \(served.definition.map { "\($0.flow)" } ?? served.endpoint.flow.version)")
-        return .json(created ? .created : .ok, AdminJSON.endpoint(served, paused: herald.outbox.isPaused(urlToken), backlog: herald.outbox.backlog()[urlToken] ?? 0))
+        return .json(
+            created ? .created : .ok,
+            AdminJSON.endpoint(served, paused: herald.outbox.isPaused(urlToken), backlog: herald.outbox.backlog()[urlToken] ?? 0))
     }
 
     /// `DELETE /admin/v1/endpoints/{urlToken}`: new messages get 404; queued outputs are still
