@@ -33,11 +33,11 @@ import Testing
     /// Starts Herald on the config file in `directory` (written by `write` with the receiver's
     /// URL), and runs `body`.
     static func withHerald<T: Sendable>(
-        _ directory: ConfigDirectory, receiver: TestReceiver = TestReceiver(), write: @escaping @Sendable (String) throws -> Void,
-        _ body: @Sendable (TestHerald) async throws -> T
+        _ directory: ConfigDirectory, receiver: TestReceiver = TestReceiver(), clock: HeraldClock = .system,
+        write: @escaping @Sendable (String) throws -> Void, _ body: @Sendable (TestHerald) async throws -> T
     ) async throws -> T {
         try await TestServices.withHerald(
-            receiver: receiver,
+            receiver: receiver, clock: clock,
             { url in
                 try write(url)
                 return try directory.load()
@@ -242,6 +242,67 @@ import Testing
             let fresh = try await herald.send("demo", session: "after-restart", text: "hi", query: "?wait=true")
             #expect(fresh.json["outputs"]?[0]?["text"] == "v3: what is your name?")
             #expect(fresh.json["outputs"]?[0]?["flowVersion"] == .string(v3))
+        }
+    }
+
+    /// A flow that asks with a 10-minute timeout, and a reminder an hour later: each step says
+    /// the version that ran it.
+    static func nudge(_ label: String) -> String {
+        """
+        name: nudge
+        nodes:
+          - id: start
+            if: input.source == "inject"
+            then: remind
+          - id: name
+            ask: "\(label): your name?"
+            into: context.name
+            timeout: {after: 10m, goto: late}
+          - say: "\(label): thanks"
+          - schedule: {key: later, after: 1h, text: "reminder"}
+          - end: true
+          - id: late
+            say: "\(label): too late"
+          - end: true
+          - id: remind
+            say: "\(label): reminded"
+        """
+    }
+
+    @Test(arguments: [Fixtures.Store.memory, .sqlite])
+    func anAskTimeoutAndAReminderFireOnTheVersionThatSetThem(_ kind: Fixtures.Store) async throws {
+        let directory = try ConfigDirectory()
+        let storage = try kind.location()
+        let clock = ManualClock()
+        try directory.write("flows/nudge.yaml", Self.nudge("v1"))
+        try await Self.withHerald(
+            directory, clock: HeraldClock(clock, startingAt: .now()),
+            write: { url in
+                try directory.write(
+                    "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "nudge.yaml", url: url))
+                )
+            }
+        ) { herald in
+            // One session waits at the ask (its timeout pending), another has a reminder pending.
+            #expect(try await herald.send("demo", session: "waits", text: "hi", query: "?wait=true").json["outputs"]?[0]?["text"] == "v1: your name?")
+            _ = try await herald.send("demo", session: "reminded", text: "hi")
+            let thanks = try await herald.send("demo", session: "reminded", text: "Ada", query: "?wait=true")
+            #expect(thanks.json["outputs"]?[0]?["text"] == "v1: thanks")
+
+            try directory.write("flows/nudge.yaml", Self.nudge("v2"))
+            #expect(try await Self.reload(herald).status == 200)
+
+            clock.advance(by: .seconds(600))
+            await herald.herald.scheduler.fireDue()
+            clock.advance(by: .seconds(3600))
+            await herald.herald.scheduler.fireDue()
+            let delivered = try await herald.receiver.wait { received in
+                received.contains { $0.text == "v1: too late" } && received.contains { $0.text == "v1: reminded" }
+            }
+            #expect(!delivered.contains { $0.text?.hasPrefix("v2") == true })
+            // Both are through with v1: their next message starts on v2.
+            #expect(
+                try await herald.send("demo", session: "reminded", text: "hi", query: "?wait=true").json["outputs"]?[0]?["text"] == "v2: your name?")
         }
     }
 
