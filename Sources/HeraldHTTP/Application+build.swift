@@ -52,11 +52,12 @@ public func buildApplication(
 private func addAdminRoutes(to router: Router<BasicRequestContext>, herald: Herald) {
     router.addRoutes(MetricsRoutes(herald: herald).endpoints)
     router.addRoutes(ConsoleRoutes().endpoints)
-    let admin = router.group().add(middleware: AdminKeyMiddleware(keys: herald.configuration.adminKeys))
+    let admin = router.group().add(middleware: AdminKeyMiddleware(keys: herald.adminKeys))
     admin.addRoutes(InjectNotifyRoutes(herald: herald).endpoints)
     admin.addRoutes(AdminRoutes(herald: herald).endpoints, atPath: "admin/v1")
     admin.addRoutes(OperatorRoutes(herald: herald).endpoints, atPath: "admin/v1")
     admin.addRoutes(ScheduledRoutes(herald: herald).endpoints, atPath: "admin/v1")
+    admin.addRoutes(ConfigurationRoutes(herald: herald).endpoints, atPath: "admin/v1")
 }
 
 /// While tracing is on, every request is a server span (Hummingbird's own middleware), which

@@ -12,7 +12,11 @@ import ServiceLifecycle
 /// server: delivery stops, the writer drains, the client stops, the store closes.
 /// ``prepare()`` runs once they are up and before the server accepts anything.
 public struct Herald: Sendable {
-    public let configuration: HeraldConfiguration
+    /// The configuration served now, swapped whole by a reload or an endpoint change
+    /// (SPEC §14). A request reads ``LiveConfiguration/snapshot`` once and keeps it.
+    public let live: LiveConfiguration
+    /// Reloads the config file and merges in the endpoints made through the admin API.
+    public let reloader: ConfigurationReloader
     public let store: any HeraldStore
     public let writer: StoreWriter
     public let outbox: Outbox
@@ -31,18 +35,17 @@ public struct Herald: Sendable {
     /// The long-lived parts, in start order.
     public let services: [any Service]
     public let logger: Logger
-    /// The compiled channel of each channel endpoint, by `urlToken` (SPEC §9).
-    public var channels: [String: HeraldChannels.Channel] = [:]
     /// The time a request arrives, for channel signatures with a time window. The wall clock
     /// unless a test sets another.
     public var now: @Sendable () -> Timestamp = { Timestamp.now() }
 
     public init(
-        configuration: HeraldConfiguration, store: any HeraldStore, writer: StoreWriter, outbox: Outbox, feed: any OutboxFeed,
-        registry: SessionRegistry, client: CurlWebhookClient, delivery: DeliveryService, sweeper: SessionSweeper, scheduler: Scheduler,
-        handoverTimeout: HandoverTimeout, services: [any Service], channels: [String: HeraldChannels.Channel], logger: Logger
+        live: LiveConfiguration, reloader: ConfigurationReloader, store: any HeraldStore, writer: StoreWriter, outbox: Outbox,
+        feed: any OutboxFeed, registry: SessionRegistry, client: CurlWebhookClient, delivery: DeliveryService, sweeper: SessionSweeper,
+        scheduler: Scheduler, handoverTimeout: HandoverTimeout, services: [any Service], logger: Logger
     ) {
-        self.configuration = configuration
+        self.live = live
+        self.reloader = reloader
         self.store = store
         self.writer = writer
         self.outbox = outbox
@@ -54,8 +57,16 @@ public struct Herald: Sendable {
         self.scheduler = scheduler
         self.handoverTimeout = handoverTimeout
         self.services = services
-        self.channels = channels
         self.logger = logger
+    }
+
+    /// The configuration served now: the config file's settings, and every endpoint served
+    /// (the file's and those made through the admin API). Read once per request.
+    public var configuration: HeraldConfiguration { live.snapshot.configuration }
+
+    /// The compiled channel of each channel endpoint served now, by `urlToken` (SPEC §9).
+    public var channels: [String: HeraldChannels.Channel] {
+        live.snapshot.endpoints.compactMapValues { $0.channel as? HeraldChannels.Channel }
     }
 
     /// Operators' actions on deliveries: retry, resume.
@@ -68,6 +79,9 @@ public struct Herald: Sendable {
     /// requests, so resumed outputs are queued before any new output of their session.
     public func prepare() async throws {
         try await store.prepare()
+        // The config file's flow versions stored, the endpoints made through the admin API
+        // served (and deleted ones kept for their queued outputs) before anything is resumed.
+        try await reloader.start()
         for urlToken in try await store.pausedEndpoints() { outbox.pause(urlToken) }
         try await feed.start()
         // Schedules fire only now: what they produce comes after the backlog, queued once.

@@ -212,21 +212,21 @@ struct PostgresBatch {
         try await connection.query(
             """
             INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-              schedules, next_due_at, operator, operator_since, operator_active_at, waiting_call)
+              schedules, next_due_at, operator, operator_since, operator_active_at, flow_version, waiting_call)
             SELECT * FROM unnest(\(rows.map(\.key.urlToken))::text[], \(rows.map(\.key.sessionId.bytea))::bytea[], \(rows.map(\.userId.bytea))::bytea[],
               \(rows.map { JSON.object($0.context).jsonString })::text[], \(NullableArray(rows.map { $0.waiting?.nodeId }))::text[],
               \(rows.map { Int64($0.waiting?.retries ?? 0) })::int8[], \(rows.map(\.nextSeq))::int8[], \(rows.map(\.createdAt.milliseconds))::int8[],
               \(rows.map(\.updatedAt.milliseconds))::int8[], \(rows.map(\.version))::int8[],
               \(NullableArray(rows.map { Schedule.stored($0.schedules) }))::text[], \(NullableArray(rows.map { $0.nextDueAt?.milliseconds }))::int8[],
               \(NullableArray(rows.map { $0.handover?.operatorName }))::text[], \(NullableArray(rows.map { $0.handover?.since.milliseconds }))::int8[],
-              \(NullableArray(rows.map { $0.handover?.lastActivity.milliseconds }))::int8[],
+              \(NullableArray(rows.map { $0.handover?.lastActivity.milliseconds }))::int8[], \(NullableArray(rows.map(\.flowVersion)))::text[],
               \(NullableArray(rows.map { CallWait.stored($0.waiting) }))::text[])
             ON CONFLICT (url_token, session_id) DO UPDATE SET
               user_id = excluded.user_id, context = excluded.context, waiting_node = excluded.waiting_node,
               waiting_retries = excluded.waiting_retries, next_seq = excluded.next_seq, created_at = excluded.created_at,
               updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
               operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at,
-              waiting_call = excluded.waiting_call
+              flow_version = excluded.flow_version, waiting_call = excluded.waiting_call
             """, logger: logger)
     }
 
@@ -248,9 +248,9 @@ struct PostgresBatch {
         try await connection.query(
             """
             INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at, status,
-              attempts, scheduled_id, late, operator)
+              attempts, scheduled_id, late, operator, flow_version)
             SELECT id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at, 'pending', 0,
-              scheduled_id, late, operator
+              scheduled_id, late, operator, flow_version
             FROM unnest(\(outputs.map(\.id))::text[], \(outputs.map(\.session.urlToken))::text[], \(outputs.map(\.session.sessionId.bytea))::bytea[],
               \(outputs.map(\.userId.bytea))::bytea[], \(outputs.map(\.seq))::int8[], \(outputs.map(\.type.rawValue))::text[],
               \(NullableArray(outputs.map { $0.text?.bytea }))::bytea[], \(NullableArray(outputs.map { $0.data?.jsonString }))::text[],
@@ -258,9 +258,9 @@ struct PostgresBatch {
               \(NullableArray(outputs.map { $0.storedRich?.jsonString }))::text[], \(NullableArray(outputs.map(\.inputId)))::text[],
               \(NullableArray(outputs.map { $0.source?.rawValue }))::text[],
               \(outputs.map(\.timestamp.milliseconds))::int8[], \(NullableArray(outputs.map(\.scheduledId)))::text[], \(outputs.map(\.late))::bool[],
-              \(NullableArray(outputs.map(\.operatorName)))::text[])
+              \(NullableArray(outputs.map(\.operatorName)))::text[], \(NullableArray(outputs.map(\.flowVersion)))::text[])
               WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at,
-                scheduled_id, late, operator, n)
+                scheduled_id, late, operator, flow_version, n)
             ORDER BY n
             """, logger: logger)
     }

@@ -202,6 +202,32 @@ enum PostgresSchema {
                 "ALTER TABLE sessions ADD COLUMN waiting_call TEXT",
             ]
         ),
+        (
+            8,
+            [
+                // Sessions keep the flow version they run on, outputs name the version that made
+                // them (SPEC §14); every version's text is kept, so any instance resumes sessions
+                // on old versions. Flow names and endpoints made through the admin API; one
+                // sequence numbers every change of either, which instances poll for.
+                "ALTER TABLE sessions ADD COLUMN flow_version TEXT",
+                "ALTER TABLE outputs ADD COLUMN flow_version TEXT",
+                "CREATE TABLE flows (version TEXT PRIMARY KEY, yaml BYTEA NOT NULL, file TEXT NOT NULL, created_at BIGINT NOT NULL)",
+                "CREATE SEQUENCE configuration_revision",
+                "CREATE TABLE flow_names (name TEXT PRIMARY KEY, version TEXT NOT NULL, updated_at BIGINT NOT NULL, revision BIGINT NOT NULL)",
+                """
+                CREATE TABLE endpoints (
+                  url_token TEXT COLLATE "C" PRIMARY KEY,
+                  settings TEXT NOT NULL,
+                  flow_name TEXT,
+                  flow_version TEXT,
+                  updated_at BIGINT NOT NULL,
+                  updated_by TEXT NOT NULL,
+                  revision BIGINT NOT NULL,
+                  deleted BOOLEAN NOT NULL DEFAULT false
+                )
+                """,
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

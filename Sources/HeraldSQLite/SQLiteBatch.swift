@@ -40,6 +40,7 @@ struct SQLiteBatch: StoreChangeHandler {
         write.text(session.handover?.operatorName)
         write.int(session.handover?.since.milliseconds)
         write.int(session.handover?.lastActivity.milliseconds)
+        write.text(session.flowVersion)
         write.text(CallWait.stored(session.waiting))
         if commit.expectedVersion != 0 { write.int(commit.expectedVersion) }
         guard try write.execute() == 1 else { throw StoreConflict(session: key) }
@@ -70,8 +71,8 @@ struct SQLiteBatch: StoreChangeHandler {
         let insertOutput = try db.cachedStatement(
             sql: """
                 INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at,
-                  status, attempts, scheduled_id, late, operator)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+                  status, attempts, scheduled_id, late, operator, flow_version)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
                 """)
         for output in commit.outputs {
             var insert = StatementBinder(insertOutput)
@@ -91,6 +92,7 @@ struct SQLiteBatch: StoreChangeHandler {
             insert.text(output.scheduledId)
             insert.bool(output.late)
             insert.text(output.operatorName)
+            insert.text(output.flowVersion)
             try insert.execute()
         }
         if let response = commit.idempotency {
@@ -101,23 +103,25 @@ struct SQLiteBatch: StoreChangeHandler {
     }
 
     /// The three ways a ``SessionCommit`` is written (``write(_:)``). Parameters by number: the same
-    /// bindings serve all three; `?17` is the version the change expects.
+    /// bindings serve all three; `?18` is the version the change expects.
     private enum SessionSQL {
         static let insert = """
             INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
-              schedules, next_due_at, operator, operator_since, operator_active_at, waiting_call)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+              schedules, next_due_at, operator, operator_since, operator_active_at, flow_version, waiting_call)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
             ON CONFLICT (url_token, session_id) DO NOTHING
             """
         static let startOver = """
             UPDATE sessions SET user_id = ?3, created_at = ?8, context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, updated_at = ?9,
-              version = ?10, schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15, waiting_call = ?16
-            WHERE url_token = ?1 AND session_id = ?2 AND version = ?17
+              version = ?10, schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15, flow_version = ?16,
+              waiting_call = ?17
+            WHERE url_token = ?1 AND session_id = ?2 AND version = ?18
             """
         static let goOn = """
             UPDATE sessions SET context = ?4, waiting_node = ?5, waiting_retries = ?6, next_seq = ?7, updated_at = ?9, version = ?10,
-              schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15, waiting_call = ?16
-            WHERE url_token = ?1 AND session_id = ?2 AND version = ?17
+              schedules = ?11, next_due_at = ?12, operator = ?13, operator_since = ?14, operator_active_at = ?15, flow_version = ?16,
+              waiting_call = ?17
+            WHERE url_token = ?1 AND session_id = ?2 AND version = ?18
             """
     }
 

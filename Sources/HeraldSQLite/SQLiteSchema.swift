@@ -192,6 +192,39 @@ enum SQLiteSchema {
             // set off, and the inputs queued behind it, as JSON.
             try db.execute(sql: "ALTER TABLE sessions ADD COLUMN waiting_call TEXT")
         }
+        migrator.registerMigration("v9: flow versions and runtime endpoints") { db in
+            // Sessions keep the flow version they run on, outputs name the version that made
+            // them (SPEC §14); every version's text is kept, so a restart resumes sessions on old
+            // versions. Flow names and endpoints made through the admin API; `revision`
+            // increases with every change of either.
+            try db.execute(
+                sql: """
+                    ALTER TABLE sessions ADD COLUMN flow_version TEXT;
+                    ALTER TABLE outputs ADD COLUMN flow_version TEXT;
+                    CREATE TABLE flows (
+                      version TEXT PRIMARY KEY NOT NULL,
+                      yaml BLOB NOT NULL,
+                      file TEXT NOT NULL,
+                      created_at INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE flow_names (
+                      name TEXT PRIMARY KEY NOT NULL,
+                      version TEXT NOT NULL,
+                      updated_at INTEGER NOT NULL,
+                      revision INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE endpoints (
+                      url_token TEXT PRIMARY KEY NOT NULL,
+                      settings TEXT NOT NULL,
+                      flow_name TEXT,
+                      flow_version TEXT,
+                      updated_at INTEGER NOT NULL,
+                      updated_by TEXT NOT NULL,
+                      revision INTEGER NOT NULL,
+                      deleted INTEGER NOT NULL DEFAULT 0
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }

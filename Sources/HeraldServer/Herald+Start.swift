@@ -14,10 +14,13 @@ import Tracing
 
 /// Builds the Herald application from a configuration: assembles its parts (``Herald/start``)
 /// and serves the routes. `herald serve` runs it; tests build the same one.
+///
+/// With `reloadOnSignal`, `SIGHUP` reloads the config file (what `herald serve` wants; tests
+/// call ``ConfigurationReloader/reload()`` instead).
 public func buildApplication(
-    configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, logger: Logger
+    configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, reloadOnSignal: Bool = false, logger: Logger
 ) async throws -> some ApplicationProtocol {
-    let herald = try await Herald.start(configuration: configuration, maxCommitBatch: maxCommitBatch, logger: logger)
+    let herald = try await Herald.start(configuration: configuration, maxCommitBatch: maxCommitBatch, reloadOnSignal: reloadOnSignal, logger: logger)
     return buildApplication(herald: herald)
 }
 
@@ -29,14 +32,20 @@ extension Herald {
     /// turns group commit off, which only benchmarks want. `clock` is the time schedules,
     /// timeouts and session expiry follow (a ``ManualClock`` in tests and playbooks).
     public static func start(
-        configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, clock: HeraldClock = .system, logger: Logger
+        configuration: HeraldConfiguration, maxCommitBatch: Int = 2000, clock: HeraldClock = .system, reloadOnSignal: Bool = false,
+        logger: Logger
     ) async throws -> Herald {
         _ = HeraldMetrics.registry  // before any counter is made
         // Channel files first: a bad one stops start-up with file:line before anything opens.
         let channels = try loadChannels(configuration)
+        // The one configuration every part reads, swapped whole by reloads and endpoint changes.
+        let live = LiveConfiguration(configuration, channels: channels)
         let store = try makeStore(configuration.storage, logger: logger)
         let writer = StoreWriter(store: store, maxBatch: maxCommitBatch, logger: logger)
         let outbox = Outbox(limits: Dictionary(uniqueKeysWithValues: configuration.endpoints.map { ($0.urlToken, $0.webhook.concurrency) }))
+        let reloader = ConfigurationReloader(
+            live: live, store: store, outbox: outbox, compileChannel: { reference throws(FileError) in try HeraldChannels.Channel.load(reference) },
+            logger: logger)
         // The outbox's feed: with PostgreSQL, leases share the sessions among instances (and
         // announce committed outputs); otherwise every commit goes straight to this outbox.
         let feed: any OutboxFeed
@@ -47,12 +56,9 @@ extension Herald {
         } else {
             feed = LocalOutboxFeed(store: store, writer: writer, outbox: outbox, logger: logger)
         }
-        let registry = SessionRegistry(
-            endpoints: configuration.endpoints, store: store, writer: writer, cachesSessions: store.isSingleWriter, clock: clock, logger: logger)
+        let registry = SessionRegistry(live: live, store: store, writer: writer, cachesSessions: store.isSingleWriter, clock: clock, logger: logger)
         let client = CurlWebhookClient()
-        let delivery = DeliveryService(
-            endpoints: configuration.endpoints, channels: channels, outbox: outbox, writer: writer, client: client, registry: registry,
-            logger: logger)
+        let delivery = DeliveryService(live: live, outbox: outbox, writer: writer, client: client, registry: registry, logger: logger)
         let sweeper = SessionSweeper(registry: registry, store: store, history: configuration.history, logger: logger)
         let scheduler = Scheduler(registry: registry, store: store, logger: logger)
         let handoverTimeout = HandoverTimeout(registry: registry, store: store, logger: logger)
@@ -63,10 +69,12 @@ extension Herald {
         services += [StoreService(store: store), client, writer]
         if let leases { services.append(leases) }
         services += [delivery, sweeper, scheduler, handoverTimeout]
+        // Instances sharing a store serve each other's endpoint changes (SPEC §14: within 2 s).
+        if !store.isSingleWriter { services.append(ConfigurationWatcher(reloader: reloader, logger: logger)) }
+        if reloadOnSignal { services.append(ReloadOnSignal(reloader: reloader, logger: logger)) }
         return Herald(
-            configuration: configuration, store: store, writer: writer, outbox: outbox, feed: feed, registry: registry, client: client,
-            delivery: delivery, sweeper: sweeper, scheduler: scheduler, handoverTimeout: handoverTimeout, services: services,
-            channels: channels, logger: logger)
+            live: live, reloader: reloader, store: store, writer: writer, outbox: outbox, feed: feed, registry: registry, client: client,
+            delivery: delivery, sweeper: sweeper, scheduler: scheduler, handoverTimeout: handoverTimeout, services: services, logger: logger)
     }
 
     /// Reads and checks the channel file of every channel endpoint, with its `channelVars`.

@@ -1,46 +1,43 @@
 import HeraldCore
 import Metrics
 
-/// Delivery counters and latency per endpoint, made once so the hot path only increments.
+/// Delivery counters and latency per endpoint, made once per endpoint so the hot path only
+/// increments.
 struct DeliveryMetrics: Sendable {
-    private let results: [String: [DeliveryStatus: Counter]]
-    private let latency: [String: Metrics.Timer]
-    /// Flow calls' attempts by result: `answered` (2xx), `retry`, `failed` (the flow goes on
-    /// at `onError`).
-    private let calls: [String: [String: Counter]]
+    private struct Instruments: Sendable {
+        var results: [DeliveryStatus: Counter]
+        var latency: Metrics.Timer
+        /// Flow calls' attempts by result: `answered` (2xx), `retry`, `failed` (the flow goes
+        /// on at `onError`).
+        var calls: [String: Counter]
+    }
+
+    private let instruments: PerEndpoint<Instruments>
 
     init(urlTokens: [String]) {
-        self.calls = Dictionary(
-            uniqueKeysWithValues: urlTokens.map { urlToken in
-                (
-                    urlToken,
-                    Dictionary(
-                        uniqueKeysWithValues: ["answered", "retry", "failed"].map {
-                            ($0, Counter(label: "herald_call_attempts_total", dimensions: [("url_token", urlToken), ("result", $0)]))
-                        })
-                )
-            })
-        var results: [String: [DeliveryStatus: Counter]] = [:]
-        var latency: [String: Metrics.Timer] = [:]
-        for urlToken in urlTokens {
+        instruments = PerEndpoint(urlTokens) { urlToken in
             var counters: [DeliveryStatus: Counter] = [:]
             for status in DeliveryStatus.allCases {
                 let result = status == .failed ? "retry" : (status == .pending ? "paused" : status.rawValue)
                 counters[status] = Counter(label: "herald_delivery_attempts_total", dimensions: [("url_token", urlToken), ("result", result)])
             }
-            results[urlToken] = counters
-            latency[urlToken] = Metrics.Timer(label: "herald_delivery_duration_seconds", dimensions: [("url_token", urlToken)], preferredDisplayUnit: .seconds)
+            let latency = Metrics.Timer(
+                label: "herald_delivery_duration_seconds", dimensions: [("url_token", urlToken)], preferredDisplayUnit: .seconds)
+            var calls: [String: Counter] = [:]
+            for result in ["answered", "retry", "failed"] {
+                calls[result] = Counter(label: "herald_call_attempts_total", dimensions: [("url_token", urlToken), ("result", result)])
+            }
+            return Instruments(results: counters, latency: latency, calls: calls)
         }
-        self.results = results
-        self.latency = latency
     }
 
     func record(urlToken: String, status: DeliveryStatus, duration milliseconds: Int64) {
-        results[urlToken]?[status]?.increment()
-        latency[urlToken]?.recordMilliseconds(milliseconds)
+        let instruments = instruments[urlToken]
+        instruments.results[status]?.increment()
+        instruments.latency.recordMilliseconds(milliseconds)
     }
 
     func recordCall(urlToken: String, result: String) {
-        calls[urlToken]?[result]?.increment()
+        instruments[urlToken].calls[result]?.increment()
     }
 }

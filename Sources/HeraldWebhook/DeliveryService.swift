@@ -12,14 +12,9 @@ import ServiceLifecycle
 /// `throttleDelay` out); 410 pauses the endpoint; any other status, 3xx included (redirects are
 /// not followed), is dead at once.
 public final class DeliveryService: Service, Sendable {
-    let endpoints: [String: Endpoint]
-    private let signingKeys: [String: WebhookSigningKey]
-    /// Keys of the endpoints' `handover.webhook`s, which sign with their own secrets.
-    private let handoverSigningKeys: [String: WebhookSigningKey]
-    /// Keys of the endpoints' `statusWebhook`s.
-    private let statusSigningKeys: [String: WebhookSigningKey]
-    /// Endpoints that speak a channel's protocol: their outputs become the channel's requests.
-    private let channels: [String: Channel]
+    /// The endpoints, with their signing keys and compiled channels, as they are at each
+    /// attempt: an output waiting for a retry goes out with its endpoint's settings of then.
+    let live: LiveConfiguration
     let outbox: Outbox
     let writer: StoreWriter
     let client: any WebhookClient
@@ -36,25 +31,22 @@ public final class DeliveryService: Service, Sendable {
     /// others get Herald's own webhook POST.
     /// `registry` makes the status events of endpoints with a `statusWebhook`; without it none
     /// are made.
-    public init(
+    public convenience init(
         endpoints: [Endpoint], channels: [String: Channel] = [:], outbox: Outbox, writer: StoreWriter, client: any WebhookClient,
         registry: SessionRegistry? = nil, logger: Logger
     ) {
-        self.channels = channels
-        self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
-        var keys: [String: WebhookSigningKey] = [:]
-        var handoverKeys: [String: WebhookSigningKey] = [:]
-        var statusKeys: [String: WebhookSigningKey] = [:]
-        for endpoint in endpoints {
-            if let secret = endpoint.statusWebhook?.signingSecret, let key = WebhookSigningKey(secret: secret) { statusKeys[endpoint.urlToken] = key }
-            if let secret = endpoint.webhook.signingSecret, let key = WebhookSigningKey(secret: secret) { keys[endpoint.urlToken] = key }
-            if let secret = endpoint.handover.webhook?.signingSecret, let key = WebhookSigningKey(secret: secret) {
-                handoverKeys[endpoint.urlToken] = key
-            }
-        }
-        self.signingKeys = keys
-        self.handoverSigningKeys = handoverKeys
-        self.statusSigningKeys = statusKeys
+        self.init(
+            live: LiveConfiguration(HeraldConfiguration(endpoints: endpoints), channels: channels), outbox: outbox, writer: writer, client: client,
+            registry: registry, logger: logger)
+    }
+
+    /// Delivers to the endpoints `live` holds at the time of each attempt (those no longer
+    /// served but retired too, so their queued outputs still go out).
+    public init(
+        live: LiveConfiguration, outbox: Outbox, writer: StoreWriter, client: any WebhookClient, registry: SessionRegistry? = nil, logger: Logger
+    ) {
+        let endpoints = live.snapshot.configuration.endpoints
+        self.live = live
         self.registry = registry
         (self.finished, self.finishedInput) = AsyncStream.makeStream(of: DeliveryUpdate.self)
         self.statusMetrics = OutputStatusMetrics(urlTokens: endpoints.map(\.urlToken))
@@ -125,7 +117,7 @@ public final class DeliveryService: Service, Sendable {
     func deliver(_ job: DeliveryJob) {
         let output = job.output
         let number = job.entry.attempts + 1
-        guard let endpoint = endpoints[output.session.urlToken] else {
+        guard let served = live.snapshot.delivering(output.session.urlToken) else {
             let attempt = DeliveryAttempt(
                 outputId: output.id, number: number, startedAt: .now(), durationMilliseconds: 0, statusCode: nil,
                 error: "endpoint '\(output.session.urlToken)' is no longer configured", responseBody: nil)
@@ -133,6 +125,7 @@ public final class DeliveryService: Service, Sendable {
             outbox.finish(job, .dead)
             return
         }
+        let endpoint = served.endpoint
         // A flow's call goes to the API it names, and its answer back into the session.
         if output.type == .call { return call(job, endpoint) }
         // A user's message during a handover goes to the operators' webhook, and a status event
@@ -149,7 +142,7 @@ public final class DeliveryService: Service, Sendable {
             return
         }
         let started = Timestamp.now()
-        let channel = output.type.isForUser ? channels[endpoint.urlToken] : nil
+        let channel = output.type.isForUser ? served.channel as? Channel : nil
         var request: WebhookRequest
         if let channel {
             do {
@@ -174,7 +167,7 @@ public final class DeliveryService: Service, Sendable {
         } else {
             let body = output.webhookBody(format: webhook.format)
             var headers: [(name: String, value: String)] = [("Webhook-Id", output.id), ("Webhook-Timestamp", String(started.seconds))]
-            if let key = (forOperators ? handoverSigningKeys : forStatus ? statusSigningKeys : signingKeys)[endpoint.urlToken] {
+            if let key = forOperators ? served.handoverSigningKey : forStatus ? served.statusSigningKey : served.signingKey {
                 headers.append(("Webhook-Signature", WebhookSignature.sign(id: output.id, timestamp: started.seconds, body: body, key: key)))
             }
             request = WebhookRequest(
@@ -252,7 +245,7 @@ public final class DeliveryService: Service, Sendable {
         }
         if output.type.isForUser, status == .delivered || status == .dead {
             statusMetrics.record(urlToken: urlToken, OutputStatus(status))
-            if registry != nil, endpoints[urlToken]?.statusWebhook != nil {
+            if registry != nil, live.snapshot.delivering(urlToken)?.endpoint.statusWebhook != nil {
                 finishedInput.yield(update)
                 outbox.finish(job, outcome, now: now)
                 return

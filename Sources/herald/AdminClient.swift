@@ -85,6 +85,16 @@ struct AdminClient {
 
     /// The answer's JSON; an HTTP error becomes a `Failure` with the API's message.
     func call(_ method: String, _ path: String, body: JSON? = nil) async throws -> (status: Int, json: JSON) {
+        let (status, json) = try await answer(method, path, body: body)
+        guard (200..<300).contains(status) else {
+            let message = json["error"]?["message"]?.stringValue ?? json.text
+            throw Failure(description: "\(status): \(message)")
+        }
+        return (status, json)
+    }
+
+    /// The answer's status and JSON, whatever the status; only an unreachable Herald throws.
+    func answer(_ method: String, _ path: String, body: JSON? = nil) async throws -> (status: Int, json: JSON) {
         let client = CurlWebhookClient()
         defer { client.stop() }
         var request = WebhookRequest(
@@ -97,12 +107,7 @@ struct AdminClient {
         } catch {
             throw Failure(description: "cannot reach \(baseURL): \(error)")
         }
-        let json = response.json
-        guard (200..<300).contains(response.status) else {
-            let message = json["error"]?["message"]?.stringValue ?? json.text
-            throw Failure(description: "\(response.status): \(message)")
-        }
-        return (response.status, json)
+        return (response.status, response.json)
     }
 }
 

@@ -8,8 +8,8 @@ import HeraldWebhook
 struct FlowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow",
-        abstract: "Check flow files, or talk to a flow in the terminal.",
-        subcommands: [CheckFlows.self, RunFlow.self]
+        abstract: "Check flow files, talk to a flow in the terminal, or store one in a running Herald.",
+        subcommands: [CheckFlows.self, RunFlow.self, StoreFlow.self]
     )
 }
 

@@ -10,7 +10,8 @@ struct HeraldCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, Receive.self, Inject.self, Notify.self, Sessions.self, ScheduledCommand.self, DeliveriesCommand.self,
-            EndpointsCommand.self, UsersCommand.self, AuditCommand.self, FlowCommand.self, ChannelCommand.self, TestCommand.self,
+            EndpointsCommand.self, ReloadCommand.self, UsersCommand.self, AuditCommand.self, FlowCommand.self, ChannelCommand.self,
+            TestCommand.self,
         ]
     )
 }

@@ -38,7 +38,8 @@ struct Serve: AsyncParsableCommand {
         }
         let app: any ApplicationProtocol
         do {
-            app = try await buildApplication(configuration: configuration, maxCommitBatch: max(1, maxCommitBatch), logger: logger)
+            app = try await buildApplication(
+                configuration: configuration, maxCommitBatch: max(1, maxCommitBatch), reloadOnSignal: true, logger: logger)
         } catch {
             printError("herald: \(error)")
             throw ExitCode(1)

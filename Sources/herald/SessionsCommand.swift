@@ -133,36 +133,3 @@ struct DeliveriesCommand: AsyncParsableCommand {
         }
     }
 }
-
-struct EndpointsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "endpoints", abstract: "List endpoints and resume one paused by a 410.", subcommands: [List.self, Resume.self])
-
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List endpoints with their backlog (secrets shown as ***).")
-
-        @OptionGroup var admin: AdminOptions
-
-        func run() async throws {
-            try await admin.list("/admin/v1/endpoints", "endpoints") { endpoint in
-                let paused = endpoint["paused"] == true ? "  PAUSED (410)" : ""
-                return
-                    "\(endpoint["urlToken"]?.text ?? "")  flow \(endpoint["flow"]?["name"]?.text ?? "")  → \(endpoint["webhook"]?["url"]?.text ?? "")"
-                    + "  backlog \(endpoint["backlog"]?.text ?? "0")\(paused)"
-            }
-        }
-    }
-
-    struct Resume: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume delivery to an endpoint paused by a 410 Gone.")
-
-        @OptionGroup var admin: AdminOptions
-
-        @Argument(help: "The endpoint's urlToken.")
-        var token: String
-
-        func run() async throws {
-            try await admin.act("POST", "/admin/v1/endpoints/\(escaped(token))/resume", done: "resumed \(token)")
-        }
-    }
-}

@@ -55,6 +55,13 @@ import Testing
         func prune(idempotencyCutoff: Timestamp, historyCutoff: Timestamp) async throws {
             try await base.prune(idempotencyCutoff: idempotencyCutoff, historyCutoff: historyCutoff)
         }
+        func saveFlows(_ flows: [StoredFlow]) async throws { try await base.saveFlows(flows) }
+        func storedFlow(version: String) async throws -> StoredFlow? { try await base.storedFlow(version: version) }
+        func nameFlow(_ name: FlowName) async throws -> FlowName { try await base.nameFlow(name) }
+        func flowNames() async throws -> [FlowName] { try await base.flowNames() }
+        func endpointDefinitions() async throws -> [EndpointDefinition] { try await base.endpointDefinitions() }
+        func saveEndpoint(_ definition: EndpointDefinition) async throws -> EndpointDefinition { try await base.saveEndpoint(definition) }
+        func configurationRevision() async throws -> Int64 { try await base.configurationRevision() }
     }
 
     static let key = SessionKey(urlToken: "demo", sessionId: "s")

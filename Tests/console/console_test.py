@@ -557,6 +557,55 @@ def run_separate_admin_listener(binary, workdir):
         receiver.close()
 
 
+def run_endpoints_api(binary, workdir):
+    """SPEC §14: an admin makes an endpoint from the console, edits it (its secrets shown as ***
+    and kept), and deletes it; the config file's endpoints have no such buttons."""
+    receiver = Receiver()
+    herald = Herald(binary, receiver, workdir, separate_admin=False, name="endpoints.yaml")
+    driver = None
+    try:
+        driver = browser()
+        page = Page(driver)
+        page.sign_in(herald.url(""))
+        page.wait(lambda: len(page.all("#endpoints-rows tr")) == 3, "the config file's three endpoints")
+        assert not page.all("#endpoints-rows button[data-edit]"), "a config file endpoint can be edited"
+        definition = {
+            "flow": {"yaml": "name: tenant\nnodes:\n  - say: 'tenant: {{ input.text }}'\n"},
+            "webhook": {"url": receiver.url("/hook"), "user": HOOK_USER, "password": HOOK_PASSWORD, "timeout": "5s"},
+            "sessionTTL": "10m",
+        }
+        page.type("#endpoint-token", "tenant-9")
+        page.type("#endpoint-definition", json.dumps(definition))
+        page.click("#endpoint-save")
+        page.wait(lambda: len(page.all("#endpoints-rows tr")) == 4, "the new endpoint listed")
+        row = page.find('#endpoints-rows tr[data-endpoint="tenant-9"]')
+        assert "api · version" in row.text, row.text
+        herald.send("tenant-9", "user-1", "s-1", "hello")
+        receiver.wait_for(lambda d: d["body"].get("text") == "tenant: hello", "from the endpoint made in the console")
+
+        # Edit: the form shows the definition with its secrets as ***; saving keeps them.
+        page.click('#endpoints-rows button[data-edit="tenant-9"]')
+        shown = page.find("#endpoint-definition").get_attribute("value")
+        assert '"***"' in shown and HOOK_PASSWORD not in shown, shown
+        page.type("#endpoint-definition", shown.replace('"10m"', '"20m"'))
+        page.click("#endpoint-save")
+        page.wait(lambda: "tenant-9 saved" in page.text("#banner"), "the change saved")
+        herald.send("tenant-9", "user-1", "s-2", "again")
+        receiver.wait_for(lambda d: d["body"].get("text") == "tenant: again" and d["path"] == "/hook", "after the edit (password kept)")
+        assert json.loads(http("GET", herald.url("/admin/v1/endpoints/tenant-9"), headers={"X-API-Key": ADMIN_KEY})[2])["sessionTTL"] == "20m"
+
+        page.click('#endpoints-rows button[data-delete="tenant-9"]')
+        driver.switch_to.alert.accept()
+        page.wait(lambda: len(page.all("#endpoints-rows tr")) == 3, "the endpoint gone from the list")
+        assert http("POST", herald.url("/tenant-9"), {"userId": "u", "sessionId": "s", "text": "x"})[0] == 404
+        print("console test: endpoints made, edited (secrets kept as ***) and deleted from the console")
+    finally:
+        if driver:
+            driver.quit()
+        herald.stop()
+        receiver.close()
+
+
 def run_rich(binary, workdir):
     """Rich outputs and statuses (SPEC §12): a notify with quick replies, a URL button, an image
     and a card shows them in the transcript (as text and attributes: a quick reply made of markup
@@ -762,6 +811,7 @@ def main():
     for name, run in [("single listener", lambda: run_single_listener(arguments.herald, workdir, arguments.screenshots)),
                       ("separate admin listener", lambda: run_separate_admin_listener(arguments.herald, workdir)),
                       ("operators", lambda: run_operators(arguments.herald, workdir, arguments.screenshots)),
+                      ("endpoints through the API", lambda: run_endpoints_api(arguments.herald, workdir)),
                       ("rich outputs and statuses", lambda: run_rich(arguments.herald, workdir))]:
         try:
             run()

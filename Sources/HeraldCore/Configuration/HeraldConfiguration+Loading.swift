@@ -11,13 +11,67 @@ extension HeraldConfiguration {
         try ConfigurationLoader(file: YAMLFile(path: path), environment: environment).load()
     }
 
+    /// Reads a config file like ``load(path:environment:)``, but reports every problem it
+    /// finds: each endpoint is checked on its own, and a broken flow file gives all its errors.
+    public static func check(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<
+        HeraldConfiguration, ConfigurationErrors
+    > {
+        var errors: [FileError] = []
+        do throws(FileError) {
+            let loader = ConfigurationLoader(file: try YAMLFile(path: path), environment: environment)
+            let configuration = try loader.load(collecting: &errors)
+            if errors.isEmpty { return .success(configuration) }
+        } catch {
+            if !errors.contains(error) { errors.append(error) }
+        }
+        return .failure(ConfigurationErrors(errors: errors))
+    }
+
+    /// An endpoint made through the admin API (SPEC §14): `settings` has the fields of a config
+    /// file's endpoint, without `flow` (given here, already loaded). Values are taken as they are
+    /// (no `${NAME}`: an API caller must not read Herald's environment); channel files are
+    /// relative to the config file. Errors name the field, as `endpoint.webhook.url: …`.
+    public func endpoint(settings: JSON, flow: Flow) throws(FileError) -> Endpoint {
+        let file = try YAMLFile(path: "endpoint", text: settings.jsonString)
+        var loader = ConfigurationLoader(file: file, environment: [:], configFile: self.file)
+        loader.substitutes = false
+        loader.givenFlow = flow
+        var endpoint = try loader.endpoint(file.root, "endpoint")
+        if let publicUrl, endpoint.channel != nil { endpoint.channel?.callbackUrl = publicUrl + "/" + endpoint.urlToken }
+        return endpoint
+    }
+
     /// Names the routes use, which cannot be a `urlToken`.
     public static let reservedTokens: Set<String> = ["inject", "notify", "admin", "healthz", "readyz", "metrics", "openapi.yaml", "console"]
+}
+
+/// Every problem a config file has, each as `file:line: reason`.
+public struct ConfigurationErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [FileError]
+
+    public init(errors: [FileError]) {
+        self.errors = errors
+    }
+
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
 private struct ConfigurationLoader {
     let file: YAMLFile
     let environment: [String: String]
+    /// Paths are relative to this file's folder (the config file; `file` itself unless an
+    /// endpoint comes from the admin API).
+    var configFile: String?
+    /// `${NAME}` is replaced by the environment variable (not in what the admin API is given).
+    var substitutes = true
+    /// The flow of an endpoint made through the admin API, instead of a flow file.
+    var givenFlow: Flow?
+
+    init(file: YAMLFile, environment: [String: String], configFile: String? = nil) {
+        self.file = file
+        self.environment = environment
+        self.configFile = configFile
+    }
 
     func error(_ node: Node?, _ key: String, _ reason: String) -> FileError {
         file.error(node, "\(key): \(reason)")
@@ -30,7 +84,7 @@ private struct ConfigurationLoader {
     }
 
     func substitute(_ text: String, _ node: Node, _ key: String) throws(FileError) -> String {
-        guard text.contains("${") else { return text }
+        guard substitutes, text.contains("${") else { return text }
         var result = ""
         var rest = Substring(text)
         while let start = rest.range(of: "${") {
@@ -102,6 +156,16 @@ private struct ConfigurationLoader {
     }
 
     func load() throws(FileError) -> HeraldConfiguration {
+        var errors: [FileError] = []
+        let configuration = try load(collecting: &errors)
+        if let first = errors.first { throw first }
+        return configuration
+    }
+
+    /// Reads the file; a problem with one endpoint is added to `errors` and the others are still
+    /// read (a flow file's problems all of them), so a reload can name every problem at once.
+    /// A problem outside the endpoints is thrown.
+    func load(collecting errors: inout [FileError]) throws(FileError) -> HeraldConfiguration {
         var configuration = HeraldConfiguration(file: file.path, storage: .sqlite(path: "./herald.sqlite"), endpoints: [])
         var endpointsNode: Node?
         let topKeys = ["listen", "admin", "storage", "endpoints", "maxBodySize", "outboxLease", "history", "maxScheduleDelay", "publicUrl", "log", "tracing"]
@@ -165,9 +229,18 @@ private struct ConfigurationLoader {
         }
         var seen: [String: Int] = [:]
         for (index, item) in items.enumerated() {
-            let endpoint = try self.endpoint(item, "endpoints[\(index)]")
+            let endpoint: Endpoint
+            do throws(FileError) {
+                endpoint = try self.endpoint(item, "endpoints[\(index)]")
+            } catch {
+                // A flow file's error: report all of that file's errors.
+                let flowErrors = error.file != file.path ? Flow.check(path: error.file).errors : []
+                errors += flowErrors.isEmpty ? [error] : flowErrors
+                continue
+            }
             if let line = seen[endpoint.urlToken] {
-                throw error(item, "endpoints[\(index)].urlToken", "'\(endpoint.urlToken)' is already used on line \(line)")
+                errors.append(error(item, "endpoints[\(index)].urlToken", "'\(endpoint.urlToken)' is already used on line \(line)"))
+                continue
             }
             seen[endpoint.urlToken] = item.mark?.line ?? 0
             configuration.endpoints.append(endpoint)
@@ -366,7 +439,7 @@ private struct ConfigurationLoader {
             }
         }
         guard let urlToken else { throw error(node, "\(section).urlToken", "is required") }
-        guard let (path, pathNode) = flowPath else { throw error(node, "\(section).flow", "is required (a flow file)") }
+        guard givenFlow != nil || flowPath != nil else { throw error(node, "\(section).flow", "is required (a flow file)") }
         var channel: ChannelReference?
         if let (channelFile, channelNode) = channelPath {
             let resolved = resolve(channelFile)
@@ -392,11 +465,18 @@ private struct ConfigurationLoader {
         guard let webhook = webhook ?? (channel != nil ? WebhookSettings(url: "") : nil) else {
             throw error(node, "\(section).webhook", "is required (at least webhook.url)")
         }
-        let resolved = resolve(path)
-        guard FileManager.default.fileExists(atPath: resolved) else {
-            throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
+        let flow: Flow
+        if let givenFlow {
+            flow = givenFlow
+        } else if let (path, pathNode) = flowPath {
+            let resolved = resolve(path)
+            guard FileManager.default.fileExists(atPath: resolved) else {
+                throw error(pathNode, "\(section).flow", "flow file '\(resolved)' does not exist")
+            }
+            flow = try Flow.load(path: resolved)
+        } else {
+            throw error(node, "\(section).flow", "is required (a flow file)")
         }
-        let flow = try Flow.load(path: resolved)
         try checkCalls(flow, calls, urlToken: urlToken)
         var endpoint = Endpoint(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: ttl, channel: channel)
         endpoint.handover = handover
@@ -457,7 +537,7 @@ private struct ConfigurationLoader {
 
     /// A path relative to the config file's folder.
     func resolve(_ path: String) -> String {
-        path.hasPrefix("/") ? path : (file.path as NSString).deletingLastPathComponent.appendingPathComponentIfRelative(path)
+        path.hasPrefix("/") ? path : ((configFile ?? file.path) as NSString).deletingLastPathComponent.appendingPathComponentIfRelative(path)
     }
 
     /// Whether an endpoint's mapping has a `channel:` key (then `webhook.url` is optional).

@@ -29,13 +29,16 @@ public struct YAMLFile {
 
     /// Reads and parses the file at `path`.
     public init(path: String) throws(FileError) {
-        let text: String
+        try self.init(path: path, text: try Self.text(path: path))
+    }
+
+    /// The text of the file at `path`, or an error saying why it cannot be read.
+    public static func text(path: String) throws(FileError) -> String {
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw FileError(file: path, line: nil, reason: "cannot read the file (\(Self.describe(error)))")
         }
-        try self.init(path: path, text: text)
     }
 
     /// Parses `text` as the contents of `path`.

@@ -28,18 +28,21 @@ extension Flow {
     /// Checks a flow file and reports every problem it finds, not only the first.
     public static func check(path: String) -> FlowCheck {
         do {
-            var loader = FlowLoader(file: try YAMLFile(path: path))
-            return loader.check()
+            return check(yaml: try YAMLFile.text(path: path), file: path)
         } catch {
             return FlowCheck(file: path, flow: nil, errors: [error], warnings: [])
         }
     }
 
-    /// Checks a flow given as YAML text; `file` is only used in messages.
+    /// Checks a flow given as YAML text; `file` is only used in messages. The flow's
+    /// ``Flow/version`` is the hash of `yaml`.
     public static func check(yaml: String, file: String = "<flow>") -> FlowCheck {
         do {
             var loader = FlowLoader(file: try YAMLFile(path: file, text: yaml))
-            return loader.check()
+            var check = loader.check()
+            check.flow?.version = Flow.version(of: yaml)
+            check.flow?.source = yaml
+            return check
         } catch {
             return FlowCheck(file: file, flow: nil, errors: [error], warnings: [])
         }

@@ -14,6 +14,12 @@ public struct Flow: Sendable {
     public var stepLimit: Int
     /// Things that load but are probably mistakes, such as an unreachable node.
     public var warnings: [FileError]
+    /// The flow's version: a hash of the text it was loaded from (``Flow/version(of:)``), the
+    /// same for the same text everywhere; empty for a flow built in code.
+    public var version = ""
+    /// The YAML text it was loaded from (`nil` for a flow built in code), stored under its
+    /// version so that sessions on it resume after a restart or on another instance.
+    public var source: String?
 
     let indexById: [String: Int]
 

@@ -94,6 +94,9 @@ public struct Output: Sendable, Hashable {
     /// delivery attempts join the request's trace (``HeraldTracing``). Kept in memory only: an
     /// output loaded from the store after a restart starts a trace of its own.
     public var traceparent: String?
+    /// The version of the flow whose run made this output (``Flow/version``); `nil` for what
+    /// no flow made (notify, an operator's reply).
+    public var flowVersion: String?
 
     public init(
         id: String = Identifier.output(),
@@ -125,6 +128,7 @@ public struct Output: Sendable, Hashable {
         self.late = late
         self.operatorName = nil
         self.traceparent = nil
+        self.flowVersion = nil
     }
 }
 

@@ -27,6 +27,7 @@ extension Output {
                 if late { writer.field("late", .bool(true)) }
             }
             if let operatorName { writer.field("operator", operatorName) }
+            if let flowVersion { writer.field("flowVersion", flowVersion) }
             writer.field("timestamp", timestamp.iso8601)
             writer.endObject()
         case .cognigy:

@@ -17,6 +17,10 @@ public struct Session: Sendable, Hashable {
     public var version: Int64
     /// Set while an operator has the session (SPEC §11): the flow does not run for user messages.
     public var handover: Handover?
+    /// The version of the flow its last run used (``Flow/version``): while the session is in
+    /// the middle of that flow it goes on with it, even after the endpoint's flow changed
+    /// (SPEC §14). `nil` before the first run, or for a flow built in code.
+    public var flowVersion: String?
 
     public init(key: SessionKey, userId: String, now: Timestamp = .now()) {
         self.key = key

@@ -96,6 +96,19 @@ public final class Outbox: Sendable {
         return dropped
     }
 
+    /// Changes endpoints' concurrency limits (a reload, an endpoint changed through the admin
+    /// API); POSTs in flight finish, and no new one starts while an endpoint is at its new limit.
+    public func setLimits(_ limits: [String: Int]) {
+        let waiter = state.withLock { state in
+            for (urlToken, limit) in limits {
+                state.limits[urlToken] = limit
+                state.endpoints[urlToken]?.limit = limit
+            }
+            return state.signal()
+        }
+        waiter?.resume()
+    }
+
     public func pause(_ urlToken: String) {
         state.withLock { $0[endpoint: urlToken].paused = true }
     }
@@ -186,7 +199,7 @@ struct OutboxState {
     var changed = false
     /// Sessions that ran empty since the last `finish` report.
     var drained: [SessionKey] = []
-    let limits: [String: Int]
+    var limits: [String: Int]
     let defaultLimit: Int
 
     init(limits: [String: Int], defaultLimit: Int) {

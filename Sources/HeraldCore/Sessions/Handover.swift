@@ -104,7 +104,7 @@ extension SessionRegistry {
             session.updatedAt = now
             guard let inject else { return Change(session: session, input: nil, outputs: []) }
             let input = Input(session: key, userId: session.userId, text: inject.text, data: inject.data, source: .inject, receivedAt: now)
-            return self.runFlow(input, session, endpoint)
+            return try self.runFlow(input, session, endpoint)
         }
     }
 

@@ -18,8 +18,8 @@ public struct HandoverTimeout: Service {
     }
 
     public func run() async throws {
-        // Nothing to watch when no endpoint has an idle timeout.
-        guard registry.endpoints.values.contains(where: { $0.handover.idleTimeout != nil }) else { return try await gracefulShutdown() }
+        // Runs even when no endpoint has an idle timeout yet: a reload or the admin API may add
+        // one (a pass without any costs no store call).
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await registry.clock.sleep(for: interval)

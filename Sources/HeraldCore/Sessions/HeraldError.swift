@@ -11,6 +11,7 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
         case idempotencyRace
         case unknownSchedule
         case nothingDue
+        case flowVersionNotLoaded
     }
 
     private let code: Code
@@ -67,6 +68,13 @@ public struct HeraldError: Error, Sendable, Hashable, CustomStringConvertible {
 
     /// Internal: the session has no schedule due (another instance, or an earlier pass, fired it).
     static let nothingDue = HeraldError(.nothingDue, "nothing is due")
+
+    /// Internal: the session runs on a flow version not loaded yet; the message is the version.
+    static func flowVersionNotLoaded(_ version: String) -> HeraldError {
+        HeraldError(.flowVersionNotLoaded, version)
+    }
+
+    static let flowVersionNotLoaded = HeraldError(.flowVersionNotLoaded, "")
 
     public static let unknownEndpoint = HeraldError(.unknownEndpoint, "")
     public static let unknownSchedule = HeraldError(.unknownSchedule, "")

@@ -5,27 +5,30 @@ extension SessionRegistry {
     /// Resumes the flow that waits for `call` with its answer, then runs the inputs that
     /// arrived meanwhile, in order (until the flow waits for another call). Returns `nil` when
     /// the session no longer waits for this call: the answer was recorded before (the call
-    /// was made again after a crash), or the session ended. So a call's answer resumes its
-    /// flow once, however often the call is made.
+    /// was made again after a crash), the session ended, or its endpoint is gone. So a call's
+    /// answer resumes its flow once, however often the call is made.
     @discardableResult
     public func answer(_ call: Output, with answer: CallAnswer) async throws(HeraldError) -> Receipt? {
-        let endpoint = try endpoint(call.session.urlToken)
+        // An endpoint deleted since keeps its sessions' flows until they are done.
+        guard let endpoint = live.snapshot.delivering(call.session.urlToken)?.endpoint else { return nil }
         do {
             return try await change(call.session, endpoint: endpoint, idempotency: nil) { existing, now throws(HeraldError) -> Change in
                 guard let session = existing, let wait = session.waiting?.call, wait.outputId == call.id else { throw .nothingDue }
-                return self.resume(session, with: answer, of: call, endpoint, now)
+                return try self.resume(session, with: answer, of: call, endpoint, now)
             }
         } catch .nothingDue {
             return nil
         }
     }
 
-    private func resume(_ session: Session, with answer: CallAnswer, of call: Output, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+    private func resume(
+        _ session: Session, with answer: CallAnswer, of call: Output, _ endpoint: Endpoint, _ now: Timestamp
+    ) throws(HeraldError) -> Change {
         var session = session
         let queued = session.waiting?.call?.queued ?? []
         let node = CallRequest(json: call.data)?.node ?? session.waiting?.nodeId ?? ""
         let input = Input(session: session.key, userId: session.userId, text: nil, data: answer.json(node: node), source: .call, receivedAt: now)
-        var outputs = run(endpoint.flow, &session, input) { FlowEngine.answer($0, session: $1, input: input, calls: endpoint.calls) }
+        var outputs = try run(endpoint.flow, &session, input) { FlowEngine.answer($0, session: $1, input: input, calls: endpoint.calls) }
         // The inputs that waited: each runs as it would have on arrival; one that reaches
         // another call queues the rest behind it.
         for (index, waiting) in queued.enumerated() {
@@ -43,7 +46,7 @@ extension SessionRegistry {
                 outputs += held.outputs
                 continue
             }
-            outputs += run(endpoint.flow, &session, current) { FlowEngine.run($0, session: $1, input: current, calls: endpoint.calls) }
+            outputs += try run(endpoint.flow, &session, current) { FlowEngine.run($0, session: $1, input: current, calls: endpoint.calls) }
         }
         return Change(session: session, input: input, outputs: outputs)
     }

@@ -65,7 +65,7 @@ extension SessionRegistry {
                     try await change(key, endpoint: endpoint, idempotency: nil) { existing, now throws(HeraldError) -> Change in
                         guard var session = existing, let schedule = session.schedules.first, schedule.dueAt <= now else { throw .nothingDue }
                         session.schedules.removeFirst()
-                        return self.fire(schedule, in: &session, endpoint, now)
+                        return try self.fire(schedule, in: &session, endpoint, now)
                     })
             } catch .nothingDue {
                 return fired
@@ -73,7 +73,7 @@ extension SessionRegistry {
         }
     }
 
-    private func fire(_ schedule: Schedule, in session: inout Session, _ endpoint: Endpoint, _ now: Timestamp) -> Change {
+    private func fire(_ schedule: Schedule, in session: inout Session, _ endpoint: Endpoint, _ now: Timestamp) throws(HeraldError) -> Change {
         switch schedule.kind {
         case .notify:
             let output = session.nextOutput(
@@ -83,7 +83,7 @@ extension SessionRegistry {
         case .inject:
             let input = Input(
                 session: session.key, userId: session.userId, text: schedule.text, data: schedule.data, source: .inject, receivedAt: now)
-            return runFlow(input, session, endpoint, from: schedule)
+            return try runFlow(input, session, endpoint, from: schedule)
         case .timeout(let nodeId):
             // Stale (the user answered), or an operator has the session: the flow stays quiet.
             guard session.waiting?.nodeId == nodeId, session.handover == nil else {
@@ -91,7 +91,7 @@ extension SessionRegistry {
             }
             let input = Input(
                 session: session.key, userId: session.userId, text: nil, data: ["node": .string(nodeId)], source: .timeout, receivedAt: now)
-            let outputs = run(endpoint.flow, &session, input, from: schedule) {
+            let outputs = try run(endpoint.flow, &session, input, from: schedule) {
                 FlowEngine.timeout($0, session: $1, nodeId: nodeId, input: input, calls: endpoint.calls)
             }
             return Change(session: session, input: input, outputs: outputs, scheduled: schedule)

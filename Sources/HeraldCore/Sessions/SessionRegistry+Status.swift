@@ -83,20 +83,18 @@ extension SessionRegistry {
 /// `herald_output_status_total{url_token, status}`: how often outputs reached each status,
 /// from deliveries (sent, failed) and channel receipts (delivered, read, failed).
 public struct OutputStatusMetrics: Sendable {
-    private let counters: [String: [OutputStatus: Counter]]
+    private let counters: PerEndpoint<[OutputStatus: Counter]>
 
     public init(urlTokens: [String]) {
-        var counters: [String: [OutputStatus: Counter]] = [:]
-        for urlToken in urlTokens {
-            counters[urlToken] = Dictionary(
+        counters = PerEndpoint(urlTokens) { urlToken in
+            Dictionary(
                 uniqueKeysWithValues: OutputStatus.allCases.map {
                     ($0, Counter(label: "herald_output_status_total", dimensions: [("url_token", urlToken), ("status", $0.rawValue)]))
                 })
         }
-        self.counters = counters
     }
 
     public func record(urlToken: String, _ status: OutputStatus) {
-        counters[urlToken]?[status]?.increment()
+        counters[urlToken][status]?.increment()
     }
 }

@@ -24,12 +24,30 @@ extension SessionRegistry {
         _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
-        guard HeraldTracing.isEnabled else { return try await change(key, endpoint, idempotency, trace: nil, decide) }
-        return try await traced(key) { trace throws(HeraldError) in try await self.change(key, endpoint, idempotency, trace: trace, decide) }
+        guard HeraldTracing.isEnabled else { return try await loadingVersions(key, endpoint, idempotency, trace: nil, decide) }
+        return try await traced(key) { trace throws(HeraldError) in
+            try await self.loadingVersions(key, endpoint, idempotency, trace: trace, decide)
+        }
     }
 
-    private func change(
+    /// A session on a flow version not loaded here yet (another instance made it, or Herald
+    /// restarted) rejects its turn; the version is loaded from the store and the turn taken again.
+    private func loadingVersions(
         _ key: SessionKey, _ endpoint: Endpoint, _ idempotency: IdempotencyRequest?, trace: TurnTrace?,
+        _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
+    ) async throws(HeraldError) -> Receipt {
+        var loaded: Set<String> = []
+        while true {
+            do {
+                return try await turn(key, endpoint: endpoint, idempotency: idempotency, trace: trace, decide)
+            } catch let error where error == .flowVersionNotLoaded && loaded.insert(error.message).inserted {
+                try await loadFlowVersion(error.message)
+            }
+        }
+    }
+
+    private func turn(
+        _ key: SessionKey, endpoint: Endpoint, idempotency: IdempotencyRequest?, trace: TurnTrace?,
         _ decide: @escaping @Sendable (Session?, Timestamp) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Receipt {
         do {

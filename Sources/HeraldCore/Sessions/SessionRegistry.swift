@@ -6,7 +6,10 @@ import Synchronization
 /// output, gives the outputs their `seq`, and is recorded by the ``StoreWriter``, which then
 /// hands the outputs to the ``Outbox``. A call returns once its record is durable.
 public final class SessionRegistry: Sendable {
-    public let endpoints: [String: Endpoint]
+    /// The configuration served now: endpoints, and the flow versions sessions run on.
+    public let live: LiveConfiguration
+    /// Every endpoint served now (the current snapshot's).
+    public var endpoints: [String: Endpoint] { live.snapshot.plainEndpoints }
     let store: any HeraldStore
     let writer: StoreWriter
     let mailbox = SessionMailbox()
@@ -27,11 +30,23 @@ public final class SessionRegistry: Sendable {
     /// expired.
     public let clock: HeraldClock
 
-    public init(
+    /// A registry for a fixed set of endpoints.
+    public convenience init(
         endpoints: [Endpoint], store: any HeraldStore, writer: StoreWriter, cachesSessions: Bool = true, cacheLimit: Int = 200_000,
         clock: HeraldClock = .system, logger: Logger
     ) {
-        self.endpoints = Dictionary(endpoints.map { ($0.urlToken, $0) }, uniquingKeysWith: { first, _ in first })
+        self.init(
+            live: LiveConfiguration(HeraldConfiguration(endpoints: endpoints)), store: store, writer: writer, cachesSessions: cachesSessions,
+            cacheLimit: cacheLimit, clock: clock, logger: logger)
+    }
+
+    /// A registry serving what `live` holds at the time of each message.
+    public init(
+        live: LiveConfiguration, store: any HeraldStore, writer: StoreWriter, cachesSessions: Bool = true, cacheLimit: Int = 200_000,
+        clock: HeraldClock = .system, logger: Logger
+    ) {
+        let endpoints = live.snapshot.configuration.endpoints
+        self.live = live
         self.store = store
         self.writer = writer
         self.cachesSessions = cachesSessions
@@ -43,16 +58,20 @@ public final class SessionRegistry: Sendable {
     }
 
     public func endpoint(_ urlToken: String) throws(HeraldError) -> Endpoint {
-        guard let endpoint = endpoints[urlToken] else { throw .unknownEndpoint(urlToken) }
+        guard let endpoint = live.snapshot.endpoint(urlToken)?.endpoint else { throw .unknownEndpoint(urlToken) }
         return endpoint
     }
 
     // MARK: The path of a message
 
-    /// Runs a user message or an inject through the endpoint's flow for its session.
-    public func receive(_ message: InboundMessage, idempotency: IdempotencyRequest? = nil) async throws(HeraldError) -> Accepted {
+    /// Runs a user message or an inject through the endpoint's flow for its session. `endpoint`
+    /// is the endpoint as the request found it (it keeps it, whatever a reload does meanwhile);
+    /// by default the one served now.
+    public func receive(
+        _ message: InboundMessage, idempotency: IdempotencyRequest? = nil, endpoint: Endpoint? = nil
+    ) async throws(HeraldError) -> Accepted {
         let key = SessionKey(urlToken: message.urlToken, sessionId: message.sessionId)
-        return try await accept(key, idempotency) { existing, now, endpoint throws(HeraldError) -> Change in
+        return try await accept(key, idempotency, endpoint: endpoint) { existing, now, endpoint throws(HeraldError) -> Change in
             var session = try self.addressed(
                 key, existing, userId: message.userId, anyUser: message.sharedSession, creates: message.source == .user || message.createSession,
                 now: now)
@@ -61,31 +80,35 @@ public final class SessionRegistry: Sendable {
                 session: key, userId: message.userId, text: message.text, data: message.data, source: message.source, receivedAt: now)
             // While an operator has the session, the user's message is recorded, not run.
             if session.handover != nil, message.source == .user { return self.heldForOperator(input, session, endpoint, now) }
-            return self.runFlow(input, session, endpoint)
+            return try self.runFlow(input, session, endpoint)
         }
     }
 
     /// Runs the endpoint's flow for `input`: the change it makes to the session. While the
     /// session waits for a call's answer, the input is recorded and queued; it runs once the
     /// flow has gone on (``answer(_:with:)``).
-    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, from schedule: Schedule? = nil) -> Change {
+    func runFlow(_ input: Input, _ session: Session, _ endpoint: Endpoint, from schedule: Schedule? = nil) throws(HeraldError) -> Change {
         var session = session
         if session.waiting?.call != nil {
             session.waiting!.call!.queued.append(input)
             session.updatedAt = input.receivedAt
             return Change(session: session, input: input, outputs: [], scheduled: schedule)
         }
-        let outputs = run(endpoint.flow, &session, input, from: schedule) { FlowEngine.run($0, session: $1, input: input, calls: endpoint.calls) }
+        let outputs = try run(endpoint.flow, &session, input, from: schedule) {
+            FlowEngine.run($0, session: $1, input: input, calls: endpoint.calls)
+        }
         return Change(session: session, input: input, outputs: outputs, scheduled: schedule)
     }
 
     /// Runs a flow (``FlowEngine/run(_:session:input:)`` or a timeout) on `session` and applies
     /// what it decided: the outputs get their ids and `seq`, the context, the waiting point
-    /// and the schedules change.
+    /// and the schedules change. `current` is the endpoint's flow; a session in the middle of
+    /// an earlier version goes on with that one (``flow(for:current:from:)``).
     func run(
-        _ flow: Flow, _ session: inout Session, _ input: Input, from schedule: Schedule? = nil,
+        _ current: Flow, _ session: inout Session, _ input: Input, from schedule: Schedule? = nil,
         _ engine: (Flow, Session) -> FlowEngine.Run
-    ) -> [Output] {
+    ) throws(HeraldError) -> [Output] {
+        let flow = try self.flow(for: session, current: current, from: schedule)
         let run = engine(flow, session)
         TurnTrace.current?.record(run.path)
         if let error = run.error {
@@ -95,12 +118,15 @@ public final class SessionRegistry: Sendable {
         let late = schedule.map { now > $0.dueAt.adding(Schedule.lateAfter) } ?? false
         var outputs: [Output] = []
         outputs.reserveCapacity(run.outputs.count)
+        let version = flow.version.isEmpty ? nil : flow.version
         for draft in run.outputs {
-            outputs.append(
-                session.nextOutput(
-                    draft.type, text: draft.text, data: draft.data, rich: draft.rich, inputId: input.id, source: input.source, at: now,
-                    scheduledId: schedule?.id, late: late))
+            var output = session.nextOutput(
+                draft.type, text: draft.text, data: draft.data, rich: draft.rich, inputId: input.id, source: input.source, at: now,
+                scheduledId: schedule?.id, late: late)
+            output.flowVersion = version
+            outputs.append(output)
         }
+        session.flowVersion = version
         session.context = run.context
         session.waiting = run.waiting
         // The run ended at a call: its output (the last) is the one whose answer resumes it.
@@ -125,10 +151,11 @@ public final class SessionRegistry: Sendable {
     /// session's turn, once per `Idempotency-Key`: `decide` gets the session (`nil` when there is
     /// none or it expired), the time and the endpoint.
     func accept(
-        _ key: SessionKey, _ idempotency: IdempotencyRequest?,
+        _ key: SessionKey, _ idempotency: IdempotencyRequest?, endpoint given: Endpoint? = nil,
         _ decide: @escaping @Sendable (Session?, Timestamp, Endpoint) throws(HeraldError) -> Change
     ) async throws(HeraldError) -> Accepted {
-        let endpoint = try endpoint(key.urlToken)
+        let endpoint: Endpoint
+        if let given { endpoint = given } else { endpoint = try self.endpoint(key.urlToken) }
         return try await idempotent(key.urlToken, idempotency) { () async throws(HeraldError) -> Receipt in
             try await self.change(key, endpoint: endpoint, idempotency: idempotency) { existing, now throws(HeraldError) -> Change in
                 try decide(existing, now, endpoint)

@@ -17,10 +17,18 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// A notify or inject for later (`sendAt`, `delay`).
     public static let schedule = AuditAction(rawValue: "schedule")
     public static let cancelSchedule = AuditAction(rawValue: "cancelSchedule")
+    /// The config file reloaded (SPEC §14).
+    public static let reload = AuditAction(rawValue: "reload")
+    /// An endpoint made or changed, or deleted, through the admin API.
+    public static let putEndpoint = AuditAction(rawValue: "putEndpoint")
+    public static let deleteEndpoint = AuditAction(rawValue: "deleteEndpoint")
+    /// A flow stored under a name through the admin API.
+    public static let storeFlow = AuditAction(rawValue: "storeFlow")
 
     /// Every action, as the OpenAPI document lists them.
     public static let all: [AuditAction] = [
         .inject, .notify, .handover, .reply, .handback, .retry, .resume, .deleteSession, .erase, .broadcast, .schedule, .cancelSchedule,
+        .reload, .putEndpoint, .deleteEndpoint, .storeFlow,
     ]
 }
 

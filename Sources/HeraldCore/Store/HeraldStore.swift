@@ -65,6 +65,25 @@ public protocol HeraldStore: Sendable {
     /// (for the handover's idle timeout).
     func idleHandovers(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey]
 
+    // MARK: Configuration made at runtime (SPEC §14)
+
+    /// Stores flow versions; a version already stored stays as it is. Versions are never
+    /// deleted: a session may run on an old one for as long as it lasts.
+    func saveFlows(_ flows: [StoredFlow]) async throws
+    /// A stored flow version, or `nil`.
+    func storedFlow(version: String) async throws -> StoredFlow?
+    /// Makes `name` stand for `version` (stored already); returns the name with its revision.
+    func nameFlow(_ name: FlowName) async throws -> FlowName
+    /// Every flow name, by name.
+    func flowNames() async throws -> [FlowName]
+    /// Every endpoint made through the admin API, deleted ones included, by `urlToken`.
+    func endpointDefinitions() async throws -> [EndpointDefinition]
+    /// Records a new, changed or deleted endpoint definition; returns it with its revision.
+    func saveEndpoint(_ definition: EndpointDefinition) async throws -> EndpointDefinition
+    /// The highest revision of endpoint definitions and flow names (0 when there are none): when
+    /// it moves, another instance changed them.
+    func configurationRevision() async throws -> Int64
+
     /// Deletes what is no longer needed: idempotency records older than `idempotencyCutoff`, and
     /// delivered or dead outputs (with their attempts) and inputs older than `historyCutoff`.
     /// Undelivered outputs are never pruned.
@@ -329,6 +348,8 @@ public struct SessionSummary: Sendable, Hashable {
     public var outputs: Int64
     /// Set while an operator has the session.
     public var handover: Handover?
+    /// The flow version the session runs on (SPEC §14).
+    public var flowVersion: String?
 
     public init(key: SessionKey, userId: String, createdAt: Timestamp, updatedAt: Timestamp, waitingAt: String?, outputs: Int64) {
         self.key = key
@@ -346,6 +367,7 @@ extension SessionSummary {
             key: session.key, userId: session.userId, createdAt: session.createdAt, updatedAt: session.updatedAt,
             waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1)
         self.handover = session.handover
+        self.flowVersion = session.flowVersion
     }
 }
 

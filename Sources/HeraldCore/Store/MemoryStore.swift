@@ -36,6 +36,11 @@ public final class MemoryStore: HeraldStore {
         var outputsByChannelMessage: [String: String] = [:]
         /// Receipts that came before the send's answer recorded their message id.
         var earlyReceipts: [String: OutputReceipt] = [:]
+        /// Configuration made at runtime: flow versions, flow names, endpoint definitions.
+        var flows: [String: StoredFlow] = [:]
+        var flowNames: [String: FlowName] = [:]
+        var endpointDefinitions: [String: EndpointDefinition] = [:]
+        var revision: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -76,6 +81,48 @@ public final class MemoryStore: HeraldStore {
 
     fileprivate static func slot(_ urlToken: String, _ messageId: String) -> String {
         urlToken + "\u{0}" + messageId
+    }
+
+    public func saveFlows(_ flows: [StoredFlow]) async throws {
+        state.withLock { state in
+            for flow in flows where state.flows[flow.version] == nil { state.flows[flow.version] = flow }
+        }
+    }
+
+    public func storedFlow(version: String) async throws -> StoredFlow? {
+        state.withLock { $0.flows[version] }
+    }
+
+    public func nameFlow(_ name: FlowName) async throws -> FlowName {
+        state.withLock { state in
+            state.revision += 1
+            var named = name
+            named.revision = state.revision
+            state.flowNames[name.name] = named
+            return named
+        }
+    }
+
+    public func flowNames() async throws -> [FlowName] {
+        state.withLock { $0.flowNames.values.sorted { $0.name < $1.name } }
+    }
+
+    public func endpointDefinitions() async throws -> [EndpointDefinition] {
+        state.withLock { $0.endpointDefinitions.values.sorted { $0.urlToken < $1.urlToken } }
+    }
+
+    public func saveEndpoint(_ definition: EndpointDefinition) async throws -> EndpointDefinition {
+        state.withLock { state in
+            state.revision += 1
+            var saved = definition
+            saved.revision = state.revision
+            state.endpointDefinitions[definition.urlToken] = saved
+            return saved
+        }
+    }
+
+    public func configurationRevision() async throws -> Int64 {
+        state.withLock { $0.revision }
     }
 
     public func auditEntries(before: Int64?, limit: Int) async throws -> [AuditEntry] {

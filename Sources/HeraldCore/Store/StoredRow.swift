@@ -65,6 +65,7 @@ extension Session {
         if let name = try row.optionalString("operator") {
             handover = Handover(operatorName: name, since: try row.timestamp("operator_since"), lastActivity: try row.timestamp("operator_active_at"))
         }
+        flowVersion = try row.optionalString("flow_version")
     }
 }
 
@@ -88,6 +89,7 @@ extension Output {
             source: try row.optionalString("source").flatMap(InputSource.init), timestamp: try row.timestamp("created_at"),
             scheduledId: try row.optionalString("scheduled_id"), late: try row.bool("late"))
         operatorName = try row.optionalString("operator")
+        flowVersion = try row.optionalString("flow_version")
     }
 
     /// The rich content as stored beside the `attachments` column (which keeps them, as before

@@ -5,6 +5,38 @@ import HeraldWebhook
 /// How the admin API shows Herald's things as JSON. Secrets never appear: a set password,
 /// API key or signing secret is shown as `"***"`.
 enum AdminJSON {
+    /// An endpoint as served: its settings (secrets as `"***"`), where it is defined
+    /// (`origin`), and its flow's version.
+    static func endpoint(_ served: LiveEndpoint, paused: Bool, backlog: Int) -> JSON {
+        guard case .object(var object) = endpoint(served.endpoint, channel: served.channel as? HeraldChannels.Channel, paused: paused, backlog: backlog)
+        else { return .null }
+        var flow = object["flow"]?.objectValue ?? [:]
+        flow["version"] = .string(served.endpoint.flow.version)
+        switch served.origin {
+        case .file(let path):
+            object["origin"] = ["type": "file", "file": .string(path)]
+        case .api:
+            var origin: JSONObject = ["type": "api"]
+            if let definition = served.definition {
+                origin["updatedAt"] = .string(definition.updatedAt.iso8601)
+                origin["updatedBy"] = .string(definition.updatedBy)
+                if case .name(let name) = definition.flow { flow["storedName"] = .string(name) }
+                flow["file"] = nil
+            }
+            object["origin"] = .object(origin)
+        }
+        object["flow"] = .object(flow)
+        object["handover"] = handover(served.endpoint.handover)
+        return .object(object)
+    }
+
+    static func handover(_ handover: HandoverSettings) -> JSON {
+        [
+            "webhook": handover.webhook.map(webhook) ?? .null,
+            "idleTimeout": handover.idleTimeout.map { .string(duration($0)) } ?? .null,
+        ]
+    }
+
     static func endpoint(_ endpoint: Endpoint, channel: HeraldChannels.Channel?, paused: Bool, backlog: Int) -> JSON {
         var object: JSONObject = [
             "urlToken": .string(endpoint.urlToken),
@@ -60,6 +92,7 @@ enum AdminJSON {
             "createdAt": .string(summary.createdAt.iso8601),
             "updatedAt": .string(summary.updatedAt.iso8601),
             "waitingAt": summary.waitingAt.map(JSON.string) ?? .null,
+            "flowVersion": summary.flowVersion.map(JSON.string) ?? .null,
             "outputs": .number(Double(summary.outputs)),
             "mode": summary.handover == nil ? "flow" : "operator",
             "operator": summary.handover.map { .string($0.operatorName) } ?? .null,
@@ -100,6 +133,8 @@ enum AdminJSON {
             "state": "active",
             "context": .object(session.context),
             "waitingAt": session.waiting.map { .string($0.nodeId) } ?? .null,
+            // SPEC §14: the flow version the session runs on (its last run's).
+            "flowVersion": session.flowVersion.map(JSON.string) ?? .null,
             "nextSeq": .number(Double(session.nextSeq)),
             "createdAt": .string(session.createdAt.iso8601),
             "updatedAt": .string(session.updatedAt.iso8601),
@@ -187,6 +222,7 @@ enum AdminJSON {
             object["late"] = .bool(output.late)
         }
         if let name = output.operatorName { object["operator"] = .string(name) }
+        if let version = output.flowVersion { object["flowVersion"] = .string(version) }
         if let attempts { object["attemptLog"] = .array(attempts.map(attempt)) }
         return .object(object)
     }

@@ -6,10 +6,10 @@ import Hummingbird
 /// constant time. Missing or wrong: 401, before anything else about the request is looked at.
 /// Which scope a route needs is checked by its handler (``AdminScopes``): 403.
 struct AdminKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: [AdminKey]
+    let keys: AdminKeys
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        _ = try AdminScopes.key(of: request, keys)
+        _ = try AdminScopes.key(of: request, keys.current)
         return try await next(request, context)
     }
 }

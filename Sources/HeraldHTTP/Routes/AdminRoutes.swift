@@ -12,7 +12,7 @@ struct AdminRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
-        let keys = herald.configuration.adminKeys
+        let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
         routes.get("endpoints", use: AdminScopes.scoped(.read, keys, listEndpoints))
         routes.get("endpoints/:urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
@@ -29,22 +29,22 @@ struct AdminRoutes<Context: RequestContext> {
 
     // MARK: Endpoints
 
+    /// Every endpoint served: the config file's in its order, then those made through the
+    /// admin API by `urlToken`.
     @Sendable func listEndpoints(request: Request, context: Context) async throws -> Response {
         let backlog = herald.outbox.backlog()
-        let endpoints = herald.configuration.endpoints.map {
-            AdminJSON.endpoint(
-                $0, channel: herald.channels[$0.urlToken], paused: herald.outbox.isPaused($0.urlToken), backlog: backlog[$0.urlToken] ?? 0)
+        let snapshot = herald.live.snapshot
+        let endpoints = snapshot.configuration.endpoints.compactMap { snapshot.endpoint($0.urlToken) }.map {
+            AdminJSON.endpoint($0, paused: herald.outbox.isPaused($0.endpoint.urlToken), backlog: backlog[$0.endpoint.urlToken] ?? 0)
         }
         return .json(.ok, ["endpoints": .array(endpoints)])
     }
 
     @Sendable func showEndpoint(request: Request, context: Context) async throws -> Response {
-        let endpoint = try self.endpoint(context)
-        let backlog = herald.outbox.backlog()[endpoint.urlToken] ?? 0
-        return .json(
-            .ok,
-            AdminJSON.endpoint(
-                endpoint, channel: herald.channels[endpoint.urlToken], paused: herald.outbox.isPaused(endpoint.urlToken), backlog: backlog))
+        let urlToken = try context.parameters.require("urlToken")
+        guard let served = herald.live.snapshot.endpoint(urlToken) else { throw HeraldError.unknownEndpoint(urlToken) }
+        let backlog = herald.outbox.backlog()[urlToken] ?? 0
+        return .json(.ok, AdminJSON.endpoint(served, paused: herald.outbox.isPaused(urlToken), backlog: backlog))
     }
 
     @Sendable func resumeEndpoint(request: Request, context: Context, key: AdminKey) async throws -> Response {

@@ -31,23 +31,35 @@ enum AdminScopes {
 
     /// A handler that runs only for keys with `scope`, and gets the key (for the audit log).
     static func scoped<Context: RequestContext>(
-        _ scope: AdminScope, _ keys: [AdminKey], _ handler: @escaping @Sendable (Request, Context, AdminKey) async throws -> Response
+        _ scope: AdminScope, _ keys: AdminKeys, _ handler: @escaping @Sendable (Request, Context, AdminKey) async throws -> Response
     ) -> @Sendable (Request, Context) async throws -> Response {
         { request, context in
-            let key = try require(scope, request, keys)
+            let key = try require(scope, request, keys.current)
             return try await handler(request, context, key)
         }
     }
 
     /// The same, for handlers that do not need the key (reading routes).
     static func scoped<Context: RequestContext>(
-        _ scope: AdminScope, _ keys: [AdminKey], _ handler: @escaping @Sendable (Request, Context) async throws -> Response
+        _ scope: AdminScope, _ keys: AdminKeys, _ handler: @escaping @Sendable (Request, Context) async throws -> Response
     ) -> @Sendable (Request, Context) async throws -> Response {
         { request, context in
-            _ = try require(scope, request, keys)
+            _ = try require(scope, request, keys.current)
             return try await handler(request, context)
         }
     }
+}
+
+/// `admin.keys` as configured now: a reload may add, remove or change keys, and the next
+/// request is checked against the new ones.
+struct AdminKeys: Sendable {
+    let live: LiveConfiguration
+
+    var current: [AdminKey] { live.snapshot.configuration.adminKeys }
+}
+
+extension Herald {
+    var adminKeys: AdminKeys { AdminKeys(live: live) }
 }
 
 extension Herald {

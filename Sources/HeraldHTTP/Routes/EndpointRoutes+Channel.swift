@@ -13,11 +13,13 @@ extension EndpointRoutes {
     /// each runs like a user message, and the channel's answer goes back once they are recorded.
     /// A message with the channel's id for it is processed once, however often the channel
     /// sends it (the id is its idempotency key).
-    func receive(_ request: Request, _ endpoint: Endpoint, _ channel: HeraldChannels.Channel) async throws -> Response {
+    func receive(
+        _ request: Request, _ snapshot: ConfigurationSnapshot, _ endpoint: Endpoint, _ channel: HeraldChannels.Channel
+    ) async throws -> Response {
         try Self.checkWebhookKey(request, endpoint)
-        let bytes = try await request.bodyBytes(limit: herald.configuration.maxBodySize)
+        let bytes = try await request.bodyBytes(limit: snapshot.configuration.maxBodySize)
         let query = request.uri.query ?? ""
-        let base = herald.configuration.publicUrl ?? "http://" + (request.head.authority ?? "localhost")
+        let base = snapshot.configuration.publicUrl ?? "http://" + (request.head.authority ?? "localhost")
         let channelRequest = ChannelRequest(
             method: request.method.rawValue, url: base + request.uri.path + (query.isEmpty ? "" : "?" + query), query: query,
             headers: request.headers.map { ($0.name.rawName, $0.value) }, body: Array(buffer: bytes))
@@ -35,7 +37,7 @@ extension EndpointRoutes {
                 source: .user, createSession: true)
             inboundMessage.sharedSession = true
             let idempotency = message.id.map { IdempotencyRequest(key: "channel:" + $0, answer: .channelInput) }
-            _ = try await herald.registry.receive(inboundMessage, idempotency: idempotency)
+            _ = try await herald.registry.receive(inboundMessage, idempotency: idempotency, endpoint: endpoint)
         }
         // Receipts (SPEC §12): recorded before the answer, so a channel that gets an error
         // sends them again; order and repeats cannot move an output back.

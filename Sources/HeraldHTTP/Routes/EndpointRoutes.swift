@@ -24,34 +24,40 @@ struct EndpointRoutes<Context: RequestContext> {
         return routes
     }
 
-    /// The endpoint the path names (404 when there is none).
-    private func endpoint(_ context: Context) throws -> (urlToken: String, endpoint: Endpoint) {
+    /// The configuration now and the endpoint the path names in it (404 when there is none).
+    /// The request keeps this one snapshot to its end, whatever a reload does meanwhile.
+    private func endpoint(_ context: Context) throws -> (snapshot: ConfigurationSnapshot, served: LiveEndpoint) {
         let urlToken = try context.parameters.require("urlToken")
-        return (urlToken, try herald.registry.endpoint(urlToken))
+        let snapshot = herald.live.snapshot
+        guard let served = snapshot.endpoint(urlToken) else { throw HeraldError.unknownEndpoint(urlToken) }
+        return (snapshot, served)
     }
 
     /// `GET /{urlToken}`: only channels answer it (verification handshakes such as WhatsApp's
     /// `hub.challenge`).
     @Sendable func handshake(request: Request, context: Context) async throws -> Response {
-        let (urlToken, endpoint) = try endpoint(context)
-        guard let channel = herald.channels[urlToken] else {
+        let (snapshot, served) = try endpoint(context)
+        guard let channel = served.channel as? HeraldChannels.Channel else {
             throw APIError(
-                .methodNotAllowed, "GET: endpoint '\(urlToken)' takes POST only (GET is for channel handshakes)", headers: [.allow: "POST"])
+                .methodNotAllowed, "GET: endpoint '\(served.endpoint.urlToken)' takes POST only (GET is for channel handshakes)",
+                headers: [.allow: "POST"])
         }
-        return try await receive(request, endpoint, channel)
+        return try await receive(request, snapshot, served.endpoint, channel)
     }
 
     @Sendable func receive(request: Request, context: Context) async throws -> Response {
-        let (urlToken, endpoint) = try endpoint(context)
-        if let channel = herald.channels[urlToken] { return try await receive(request, endpoint, channel) }
+        let (snapshot, served) = try endpoint(context)
+        let endpoint = served.endpoint
+        let urlToken = endpoint.urlToken
+        if let channel = served.channel as? HeraldChannels.Channel { return try await receive(request, snapshot, endpoint, channel) }
         try Self.checkWebhookKey(request, endpoint)
-        let bytes = try await request.messageBytes(limit: herald.configuration.maxBodySize)
+        let bytes = try await request.messageBytes(limit: snapshot.configuration.maxBodySize)
         let body = try MessageBody.parse(bytes, rules: .init())
         let message = InboundMessage(
             urlToken: urlToken, sessionId: body.sessionId, userId: body.userId!, text: body.text, data: body.data, source: .user,
             createSession: true)
         return try await Self.accept(request, route: "message", herald: herald) { idempotency throws(HeraldError) in
-            try await herald.registry.receive(message, idempotency: idempotency)
+            try await herald.registry.receive(message, idempotency: idempotency, endpoint: endpoint)
         }
     }
 

@@ -8,7 +8,7 @@ struct InjectNotifyRoutes<Context: RequestContext> {
     let herald: Herald
 
     var endpoints: RouteCollection<Context> {
-        let keys = herald.configuration.adminKeys
+        let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
         routes.post("inject/:urlToken", use: AdminScopes.scoped(.operate, keys, inject))
         routes.post("notify/:urlToken", use: AdminScopes.scoped(.operate, keys, notify))

@@ -25,10 +25,10 @@ struct MetricsRoutes<Context: RequestContext> {
 
     var endpoints: RouteCollection<Context> {
         // Every key has `read`, the scope `/metrics` needs.
-        let keys = herald.configuration.adminKeys.map { Array($0.key.value.utf8) }
+        let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
         routes.get("metrics") { request, _ in
-            guard Self.authorized(request, keys: keys) else {
+            guard Self.authorized(request, keys: keys.current.map { Array($0.key.value.utf8) }) else {
                 throw APIError(.unauthorized, "X-API-Key: an admin key is required (or Authorization: Bearer <key>)")
             }
             await refreshGauges()

@@ -10,7 +10,7 @@ struct OperatorRoutes<Context: RequestContext> {
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
-        let keys = herald.configuration.adminKeys
+        let keys = herald.adminKeys
         routes.get("me", use: AdminScopes.scoped(.read, keys, me))
         routes.post("sessions/:urlToken/:sessionId/handover", use: AdminScopes.scoped(.operate, keys, handover))
         routes.post("sessions/:urlToken/:sessionId/reply", use: AdminScopes.scoped(.operate, keys, reply))

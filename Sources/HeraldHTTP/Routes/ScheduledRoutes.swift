@@ -9,7 +9,7 @@ struct ScheduledRoutes<Context: RequestContext> {
 
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
-        let keys = herald.configuration.adminKeys
+        let keys = herald.adminKeys
         routes.get("scheduled", use: AdminScopes.scoped(.read, keys, list))
         routes.delete("scheduled/:id", use: AdminScopes.scoped(.operate, keys, cancel))
         return routes

@@ -128,15 +128,9 @@ struct CurlLoop {
         if request.method == "GET" {
             herald_easy_setopt_long(easy, CURLOPT_HTTPGET, 1)
         } else {
-            // A POST always has a body (maybe empty); PUT, PATCH and DELETE when they carry one.
-            if request.method == "POST" || !request.body.isEmpty {
-                herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
-                request.body.withUnsafeBytes { bytes in
-                    // COPYPOSTFIELDS copies, so the array need not outlive this call.
-                    _ = herald_easy_setopt_pointer(
-                        easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
-                }
-            }
+            // A POST always has a body (maybe empty); PUT, PATCH and DELETE when they carry one,
+            // sent as POST sends it, under the method's name.
+            if request.method == "POST" || !request.body.isEmpty { setBody(easy, request.body) }
             if request.method != "POST" { herald_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, request.method) }
         }
         if let user = request.user, let password = request.password {
@@ -156,6 +150,16 @@ struct CurlLoop {
         let added = curl_multi_add_handle(multi, easy)
         if added != CURLM_OK {
             finish(transfer, .failure(WebhookError(.transport, String(cString: curl_multi_strerror(added)))))
+        }
+    }
+
+    /// The request body, sent as POST sends it.
+    private func setBody(_ easy: UnsafeMutableRawPointer, _ body: [UInt8]) {
+        herald_easy_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        body.withUnsafeBytes { bytes in
+            // COPYPOSTFIELDS copies, so the array need not outlive this call.
+            _ = herald_easy_setopt_pointer(
+                easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
         }
     }
 

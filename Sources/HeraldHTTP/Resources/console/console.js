@@ -391,18 +391,93 @@ async function loadEndpoints(generation) {
     const resume = endpoint.paused && can('admin')
       ? el('button', { type: 'button', className: 'small', 'data-resume': endpoint.urlToken, onclick: () => resumeEndpoint(endpoint.urlToken) }, 'Resume')
       : '';
+    const viaAPI = endpoint.origin && endpoint.origin.type === 'api';
+    const manage = viaAPI && can('admin')
+      ? [el('button', { type: 'button', className: 'small', 'data-edit': endpoint.urlToken, onclick: () => editEndpoint(endpoint) }, 'Edit'), ' ',
+        el('button', { type: 'button', className: 'small', 'data-delete': endpoint.urlToken, onclick: () => deleteEndpoint(endpoint.urlToken) }, 'Delete')]
+      : [];
+    const flowName = endpoint.flow.storedName || endpoint.flow.name;
+    const flowHint = viaAPI ? 'api · version ' + endpoint.flow.version : endpoint.flow.file;
     return el('tr', { 'data-endpoint': endpoint.urlToken },
       el('td', {}, el('a', { href: '#sessions', onclick: () => filterSessions(endpoint.urlToken) }, el('b', {}, endpoint.urlToken))),
-      el('td', {}, endpoint.flow.name, el('div', { className: 'hint' }, endpoint.flow.file)),
+      el('td', {}, flowName, el('div', { className: 'hint' }, flowHint)),
       el('td', { className: 'mono' }, endpoint.webhook.url, el('div', { className: 'hint' }, endpoint.webhook.format + ' · timeout ' + endpoint.webhook.timeout)),
       el('td', { className: 'num' }, String(endpoint.backlog)),
       el('td', { className: 'num' + (failed.length ? ' warn' : '') }, countText(failed)),
       el('td', { className: 'num' + (rate.failing ? ' warn' : ''), title: rate.title }, rate.text),
       el('td', { className: 'num' }, dead.length ? el('a', { href: '#dead', onclick: () => { state.dead.urlToken = endpoint.urlToken; } }, countText(dead)) : '0'),
       el('td', {}, delivery),
-      el('td', {}, resume));
+      el('td', {}, resume, ...manage));
   });
   $('endpoints-rows').replaceChildren(...rows);
+}
+
+// A copy without nulls: the API reads a null as absent only where the config file would.
+function withoutNulls(value) {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    const copy = {};
+    for (const [key, inner] of Object.entries(value)) if (inner !== null) copy[key] = withoutNulls(inner);
+    return copy;
+  }
+  return value;
+}
+
+// Fills the form with an endpoint made through the API, as GET shows it: secrets stay "***"
+// (saving keeps them), the flow by its stored name or its version.
+function editEndpoint(endpoint) {
+  const definition = {
+    flow: endpoint.flow.storedName || { version: endpoint.flow.version },
+    webhook: endpoint.webhook,
+    apiKeys: endpoint.apiKeys,
+    sessionTTL: endpoint.sessionTTL,
+  };
+  if (endpoint.statusWebhook) definition.statusWebhook = endpoint.statusWebhook;
+  if (endpoint.handover && (endpoint.handover.webhook || endpoint.handover.idleTimeout)) definition.handover = endpoint.handover;
+  if (endpoint.channel) {
+    definition.channel = endpoint.channel.file;
+    definition.channelVars = endpoint.channel.vars;
+    for (const key of ['url', 'user', 'password', 'signingSecret', 'format']) delete definition.webhook[key];
+  }
+  $('endpoint-token').value = endpoint.urlToken;
+  $('endpoint-definition').value = JSON.stringify(withoutNulls(definition), null, 2);
+  $('endpoint-definition').focus();
+}
+
+async function saveEndpoint(event) {
+  event.preventDefault();
+  const urlToken = $('endpoint-token').value.trim();
+  let definition;
+  try {
+    definition = readData($('endpoint-definition'));
+    if (!urlToken) throw new Error('urlToken: is required.');
+    if (!definition) throw new Error('Definition: write the endpoint as a JSON object.');
+  } catch (error) {
+    notice(error.message, 'error');
+    return;
+  }
+  $('endpoint-save').disabled = true;
+  try {
+    await api('PUT', '/admin/v1/endpoints/' + encodeURIComponent(urlToken), definition);
+    notice('Endpoint ' + urlToken + ' saved; it serves now.');
+    $('endpoint-definition').value = '';
+    refresh();
+  } catch (error) {
+    notice('Saving ' + urlToken + ' failed: ' + error.message, 'error');
+  } finally {
+    $('endpoint-save').disabled = false;
+  }
+}
+
+async function deleteEndpoint(urlToken) {
+  if (!confirm('Delete endpoint ' + urlToken + '? New messages get 404; its queued outputs still go out.')) return;
+  try {
+    await api('DELETE', '/admin/v1/endpoints/' + encodeURIComponent(urlToken));
+    notice('Endpoint ' + urlToken + ' deleted.');
+    refresh();
+  } catch (error) {
+    notice('Deleting ' + urlToken + ' failed: ' + error.message, 'error');
+  }
 }
 
 // One admin POST behind a button: a notice saying how it went, then a refresh.
@@ -957,6 +1032,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('sign-in-form').addEventListener('submit', signIn);
   $('sign-out').addEventListener('click', () => { signOut(); history.replaceState(null, '', location.pathname); });
   $('broadcast-form').addEventListener('submit', broadcast);
+  $('endpoint-form').addEventListener('submit', saveEndpoint);
   $('sessions-filter').addEventListener('submit', applySessionFilter);
   $('sessions-clear').addEventListener('click', () => {
     filterSessions('');
