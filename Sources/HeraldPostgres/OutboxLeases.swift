@@ -84,9 +84,10 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
                 group.addTask { await self.handBackRounds() }
             }
         }
-        // Delivery has stopped starting attempts (it stops first). Once the results so far are
-        // recorded, hand back every session held, so other instances take them over at their
-        // next scan. (An answer to an attempt still in flight may come later; the next owner
+        // Delivery has stopped starting attempts and waited for those in flight (it stops
+        // first). Once their results are recorded, hand back every session held, so other
+        // instances take them over at their next scan. (An attempt still in flight after
+        // delivery's wait, a webhook slower than that, may be answered later; the next owner
         // may then send that output once more: at least once.)
         do {
             try await writer.flush()

@@ -31,7 +31,9 @@ extension DeliveryService {
             return answer(job, .failed("the call was not made: \(error)"), started: started)
         }
         let span = DeliverySpan.start("herald.call", output, attempt: job.entry.attempts + 1, &request)
+        inFlight.add(1, ordering: .relaxed)
         client.start(request) { result in
+            defer { self.inFlight.subtract(1, ordering: .releasing) }
             span?.end(result)
             // The client stopped: stays pending, made again after a restart.
             if case .failure(let error) = result, error == .shutdown { return }
@@ -85,7 +87,9 @@ extension DeliveryService {
         if let error = answer.error {
             logger.warning("call failed", metadata: ["outputId": "\(output.id)", "urlToken": "\(urlToken)", "error": "\(error)"])
         }
+        inFlight.add(1, ordering: .relaxed)
         Task {
+            defer { inFlight.subtract(1, ordering: .releasing) }
             let status: DeliveryStatus = answer.error == nil ? .delivered : .dead
             do {
                 guard let registry else { throw HeraldError.unavailable("no session registry to take the answer") }

@@ -3,6 +3,7 @@ import HeraldChannels
 import HeraldCore
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Takes jobs from the ``Outbox``, POSTs them with the ``WebhookClient``, and reports each
 /// attempt to the outbox (what next) and to the store (the attempt log).
@@ -20,6 +21,9 @@ public final class DeliveryService: Service, Sendable {
     let client: any WebhookClient
     let logger: Logger
     let metrics: DeliveryMetrics
+    /// Attempts started and not yet recorded (deliveries, and calls until their answer is in
+    /// the session).
+    let inFlight = Atomic<Int>(0)
     private let statusMetrics: OutputStatusMetrics
     /// Where the final answers of endpoints with a `statusWebhook` go, to be recorded and
     /// announced (``SessionRegistry/finishDelivery(_:)``) off the client's thread.
@@ -67,13 +71,27 @@ public final class DeliveryService: Service, Sendable {
                     if jobs.isEmpty { await self.waitForWork(until: nextWake) }
                 }
             }
+            // A graceful stop starts nothing new, and lets the attempts in flight finish and be
+            // recorded while the writer still runs, so that no other instance (or this one,
+            // restarted) sends them again: a rolling restart doubles nothing.
+            await self.drainInFlight(upTo: .seconds(10))
             // Answers still in flight may yet be recorded while the writer runs; the stream
             // ends with the service.
             self.finishedInput.finish()
         }
-        // Attempts still in flight are answered, and recorded, as long as the store writer runs;
-        // those the client stops fail with `.shutdown`: their outputs stay pending in the
-        // store and go out again after a restart (same Webhook-Id).
+        // Attempts still in flight after that are answered, and recorded, as long as the store
+        // writer runs; those the client stops fail with `.shutdown`: their outputs stay pending
+        // in the store and go out again after a restart (same Webhook-Id).
+    }
+
+    /// Waits until no attempt is in flight, or `limit` has passed.
+    private func drainInFlight(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while inFlight.load(ordering: .acquiring) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let left = inFlight.load(ordering: .acquiring)
+        if left > 0 { logger.warning("attempts still in flight at the stop; they go out again after the restart", metadata: ["count": "\(left)"]) }
     }
 
     /// Records and announces the final answers of endpoints with a `statusWebhook`, several
@@ -176,7 +194,9 @@ public final class DeliveryService: Service, Sendable {
         }
 
         let span = DeliverySpan.start("herald.deliver", output, attempt: number, &request)
+        inFlight.add(1, ordering: .relaxed)
         client.start(request) { result in
+            defer { self.inFlight.subtract(1, ordering: .releasing) }
             span?.end(result)
             // The client stopped: stays pending, resumes after restart.
             if case .failure(let error) = result, error == .shutdown { return }

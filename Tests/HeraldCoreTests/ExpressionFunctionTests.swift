@@ -146,6 +146,20 @@ struct ExpressionFunctionTests {
         #expect(try Fixture.evaluate("now() > '2026-01-01'") == true)
     }
 
+    @Test("append adds one element to a list; null is an empty list, any other value a list of one")
+    func append() throws {
+        #expect(try Fixture.evaluate("append([1, 2], 3)") == [1, 2, 3])
+        #expect(try Fixture.evaluate("append(context.missing, 'a')") == ["a"])
+        #expect(try Fixture.evaluate("append('x', [1])") == ["x", [1]])
+    }
+
+    @Test("urlEncode percent-encodes all but letters, digits and -._~, as UTF-8")
+    func urlEncode() throws {
+        #expect(try Fixture.evaluate("urlEncode('A 1/2?x=é')") == "A%201%2F2%3Fx%3D%C3%A9")
+        #expect(try Fixture.evaluate("urlEncode('a-b_c.d~e')") == "a-b_c.d~e")
+        #expect(try Fixture.evaluate("urlEncode(null)") == "")
+    }
+
     @Test("every function of the language is covered above", arguments: FlowFunction.allCases)
     func everyFunctionParses(_ function: FlowFunction) throws {
         let arguments = Array(repeating: "context.name", count: function.arity.lowerBound).joined(separator: ", ")
@@ -156,7 +170,7 @@ struct ExpressionFunctionTests {
             Set(FlowFunction.allCases.map(\.rawValue))
                 == [
                     "lower", "upper", "trim", "contains", "startsWith", "endsWith", "matches", "len", "number", "string", "default", "now", "clip",
-                    "clipBytes", "join", "slice", "parseJson", "if",
+                    "clipBytes", "join", "slice", "parseJson", "if", "append", "urlEncode",
                 ])
     }
 }

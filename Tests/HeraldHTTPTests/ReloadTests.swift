@@ -88,7 +88,7 @@ import Testing
                 }
                 return try await group.reduce(into: [Int]()) { $0 += $1 }
             }
-            #expect(statuses.allSatisfy { (200..<300).contains($0) })
+            #expect(statuses.allSatisfy { (200..<300).contains($0) }, "statuses: \(Dictionary(grouping: statuses, by: { $0 }).mapValues(\.count))")
             #expect(statuses.count == sessions * perSession)
             let delivered = try await herald.receiver.waitForAccepted(sessions * perSession, timeout: .seconds(60))
             try await Task.sleep(for: .milliseconds(300))
