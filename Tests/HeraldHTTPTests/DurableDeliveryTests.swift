@@ -166,16 +166,17 @@ import Testing
         }
     }
 
-    /// SIGTERM while a POST waits for its answer: Herald stops without waiting for it, and the
-    /// output, still pending in the store, goes out again after the restart (same Webhook-Id),
-    /// with only the attempt that got an answer in its log. On both durable stores (the memory
-    /// store keeps nothing across a restart).
+    /// SIGTERM while a POST waits for its answer longer than a stop waits for attempts in
+    /// flight (10 s): Herald stops without its answer, and the output, still pending in the
+    /// store, goes out again after the restart (same Webhook-Id), with only the attempt that got
+    /// an answer in its log. On both durable stores (the memory store keeps nothing across a
+    /// restart). (A quicker answer is waited for and recorded: RollingRestartTests.)
     @Test(arguments: ["sqlite", "postgres"])
     func anAttemptInFlightAtAGracefulStopIsSentAgainAfterTheRestart(_ store: String) async throws {
         let storage = store == "postgres" ? try PostgresTestDatabase.create() : nil
-        // The first attempt of an output is held for 10 s (Herald stops within milliseconds;
-        // the receiver's own stop waits for it); later ones are answered at once.
-        let receiver = TestReceiver { _, before in before == 0 ? .init(status: 200, delay: .seconds(10)) : .init(status: 200) }
+        // The first attempt of an output is held for 13 s (Herald's stop waits 10 s for it; the
+        // receiver's own stop waits for it); later ones are answered at once.
+        let receiver = TestReceiver { _, before in before == 0 ? .init(status: 200, delay: .seconds(13)) : .init(status: 200) }
         try await TestServices.run([receiver.application(logger: TestServices.logger)]) {
             try await receiver.waitUntilListening()
             let setup = try Setup(endpoints: [("demo", receiver.url, "timeout: 30s")], storage: storage)

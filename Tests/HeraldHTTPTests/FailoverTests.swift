@@ -59,7 +59,11 @@ import Testing
 /// stopped (SIGTERM) and started again in turn. A client that finds an instance gone sends the
 /// message to the next one, with the same Idempotency-Key, as a load balancer would: every
 /// message is accepted, every output delivered once and in order, and no request waits 2 s.
-@Suite(.serialized) struct RollingRestartTests {
+///
+/// The 2 s bound is about Herald, not about a machine running sixteen other test processes on
+/// two cores: `make test` runs this suite on its own after the others (`HERALD_TEST_SOLO=1`).
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["HERALD_TEST_SOLO"] == "1", "runs alone: make test runs it after the others"))
+struct RollingRestartTests {
     struct Sent: Sendable {
         var session: String
         var text: String
