@@ -45,22 +45,19 @@ extension PostgresStore {
     }
 
     public func flowNames() async throws -> [FlowName] {
-        try await bounded { [self] in
-            var names: [FlowName] = []
-            for try await row in try await client.query("SELECT * FROM flow_names ORDER BY name", logger: logger) {
-                names.append(try FlowName(stored: Reader(row)))
-            }
-            return names
-        }
+        try await all("SELECT * FROM flow_names ORDER BY name") { try FlowName(stored: $0) }
     }
 
     public func endpointDefinitions() async throws -> [EndpointDefinition] {
+        try await all("SELECT * FROM endpoints ORDER BY url_token") { try EndpointDefinition(stored: $0) }
+    }
+
+    /// Every row `query` answers, each made into a value by `read`.
+    private func all<Value: Sendable>(_ query: PostgresQuery, _ read: @escaping @Sendable (Reader) throws -> Value) async throws -> [Value] {
         try await bounded { [self] in
-            var definitions: [EndpointDefinition] = []
-            for try await row in try await client.query("SELECT * FROM endpoints ORDER BY url_token", logger: logger) {
-                definitions.append(try EndpointDefinition(stored: Reader(row)))
-            }
-            return definitions
+            var values: [Value] = []
+            for try await row in try await client.query(query, logger: logger) { values.append(try read(Reader(row))) }
+            return values
         }
     }
 

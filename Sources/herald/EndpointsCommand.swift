@@ -2,6 +2,19 @@ import ArgumentParser
 import Foundation
 import HeraldCore
 
+/// `<token>`: the endpoint a command acts on (its urlToken), and the admin API it goes through.
+struct EndpointOptions: ParsableArguments, CustomStringConvertible {
+    @OptionGroup var admin: AdminOptions
+
+    @Argument(help: "The endpoint's urlToken.")
+    var token: String
+
+    /// `/admin/v1/endpoints/{urlToken}`, percent-encoded.
+    var path: String { "/admin/v1/endpoints/\(escaped(token))" }
+
+    var description: String { token }
+}
+
 /// `herald endpoints`: list, show, make, change and delete endpoints through the admin API
 /// (SPEC §14), and resume one paused by a 410.
 struct EndpointsCommand: AsyncParsableCommand {
@@ -24,22 +37,17 @@ struct EndpointsCommand: AsyncParsableCommand {
         @OptionGroup var admin: AdminOptions
 
         func run() async throws {
-            try await admin.call("GET", "/admin/v1/endpoints") { json in
-                for endpoint in json["endpoints"]?.arrayValue ?? [] { printLine(EndpointsCommand.line(endpoint)) }
-            }
+            try await admin.list("/admin/v1/endpoints", "endpoints", row: EndpointsCommand.line)
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one endpoint (secrets shown as ***).")
 
-        @OptionGroup var admin: AdminOptions
-
-        @Argument(help: "The endpoint's urlToken.")
-        var token: String
+        @OptionGroup var endpoint: EndpointOptions
 
         func run() async throws {
-            try await admin.call("GET", "/admin/v1/endpoints/\(escaped(token))") { json in printLine(json.prettyPrinted()) }
+            try await endpoint.admin.call("GET", endpoint.path) { json in printLine(json.prettyPrinted()) }
         }
     }
 
@@ -53,10 +61,7 @@ struct EndpointsCommand: AsyncParsableCommand {
                 as "***" keeps the stored one. Config-file endpoints are read-only here.
                 """)
 
-        @OptionGroup var admin: AdminOptions
-
-        @Argument(help: "The endpoint's urlToken.")
-        var token: String
+        @OptionGroup var endpoint: EndpointOptions
 
         @Option(name: .shortAndLong, help: "The endpoint's fields, YAML or JSON.")
         var file: String
@@ -82,8 +87,8 @@ struct EndpointsCommand: AsyncParsableCommand {
                 printError("herald: \(error)")
                 throw ExitCode(1)
             }
-            try await admin.call("PUT", "/admin/v1/endpoints/\(escaped(token))", body: .object(body)) { json in
-                printLine("put \(token): " + EndpointsCommand.line(json))
+            try await endpoint.admin.call("PUT", endpoint.path, body: .object(body)) { json in
+                printLine("put \(endpoint): " + EndpointsCommand.line(json))
             }
         }
     }
@@ -92,34 +97,20 @@ struct EndpointsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete an endpoint made through the API: new messages get 404, queued outputs are still delivered.")
 
-        @OptionGroup var admin: AdminOptions
-
-        @Argument(help: "The endpoint's urlToken.")
-        var token: String
+        @OptionGroup var endpoint: EndpointOptions
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                _ = try await client.call("DELETE", "/admin/v1/endpoints/\(escaped(token))")
-                printLine(admin.json ? #"{"deleted": true}"# : "deleted \(token)")
-            }
+            try await endpoint.admin.act("DELETE", endpoint.path, done: "deleted \(endpoint)", json: #"{"deleted": true}"#)
         }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Resume delivery to an endpoint paused by a 410 Gone.")
 
-        @OptionGroup var admin: AdminOptions
-
-        @Argument(help: "The endpoint's urlToken.")
-        var token: String
+        @OptionGroup var endpoint: EndpointOptions
 
         func run() async throws {
-            let client = try admin.client()
-            try await runAdmin {
-                _ = try await client.call("POST", "/admin/v1/endpoints/\(escaped(token))/resume")
-                printLine("resumed \(token)")
-            }
+            try await endpoint.admin.act("POST", endpoint.path + "/resume", done: "resumed \(endpoint)")
         }
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import HeraldCore
 import HeraldTestSupport
 import Testing
+
+@testable import HeraldCore
 
 /// What the stores keep for change without a restart (SPEC §14), on memory, SQLite and
 /// PostgreSQL alike: flow versions, the version a session runs on and an output came from,

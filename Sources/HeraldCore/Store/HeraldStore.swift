@@ -350,24 +350,13 @@ public struct SessionSummary: Sendable, Hashable {
     public var handover: Handover?
     /// The flow version the session runs on (SPEC §14).
     public var flowVersion: String?
-
-    public init(key: SessionKey, userId: String, createdAt: Timestamp, updatedAt: Timestamp, waitingAt: String?, outputs: Int64) {
-        self.key = key
-        self.userId = userId
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.waitingAt = waitingAt
-        self.outputs = outputs
-    }
 }
 
 extension SessionSummary {
     public init(_ session: Session) {
         self.init(
             key: session.key, userId: session.userId, createdAt: session.createdAt, updatedAt: session.updatedAt,
-            waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1)
-        self.handover = session.handover
-        self.flowVersion = session.flowVersion
+            waitingAt: session.waiting?.nodeId, outputs: session.nextSeq - 1, handover: session.handover, flowVersion: session.flowVersion)
     }
 }
 

@@ -94,13 +94,7 @@ public final class MemoryStore: HeraldStore {
     }
 
     public func nameFlow(_ name: FlowName) async throws -> FlowName {
-        state.withLock { state in
-            state.revision += 1
-            var named = name
-            named.revision = state.revision
-            state.flowNames[name.name] = named
-            return named
-        }
+        save(name, in: \.flowNames, key: name.name, revision: \.revision)
     }
 
     public func flowNames() async throws -> [FlowName] {
@@ -112,11 +106,19 @@ public final class MemoryStore: HeraldStore {
     }
 
     public func saveEndpoint(_ definition: EndpointDefinition) async throws -> EndpointDefinition {
+        save(definition, in: \.endpointDefinitions, key: definition.urlToken, revision: \.revision)
+    }
+
+    /// Keeps `value` under `key` in `table`, numbered with the next configuration revision (one
+    /// counter over flow names and endpoints, as in the other stores).
+    private func save<Value: Sendable>(
+        _ value: Value, in table: WritableKeyPath<State, [String: Value]>, key: String, revision: WritableKeyPath<Value, Int64>
+    ) -> Value {
         state.withLock { state in
             state.revision += 1
-            var saved = definition
-            saved.revision = state.revision
-            state.endpointDefinitions[definition.urlToken] = saved
+            var saved = value
+            saved[keyPath: revision] = state.revision
+            state[keyPath: table][key] = saved
             return saved
         }
     }

@@ -6,16 +6,9 @@
 public struct FlowName: Sendable, Hashable {
     public var name: String
     public var version: String
-    public var updatedAt: Timestamp
+    public var updatedAt: Timestamp = .now()
     /// Assigned by the store (``HeraldStore/configurationRevision()``).
-    public var revision: Int64
-
-    public init(name: String, version: String, updatedAt: Timestamp = .now(), revision: Int64 = 0) {
-        self.name = name
-        self.version = version
-        self.updatedAt = updatedAt
-        self.revision = revision
-    }
+    public var revision: Int64 = 0
 }
 
 /// The flow of an endpoint made through the admin API.
@@ -40,26 +33,13 @@ public struct EndpointDefinition: Sendable, Hashable {
     /// secrets included: kept to serve the endpoint, never shown.
     public var settings: JSON
     public var flow: FlowReference
-    public var updatedAt: Timestamp
+    public var updatedAt: Timestamp = .now()
     /// The admin key's name that made the last change.
     public var updatedBy: String
     /// Assigned by the store when saved; increases with every change of any definition.
-    public var revision: Int64
+    public var revision: Int64 = 0
     /// Deleted: no new messages, but kept while its outputs may be queued.
-    public var deleted: Bool
-
-    public init(
-        urlToken: String, settings: JSON, flow: FlowReference, updatedAt: Timestamp = .now(), updatedBy: String, revision: Int64 = 0,
-        deleted: Bool = false
-    ) {
-        self.urlToken = urlToken
-        self.settings = settings
-        self.flow = flow
-        self.updatedAt = updatedAt
-        self.updatedBy = updatedBy
-        self.revision = revision
-        self.deleted = deleted
-    }
+    public var deleted = false
 }
 
 extension StoredFlow {

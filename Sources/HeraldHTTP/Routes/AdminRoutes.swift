@@ -14,16 +14,19 @@ struct AdminRoutes<Context: RequestContext> {
     var endpoints: RouteCollection<Context> {
         let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
-        routes.get("endpoints", use: AdminScopes.scoped(.read, keys, listEndpoints))
-        routes.get("endpoints/:urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
-        routes.post("endpoints/:urlToken/resume", use: AdminScopes.scoped(.admin, keys, resumeEndpoint))
-        routes.get("sessions", use: AdminScopes.scoped(.read, keys, listSessions))
-        routes.get("sessions/:urlToken/:sessionId", use: AdminScopes.scoped(.read, keys, showSession))
-        routes.delete("sessions/:urlToken/:sessionId", use: AdminScopes.scoped(.admin, keys, deleteSession))
+        routes.group("endpoints")
+            .get(use: AdminScopes.scoped(.read, keys, listEndpoints))
+            .get(":urlToken", use: AdminScopes.scoped(.read, keys, showEndpoint))
+            .post(":urlToken/resume", use: AdminScopes.scoped(.admin, keys, resumeEndpoint))
+        routes.group("sessions")
+            .get(use: AdminScopes.scoped(.read, keys, listSessions))
+            .get(":urlToken/:sessionId", use: AdminScopes.scoped(.read, keys, showSession))
+            .delete(":urlToken/:sessionId", use: AdminScopes.scoped(.admin, keys, deleteSession))
         routes.post("notify", use: AdminScopes.scoped(.admin, keys, broadcast))
-        routes.get("deliveries", use: AdminScopes.scoped(.read, keys, listDeliveries))
-        routes.get("deliveries/:outputId", use: AdminScopes.scoped(.read, keys, showDelivery))
-        routes.post("deliveries/:outputId/retry", use: AdminScopes.scoped(.admin, keys, retryDelivery))
+        routes.group("deliveries")
+            .get(use: AdminScopes.scoped(.read, keys, listDeliveries))
+            .get(":outputId", use: AdminScopes.scoped(.read, keys, showDelivery))
+            .post(":outputId/retry", use: AdminScopes.scoped(.admin, keys, retryDelivery))
         return routes
     }
 
@@ -58,18 +61,12 @@ struct AdminRoutes<Context: RequestContext> {
 
     @Sendable func listSessions(request: Request, context: Context) async throws -> Response {
         let query = request.uri.queryParameters
-        let urlToken = query.get("urlToken")
-        if let urlToken, herald.configuration.endpoint(urlToken) == nil {
-            throw APIError(.notFound, "urlToken: no endpoint '\(urlToken)'")
-        }
+        let urlToken = try endpointFilter(request)
         let limit = try Self.limit(query.get("limit"))
         let after = try query.get("cursor").map(Self.decodeCursor)
         let userId = query.get("userId")
-        let page: [SessionSummary]
-        do {
-            page = try await herald.store.sessions(SessionQuery(urlToken: urlToken, userId: userId, limit: limit, after: after))
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
+        let page = try await Self.fromStore {
+            try await herald.store.sessions(SessionQuery(urlToken: urlToken, userId: userId, limit: limit, after: after))
         }
         var body: JSONObject = ["sessions": .array(page.map(AdminJSON.sessionSummary))]
         body["nextCursor"] = page.count == limit ? page.last.map { .string(Self.encodeCursor($0.key)) } ?? .null : .null
@@ -80,12 +77,7 @@ struct AdminRoutes<Context: RequestContext> {
         let key = try sessionKey(context)
         let limit = try Self.limit(request.uri.queryParameters.get("limit"), default: 100)
         guard let session = try await herald.registry.session(key) else { throw HeraldError.unknownSession(key) }
-        let transcript: [TranscriptEntry]
-        do {
-            transcript = try await herald.store.transcript(key, limit: limit)
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
-        }
+        let transcript = try await Self.fromStore { try await herald.store.transcript(key, limit: limit) }
         return .json(.ok, AdminJSON.session(session, transcript: transcript))
     }
 
@@ -121,25 +113,17 @@ struct AdminRoutes<Context: RequestContext> {
             status = parsed
         }
         let limit = try Self.limit(query.get("limit"), default: 100)
-        let records: [DeliveryRecord]
-        do {
-            records = try await herald.store.deliveries(
+        let records = try await Self.fromStore {
+            try await herald.store.deliveries(
                 DeliveryQuery(status: status, urlToken: query.get("urlToken"), sessionId: query.get("sessionId"), limit: limit))
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
         }
         return .json(.ok, ["deliveries": .array(records.map { AdminJSON.delivery($0) })])
     }
 
     @Sendable func showDelivery(request: Request, context: Context) async throws -> Response {
         let outputId = try context.parameters.require("outputId")
-        let record: DeliveryRecord?
-        let attempts: [DeliveryAttempt]
-        do {
-            record = try await herald.store.delivery(outputId: outputId)
-            attempts = try await herald.store.attempts(outputId: outputId)
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
+        let (record, attempts) = try await Self.fromStore {
+            (try await herald.store.delivery(outputId: outputId), try await herald.store.attempts(outputId: outputId))
         }
         guard let record else { throw HeraldError.unknownOutput(outputId) }
         return .json(.ok, AdminJSON.delivery(record, attempts: attempts))
@@ -162,12 +146,28 @@ struct AdminRoutes<Context: RequestContext> {
         return endpoint
     }
 
+    /// The `urlToken` a list is filtered by, if any: 404 when no endpoint has it.
+    func endpointFilter(_ request: Request) throws(APIError) -> String? {
+        guard let urlToken = request.uri.queryParameters.get("urlToken") else { return nil }
+        guard herald.configuration.endpoint(urlToken) != nil else { throw APIError(.notFound, "urlToken: no endpoint '\(urlToken)'") }
+        return urlToken
+    }
+
     func sessionKey(_ context: Context) throws -> SessionKey {
         let endpoint = try endpoint(context)
         // The path carries the id percent-encoded (any JSON string is a valid id: spaces,
         // slashes, U+0000); the router hands the parameter over as it is in the path.
         let raw = try context.parameters.require("sessionId")
         return SessionKey(urlToken: endpoint.urlToken, sessionId: raw.removingPercentEncoding ?? raw)
+    }
+
+    /// What `read` gets from the store; a store that cannot answer is a 503.
+    static func fromStore<Value>(_ read: () async throws -> Value) async throws(APIError) -> Value {
+        do {
+            return try await read()
+        } catch {
+            throw APIError(.serviceUnavailable, "store: not available")
+        }
     }
 
     static func limit(_ text: String?, default value: Int = 50) throws(APIError) -> Int {
@@ -213,16 +213,7 @@ struct Broadcast {
         case .string(let value)? where !value.isEmpty: broadcast.userId = value
         default: throw APIError(.badRequest, "userId: must be a non-empty string")
         }
-        switch object["text"] {
-        case .none, .null?: break
-        case .string(let value)?: broadcast.text = value
-        case let other?: throw APIError(.badRequest, "text: must be a string, not \(other.typeName)")
-        }
-        switch object["data"] {
-        case .none, .null?: break
-        case .object?: broadcast.data = object["data"]
-        case let other?: throw APIError(.badRequest, "data: must be a JSON object, not \(other.typeName)")
-        }
+        (broadcast.text, broadcast.data) = try OperatorBody.message(object, prefix: "")
         do {
             broadcast.rich = try RichContent.parse(object, allowTemplate: true)
         } catch {

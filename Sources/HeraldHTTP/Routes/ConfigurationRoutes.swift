@@ -14,10 +14,12 @@ struct ConfigurationRoutes<Context: RequestContext> {
         let keys = herald.adminKeys
         let routes = RouteCollection(context: Context.self)
         routes.post("reload", use: AdminScopes.scoped(.admin, keys, reload))
-        routes.put("endpoints/:urlToken", use: AdminScopes.scoped(.admin, keys, putEndpoint))
-        routes.delete("endpoints/:urlToken", use: AdminScopes.scoped(.admin, keys, deleteEndpoint))
-        routes.get("flows", use: AdminScopes.scoped(.read, keys, listFlows))
-        routes.post("flows", use: AdminScopes.scoped(.admin, keys, storeFlow))
+        routes.group("endpoints/:urlToken")
+            .put(use: AdminScopes.scoped(.admin, keys, putEndpoint))
+            .delete(use: AdminScopes.scoped(.admin, keys, deleteEndpoint))
+        routes.group("flows")
+            .get(use: AdminScopes.scoped(.read, keys, listFlows))
+            .post(use: AdminScopes.scoped(.admin, keys, storeFlow))
         return routes
     }
 

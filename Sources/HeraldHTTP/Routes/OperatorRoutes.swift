@@ -12,9 +12,10 @@ struct OperatorRoutes<Context: RequestContext> {
         let routes = RouteCollection(context: Context.self)
         let keys = herald.adminKeys
         routes.get("me", use: AdminScopes.scoped(.read, keys, me))
-        routes.post("sessions/:urlToken/:sessionId/handover", use: AdminScopes.scoped(.operate, keys, handover))
-        routes.post("sessions/:urlToken/:sessionId/reply", use: AdminScopes.scoped(.operate, keys, reply))
-        routes.post("sessions/:urlToken/:sessionId/handback", use: AdminScopes.scoped(.operate, keys, handback))
+        routes.group("sessions/:urlToken/:sessionId")
+            .post("handover", use: AdminScopes.scoped(.operate, keys, handover))
+            .post("reply", use: AdminScopes.scoped(.operate, keys, reply))
+            .post("handback", use: AdminScopes.scoped(.operate, keys, handback))
         routes.delete("users/:urlToken/:userId", use: AdminScopes.scoped(.admin, keys, erase))
         routes.get("audit", use: AdminScopes.scoped(.admin, keys, audit))
         return routes
@@ -101,12 +102,7 @@ struct OperatorRoutes<Context: RequestContext> {
             guard let sequence = Int64(cursor), sequence > 0 else { throw APIError(.badRequest, "cursor: not a cursor this API returned") }
             before = sequence
         }
-        let entries: [AuditEntry]
-        do {
-            entries = try await herald.store.auditEntries(before: before, limit: limit)
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
-        }
+        let entries = try await AdminRoutes<Context>.fromStore { try await herald.store.auditEntries(before: before, limit: limit) }
         let next: JSON = entries.count == limit ? entries.last.map { .string(String($0.sequence)) } ?? .null : .null
         return .json(.ok, ["entries": .array(entries.map(AdminJSON.audit)), "nextCursor": next])
     }
@@ -165,7 +161,9 @@ struct OperatorBody {
         return body
     }
 
-    private static func message(_ object: JSONObject, prefix: String) throws(APIError) -> (String?, JSON?) {
+    /// `text` (a string) and `data` (an object) of a message body, both optional; `prefix` names
+    /// where the object is in the body (`"inject."`) in errors. Broadcast bodies read theirs here too.
+    static func message(_ object: JSONObject, prefix: String) throws(APIError) -> (String?, JSON?) {
         var text: String?
         var data: JSON?
         switch object["text"] {

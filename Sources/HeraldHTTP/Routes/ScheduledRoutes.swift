@@ -10,26 +10,23 @@ struct ScheduledRoutes<Context: RequestContext> {
     var endpoints: RouteCollection<Context> {
         let routes = RouteCollection(context: Context.self)
         let keys = herald.adminKeys
-        routes.get("scheduled", use: AdminScopes.scoped(.read, keys, list))
-        routes.delete("scheduled/:id", use: AdminScopes.scoped(.operate, keys, cancel))
+        routes.group("scheduled")
+            .get(use: AdminScopes.scoped(.read, keys, list))
+            .delete(":id", use: AdminScopes.scoped(.operate, keys, cancel))
         return routes
     }
+
+    private var admin: AdminRoutes<Context> { AdminRoutes(herald: herald) }
 
     /// `?urlToken=&sessionId=&limit=` → `{"scheduled": [...]}`, earliest `dueAt` first.
     @Sendable func list(request: Request, context: Context) async throws -> Response {
         let query = request.uri.queryParameters
-        let urlToken = query.get("urlToken")
-        if let urlToken, herald.configuration.endpoint(urlToken) == nil {
-            throw APIError(.notFound, "urlToken: no endpoint '\(urlToken)'")
-        }
+        let urlToken = try admin.endpointFilter(request)
         let sessionId = query.get("sessionId")
         if sessionId != nil, urlToken == nil { throw APIError(.badRequest, "sessionId: only with urlToken (a session is named by both)") }
         let limit = try AdminRoutes<Context>.limit(query.get("limit"), default: 100)
-        let entries: [ScheduledEntry]
-        do {
-            entries = try await herald.store.scheduled(ScheduleQuery(urlToken: urlToken, sessionId: sessionId, limit: limit))
-        } catch {
-            throw APIError(.serviceUnavailable, "store: not available")
+        let entries = try await AdminRoutes<Context>.fromStore {
+            try await herald.store.scheduled(ScheduleQuery(urlToken: urlToken, sessionId: sessionId, limit: limit))
         }
         return .json(.ok, ["scheduled": .array(entries.map(AdminJSON.scheduled))])
     }
