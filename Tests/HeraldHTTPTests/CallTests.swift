@@ -214,7 +214,8 @@ import Testing
     func aMessageDuringTheCallIsAnsweredAfterItInOrder(_ store: Fixtures.Store) async throws {
         let api = TestReceiver { request, _ in
             var reply = Self.shipped(request)
-            if request.body["order"] == "first" { reply.delay = .milliseconds(700) }
+            // Long enough for the second message to arrive while the call is out, on a busy machine too.
+            if request.body["order"] == "first" { reply.delay = .seconds(2) }
             return reply
         }
         try await Self.withHerald(store, api: api) { herald in
