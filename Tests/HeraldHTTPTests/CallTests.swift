@@ -218,7 +218,7 @@ import Testing
             if request.body["order"] == "first" { reply.delay = .seconds(2) }
             return reply
         }
-        try await Self.withHerald(store, api: api) { herald in
+        try await Self.withHerald(store, api: api, timeout: "5s") { herald in
             #expect(try await herald.send("shop", session: "s1", text: "first").status == 202)
             try await api.wait { $0.count == 1 }
             #expect(try await herald.send("shop", session: "s1", text: "second").status == 202)
