@@ -53,6 +53,8 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
     private let refusals = Mutex<[SessionKey: (position: Int64, count: Int)]>([:])
     /// Set by ``start()``: the schema exists and the first heartbeat is recorded.
     private let started = Atomic<Bool>(false)
+    /// Set once the LISTEN connection is recorded as this instance's liveness.
+    private let listening = Atomic<Bool>(false)
 
     public init(store: PostgresStore, outbox: Outbox, writer: StoreWriter, leaseDuration: Duration, logger: Logger) {
         self.store = store
@@ -70,9 +72,18 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
 
     /// Records the first heartbeat: before it, the leases this instance's batches claim would
     /// look abandoned to the others. Herald calls it after the schema is migrated.
+    ///
+    /// It returns once the LISTEN connection is recorded too (or 10 s have passed): an instance
+    /// that died before that could only be known dead by its lease lapsing, so Herald takes no
+    /// request until the others can see its connection close.
     public func start() async throws {
         try await beat()
         started.store(true, ordering: .releasing)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !listening.load(ordering: .acquiring), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        if !listening.load(ordering: .acquiring) {
+            logger.warning("the outbox LISTEN connection is not up yet; until it is, a crash is noticed only when the lease lapses")
+        }
     }
 
     public func run() async throws {
@@ -145,7 +156,7 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
     /// Reacts to `NOTIFY herald_outbox` until cancelled, reconnecting if the connection drops.
     private func listen() async {
         // After ``start()``: the schema is migrated and the heartbeat's row exists.
-        while !Task.isCancelled, !started.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(100)) }
+        while !Task.isCancelled, !started.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(10)) }
         while !Task.isCancelled {
             do {
                 try await store.client.withConnection { connection in
@@ -160,6 +171,7 @@ public final class OutboxLeases: Service, OutboxFeed, Sendable {
                         ON CONFLICT (owner) DO UPDATE SET pid = excluded.pid, backend_start = excluded.backend_start
                         """, logger: self.logger)
                     let notifications = try await connection.listen("herald_outbox")
+                    self.listening.store(true, ordering: .releasing)
                     for try await notification in notifications {
                         let parts = notification.payload.split(separator: " ", omittingEmptySubsequences: false)
                         // An erasure on any instance: none of the user's outputs may go out.
