@@ -1,6 +1,13 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// What a target needs to make and pass on spans (SPEC §15): swift-distributed-tracing's API.
+let tracing: [Target.Dependency] = [
+    .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+    .product(name: "ServiceContextModule", package: "swift-service-context"),
+    .product(name: "Tracing", package: "swift-distributed-tracing"),
+]
+
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
@@ -55,11 +62,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "ServiceContextModule", package: "swift-service-context"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Yams", package: "Yams"),
-            ],
+            ] + tracing,
             swiftSettings: swiftSettings
         ),
         // The embedded default store (GRDB, WAL).
@@ -108,10 +112,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "ServiceContextModule", package: "swift-service-context"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ],
+            ] + tracing,
             swiftSettings: swiftSettings
         ),
         // The HTTP API (Hummingbird 2): endpoint, admin, health, metrics; and the webhook receiver.
@@ -130,10 +131,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "ServiceContextModule", package: "swift-service-context"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
-            ],
+            ] + tracing,
             resources: [.copy("Resources")],
             swiftSettings: swiftSettings
         ),
@@ -152,11 +150,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
-                .product(name: "ServiceContextModule", package: "swift-service-context"),
-                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            ],
+            ] + tracing,
             swiftSettings: swiftSettings
         ),
         // Scripted conversation tests (`herald test`): playbooks, their runner against an
