@@ -655,18 +655,7 @@ endpoints:
 
     def latency(self):
         log(f"latency: herald at {self.s.rate:g} msgs/s for {self.s.rate_duration}s")
-        herald = self.start_herald("latency")
-        try:
-            if self.s.warmup > 0:
-                warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=self.s.sessions, connections=self.s.connections,
-                                 rate=self.s.rate, warmup=True)
-                self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
-            self.sink_reset()
-            report = self.load(self.s.herald_port, duration=self.s.rate_duration, sessions=self.s.sessions,
-                               connections=self.s.connections, rate=self.s.rate)
-            result = {"herald": {"load": report, "delivered": self.wait_delivered(report["accepted"], report["startedAtMicros"])}}
-        finally:
-            self.stop(herald)
+        result = {"herald": self.herald_open_loop("latency")}
         log("latency: baseline")
         baseline = self.start_baseline()
         try:
@@ -694,19 +683,24 @@ nodes:
         result = {}
         for label, args in (("echo", {}), ("call", {"flow": flow, "extra_config": calls})):
             log(f"call: herald with the {label} flow at {self.s.rate:g} msgs/s for {self.s.rate_duration}s")
-            herald = self.start_herald(f"call-{label}", **args)
-            try:
-                if self.s.warmup > 0:
-                    warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=self.s.sessions, connections=self.s.connections,
-                                     rate=self.s.rate, warmup=True)
-                    self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
-                self.sink_reset()
-                report = self.load(self.s.herald_port, duration=self.s.rate_duration, sessions=self.s.sessions,
-                                   connections=self.s.connections, rate=self.s.rate)
-                result[label] = {"load": report, "delivered": self.wait_delivered(report["accepted"], report["startedAtMicros"])}
-            finally:
-                self.stop(herald)
+            result[label] = self.herald_open_loop(f"call-{label}", **args)
         return result
+
+    def herald_open_loop(self, label, **herald_args):
+        """A fresh Herald (`herald_args` for start_herald) under the open loop at BENCH_RATE:
+        warm-up and its deliveries, then the measured load and its send→arrival figures."""
+        herald = self.start_herald(label, **herald_args)
+        try:
+            if self.s.warmup > 0:
+                warm = self.load(self.s.herald_port, duration=self.s.warmup, sessions=self.s.sessions, connections=self.s.connections,
+                                 rate=self.s.rate, warmup=True)
+                self.wait_delivered(warm["accepted"], warm["startedAtMicros"])
+            self.sink_reset()
+            report = self.load(self.s.herald_port, duration=self.s.rate_duration, sessions=self.s.sessions,
+                               connections=self.s.connections, rate=self.s.rate)
+            return {"load": report, "delivered": self.wait_delivered(report["accepted"], report["startedAtMicros"])}
+        finally:
+            self.stop(herald)
 
     def tracing(self):
         """Closed loop on SQLite with tracing off and on (sampleRatio 1, every span exported over
