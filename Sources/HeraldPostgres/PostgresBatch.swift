@@ -165,16 +165,25 @@ struct PostgresBatch {
         if let response = commit.idempotency { idempotency.append((response, turn)) }
     }
 
-    /// Writes what was recorded since the last flush.
+    /// Writes what was recorded since the last flush: the sessions, inputs, outputs, delivery
+    /// results and lease claims in one statement (``CombinedStatement``), then what is rare
+    /// (idempotency keys first, receipts, audit entries, announcements) in statements of their own.
     private mutating func flush(_ connection: PostgresConnection) async throws {
         try await writeIdempotency(connection)
-        try await writeSessions(connection)
-        try await writeInputs(connection)
-        try await writeOutputs(connection)
-        try await writeDeliveries(connection)
+        var statement = CombinedStatement()
+        addSessions(to: &statement)
+        addInputs(to: &statement)
+        addOutputs(to: &statement)
+        addDeliveries(to: &statement)
+        let candidates = addClaims(to: &statement)
+        if !statement.isEmpty {
+            let claiming = candidates.map { !$0.queued.isEmpty } ?? false
+            let answer = try await claiming ? statement.run(selecting: Self.claimedAnswer, connection, logger) : statement.run(connection, logger)
+            try await claimed(answer, candidates, connection)
+        }
+        try await applyEarlyReceipts(connection)
         try await writeReceipts(connection)
         try await writeAudit(connection)
-        try await leaseOrAnnounce(connection)
         sessionWrites.removeAll()
         sessionOrder.removeAll()
         inputs.removeAll()
@@ -206,10 +215,11 @@ struct PostgresBatch {
         if !conflicts.isEmpty { throw IdempotencyConflicts(turns: conflicts) }
     }
 
-    private func writeSessions(_ connection: PostgresConnection) async throws {
+    private func addSessions(to statement: inout CombinedStatement) {
         guard !sessionOrder.isEmpty else { return }
         let rows = sessionOrder.map { sessionWrites[$0]! }
-        try await connection.query(
+        statement.add(
+            "sessions",
             """
             INSERT INTO sessions (url_token, session_id, user_id, context, waiting_node, waiting_retries, next_seq, created_at, updated_at, version,
               schedules, next_due_at, operator, operator_since, operator_active_at, flow_version, waiting_call)
@@ -227,25 +237,27 @@ struct PostgresBatch {
               updated_at = excluded.updated_at, version = excluded.version, schedules = excluded.schedules, next_due_at = excluded.next_due_at,
               operator = excluded.operator, operator_since = excluded.operator_since, operator_active_at = excluded.operator_active_at,
               flow_version = excluded.flow_version, waiting_call = excluded.waiting_call
-            """, logger: logger)
+            """)
     }
 
-    private func writeInputs(_ connection: PostgresConnection) async throws {
+    private func addInputs(to statement: inout CombinedStatement) {
         guard !inputs.isEmpty else { return }
-        try await connection.query(
+        statement.add(
+            "inputs",
             """
             INSERT INTO inputs (id, url_token, session_id, user_id, text, data, source, received_at)
             SELECT * FROM unnest(\(inputs.map(\.id))::text[], \(inputs.map(\.session.urlToken))::text[], \(inputs.map(\.session.sessionId.bytea))::bytea[],
               \(inputs.map(\.userId.bytea))::bytea[], \(NullableArray(inputs.map { $0.text?.bytea }))::bytea[],
               \(NullableArray(inputs.map { $0.data?.jsonString }))::text[], \(inputs.map(\.source.rawValue))::text[],
               \(inputs.map(\.receivedAt.milliseconds))::int8[])
-            """, logger: logger)
+            """)
     }
 
     /// Inserts the outputs in queue order: their `position`s follow it.
-    private func writeOutputs(_ connection: PostgresConnection) async throws {
+    private func addOutputs(to statement: inout CombinedStatement) {
         guard !outputs.isEmpty else { return }
-        try await connection.query(
+        statement.add(
+            "new_outputs",
             """
             INSERT INTO outputs (id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at, status,
               attempts, scheduled_id, late, operator, flow_version)
@@ -262,20 +274,20 @@ struct PostgresBatch {
               WITH ORDINALITY AS o(id, url_token, session_id, user_id, seq, type, text, data, attachments, rich, input_id, source, created_at,
                 scheduled_id, late, operator, flow_version, n)
             ORDER BY n
-            """, logger: logger)
+            RETURNING id, position
+            """)
     }
 
-    private func writeDeliveries(_ connection: PostgresConnection) async throws {
+    /// The delivery results: one row per output (the last update wins), one per attempt (an
+    /// UPDATE … FROM or an upsert may not touch a row twice).
+    private func addDeliveries(to statement: inout CombinedStatement) {
         guard !deliveries.isEmpty else { return }
-        // One row per output (the last update wins), one per attempt: an UPDATE … FROM or an
-        // upsert may not touch a row twice.
         var latest: [String: Int] = [:]
         for (index, update) in deliveries.enumerated() { latest[update.outputId] = index }
         let updates = deliveries.indices.filter { latest[deliveries[$0].outputId] == $0 }.map { deliveries[$0] }
-        // The last message id each output's updates gave (a later update without one keeps it).
-        var messageIds: [String: String] = [:]
-        for update in deliveries { if let id = update.channelMessageId { messageIds[update.outputId] = id.storableText } }
-        try await connection.query(
+        let messageIds = deliveredMessageIds
+        statement.add(
+            "delivered",
             """
             UPDATE outputs AS o SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_attempt_at,
               last_error = COALESCE(u.error, CASE WHEN u.status = 'delivered' THEN NULL ELSE o.last_error END),
@@ -286,21 +298,7 @@ struct PostgresBatch {
               \(NullableArray(updates.map { $0.deliveredAt?.milliseconds }))::int8[], \(NullableArray(updates.map { messageIds[$0.outputId] }))::text[])
               AS u(id, status, attempts, next_attempt_at, error, delivered_at, channel_message_id)
             WHERE o.id = u.id
-            """, logger: logger)
-        if !messageIds.isEmpty {
-            // Receipts that came before these message ids were recorded (the channel's status
-            // callback overtook the send's answer): applied, forward only, and dropped.
-            try await connection.query(
-                """
-                WITH early AS (
-                  DELETE FROM early_receipts e USING outputs o
-                  WHERE o.id = ANY(\(Array(messageIds.keys))::text[]) AND e.url_token = o.url_token AND e.channel_message_id = o.channel_message_id
-                  RETURNING e.url_token, e.channel_message_id, e.status, e.at, e.error)
-                UPDATE outputs AS o SET receipt_status = early.status, receipt_at = early.at, receipt_error = early.error
-                FROM early WHERE o.url_token = early.url_token AND o.channel_message_id = early.channel_message_id
-                  AND \(unescaped: Self.rank("early.status")) > \(unescaped: Self.rank("o.receipt_status"))
-                """, logger: logger)
-        }
+            """)
         var attempts: [String: DeliveryAttempt] = [:]
         var order: [String] = []
         for attempt in deliveries.compactMap(\.attempt) {
@@ -309,7 +307,8 @@ struct PostgresBatch {
         }
         guard !order.isEmpty else { return }
         let rows = order.map { attempts[$0]! }
-        try await connection.query(
+        statement.add(
+            "attempted",
             """
             INSERT INTO attempts (output_id, number, started_at, duration_ms, status_code, error, response_body)
             SELECT * FROM unnest(\(rows.map(\.outputId))::text[], \(rows.map { Int64($0.number) })::int8[], \(rows.map(\.startedAt.milliseconds))::int8[],
@@ -319,6 +318,32 @@ struct PostgresBatch {
             WHERE EXISTS (SELECT 1 FROM outputs o WHERE o.id = a.output_id)
             ON CONFLICT (output_id, number) DO UPDATE SET started_at = excluded.started_at, duration_ms = excluded.duration_ms,
               status_code = excluded.status_code, error = excluded.error, response_body = excluded.response_body
+            """)
+    }
+
+    /// The last message id each output's delivery updates gave (a later update without one
+    /// keeps it).
+    private var deliveredMessageIds: [String: String] {
+        var messageIds: [String: String] = [:]
+        for update in deliveries { if let id = update.channelMessageId { messageIds[update.outputId] = id.storableText } }
+        return messageIds
+    }
+
+    /// Receipts that came before the message ids just recorded (the channel's status callback
+    /// overtook the send's answer): applied, forward only, and dropped. After the combined
+    /// statement, whose new message ids it reads.
+    private func applyEarlyReceipts(_ connection: PostgresConnection) async throws {
+        let messageIds = deliveredMessageIds
+        guard !messageIds.isEmpty else { return }
+        try await connection.query(
+            """
+            WITH early AS (
+              DELETE FROM early_receipts e USING outputs o
+              WHERE o.id = ANY(\(Array(messageIds.keys))::text[]) AND e.url_token = o.url_token AND e.channel_message_id = o.channel_message_id
+              RETURNING e.url_token, e.channel_message_id, e.status, e.at, e.error)
+            UPDATE outputs AS o SET receipt_status = early.status, receipt_at = early.at, receipt_error = early.error
+            FROM early WHERE o.url_token = early.url_token AND o.channel_message_id = early.channel_message_id
+              AND \(unescaped: Self.rank("early.status")) > \(unescaped: Self.rank("o.receipt_status"))
             """, logger: logger)
     }
 
@@ -421,33 +446,89 @@ struct PostgresBatch {
         erasure.record(counts)
     }
 
-    /// Claims the lease of each session that got outputs, or tells its holder.
-    ///
-    /// A claimed session's outputs are read back from the table, not taken from the batch:
-    /// while this instance held the lease, another instance may have committed outputs of the
-    /// session (its NOTIFY still on the way); they come before this batch's (the session lock
-    /// orders the two batches), and the outbox must get them first.
-    private mutating func leaseOrAnnounce(_ connection: PostgresConnection) async throws {
-        guard !outputs.isEmpty else { return }
-        var order: [SessionKey] = []
+    /// The sessions that got outputs in this flush, in queue order, with the outbox position
+    /// this instance has queued for each (0 when none, or when it does not claim leases).
+    private struct Candidates {
+        var keys: [SessionKey]
+        var queued: [Int64]
+    }
+
+    /// Adds the claim of the delivery lease of each session that got outputs (where it is
+    /// free, held by an instance whose heartbeat stopped, or already this instance's), and
+    /// whether each claimed session had undelivered outputs past the position queued here
+    /// before this statement.
+    private func addClaims(to statement: inout CombinedStatement) -> Candidates? {
+        guard !outputs.isEmpty else { return nil }
+        var keys: [SessionKey] = []
         var seen: Set<SessionKey> = []
-        for output in outputs where seen.insert(output.session).inserted { order.append(output.session) }
-        var unclaimed = seen
-        if let leasing {
-            let got = try await Self.claim(order, for: leasing.owner, connection, logger)
-            unclaimed.subtract(got)
-            if !got.isEmpty {
-                let queued = leasing.queued(got)
-                let rows = try await PostgresStore.undeliveredOutputs(of: Array(zip(got, queued)).map { (key: $0.0, after: $0.1) }, connection, logger)
-                var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
-                for row in rows { bySession[row.entry.output.session, default: []].append(row) }
-                claimed += got.map { ClaimedOutputs(key: $0, outputs: bySession[$0] ?? []) }
+        for output in outputs where seen.insert(output.session).inserted { keys.append(output.session) }
+        guard let leasing else { return Candidates(keys: keys, queued: []) }
+        let candidates = Candidates(keys: keys, queued: leasing.queued(keys))
+        statement.add(
+            "candidates",
+            """
+            SELECT * FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[], \(candidates.queued)::int8[])
+              AS c(url_token, session_id, queued)
+            """)
+        statement.add(
+            "claimed",
+            """
+            INSERT INTO outbox_leases (url_token, session_id, owner) SELECT url_token, session_id, \(leasing.owner)::text FROM candidates
+            \(unescaped: Self.claimConflict(now: Timestamp.now()))
+            """)
+        return candidates
+    }
+
+    /// What the combined statement read back when it claimed leases: the claimed sessions, and
+    /// the positions of the new outputs.
+    private static let claimedAnswer = """
+        SELECT c.url_token, NULL::text, c.session_id, EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = c.url_token AND o.session_id = c.session_id
+            AND o.position > c.queued AND o.status IN (\(PostgresStore.undelivered))), NULL::int8
+          FROM candidates c JOIN claimed USING (url_token, session_id)
+        UNION ALL SELECT NULL, id, NULL, NULL, position FROM new_outputs
+        """
+
+    /// Hands the claimed sessions' outputs to the local outbox (after the commit), and tells
+    /// the holder of each other session.
+    ///
+    /// A claimed session's outputs are this batch's when the outbox already holds everything of
+    /// the session before them. When the statement found undelivered outputs past what is queued
+    /// here (committed by another instance while this one held the lease, its NOTIFY still on
+    /// the way, or left by an instance that stopped), they are read back from the table: they
+    /// come before this batch's (the session lock orders the two batches), and the outbox must
+    /// get them first.
+    private mutating func claimed(_ answer: PostgresRowSequence, _ candidates: Candidates?, _ connection: PostgresConnection) async throws {
+        var positions: [String: Int64] = [:]
+        var got: Set<SessionKey> = []
+        var readBack: Set<SessionKey> = []
+        for try await (urlToken, outputId, sessionId, earlier, position) in answer.decode((String?, String?, ByteBuffer?, Bool?, Int64?).self) {
+            if let outputId, let position {
+                positions[outputId] = position
+            } else if let urlToken, let sessionId {
+                let key = SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId))
+                got.insert(key)
+                if earlier == true { readBack.insert(key) }
             }
         }
-        guard !unclaimed.isEmpty else { return }
+        guard let candidates else { return }
+        if !got.isEmpty {
+            var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
+            for output in outputs where got.contains(output.session) && !readBack.contains(output.session) {
+                guard let position = positions[output.id] else { continue }
+                bySession[output.session, default: []].append((position, OutboxEntry(output: output)))
+            }
+            if !readBack.isEmpty {
+                let after = zip(candidates.keys, candidates.queued).filter { readBack.contains($0.0) }.map { (key: $0.0, after: $0.1) }
+                for row in try await PostgresStore.undeliveredOutputs(of: after, connection, logger) {
+                    bySession[row.entry.output.session, default: []].append(row)
+                }
+            }
+            claimed += candidates.keys.filter(got.contains).map { ClaimedOutputs(key: $0, outputs: bySession[$0] ?? []) }
+        }
+        let others = candidates.keys.filter { !got.contains($0) }
+        guard !others.isEmpty else { return }
         // Delivered when the transaction commits. The payload names the holder (empty when
         // none: then whoever hears it first claims the session).
-        let others = order.filter { unclaimed.contains($0) }
         try await connection.query(
             """
             SELECT pg_notify('herald_outbox', concat_ws(' ', coalesce(l.owner, ''), u.url_token, encode(u.session_id, 'hex')))
@@ -462,17 +543,24 @@ struct PostgresBatch {
     static func claim(_ keys: some Collection<SessionKey>, for owner: String, _ connection: PostgresConnection, _ logger: Logger) async throws
         -> [SessionKey]
     {
-        let now = Timestamp.now().milliseconds
-        return try await sessionKeys(
+        try await sessionKeys(
             connection.query(
                 """
                 INSERT INTO outbox_leases (url_token, session_id, owner)
                 SELECT u.*, \(owner)::text FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[]) AS u
-                ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
-                  WHERE outbox_leases.owner = excluded.owner
-                    OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND \(unescaped: OutboxOwner.alive("w", now: now)))
-                RETURNING url_token, session_id
+                \(unescaped: claimConflict(now: Timestamp.now()))
                 """, logger: logger))
+    }
+
+    /// The end of a lease claim: the row is taken where it is free, held by an instance whose
+    /// heartbeat stopped, or already the claimer's; the claimed keys are returned.
+    static func claimConflict(now: Timestamp) -> String {
+        """
+        ON CONFLICT (url_token, session_id) DO UPDATE SET owner = excluded.owner
+          WHERE outbox_leases.owner = excluded.owner
+            OR NOT EXISTS (SELECT 1 FROM outbox_owners w WHERE w.owner = outbox_leases.owner AND \(OutboxOwner.alive("w", now: now.milliseconds)))
+        RETURNING url_token, session_id
+        """
     }
 
     /// Rows of `(url_token, session_id)` as session keys.

@@ -27,6 +27,10 @@ public final class PostgresStore: HeraldStore, Service {
     let committedHandler = Mutex<ClaimedOutputsHandler?>(nil)
 
     public var isSingleWriter: Bool { false }
+    /// Two batches in flight: while one waits for PostgreSQL, the next runs its turns and
+    /// encodes its statements. Batches that touch the same session are ordered by its
+    /// advisory lock, as two instances' batches are.
+    public var concurrentBatches: Int { 2 }
 
     /// `url`: `postgres://user:password@host:port/database?sslmode=disable|prefer|require`.
     public init(url: String, logger: Logger) throws {

@@ -7,13 +7,26 @@ import Testing
 /// The writer in front of the store: what a failed batch means for waiting callers and for
 /// fire-and-forget delivery results, and what ``StoreWriter/flush()`` waits for.
 @Suite struct StoreWriterTests {
-    /// A memory store whose next `failures` batches fail, as a store that is briefly down.
+    /// A memory store whose next `failures` batches fail, as a store that is briefly down; with
+    /// `holdNext` set, the next batch waits in `apply` until ``release()``.
     final class FlakyStore: HeraldStore {
         let base = MemoryStore()
         let failures: Atomic<Int>
+        let concurrentBatches: Int
+        let holdNext = Atomic<Bool>(false)
+        let held = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let inFlight = Atomic<Int>(0)
+        let mostInFlight = Atomic<Int>(0)
+        let applied = Atomic<Int>(0)
         struct Down: Error {}
 
-        init(failures: Int) { self.failures = Atomic(failures) }
+        init(failures: Int, concurrentBatches: Int = 1) {
+            self.failures = Atomic(failures)
+            self.concurrentBatches = concurrentBatches
+        }
+
+        func release() { held.withLock { $0.take() }?.resume() }
+        var isHolding: Bool { held.withLock { $0 != nil } }
 
         var isSingleWriter: Bool { true }
         func prepare() async throws {}
@@ -21,8 +34,15 @@ import Testing
         func close() async throws {}
         func session(_ key: SessionKey) async throws -> Session? { try await base.session(key) }
         func apply(_ changes: [StoreChange]) async throws {
+            let now = inFlight.add(1, ordering: .relaxed).newValue
+            mostInFlight.max(now, ordering: .relaxed)
+            defer { inFlight.subtract(1, ordering: .relaxed) }
+            if holdNext.exchange(false, ordering: .relaxed) {
+                await withCheckedContinuation { continuation in held.withLock { $0 = continuation } }
+            }
             if failures.wrappingSubtract(1, ordering: .relaxed).oldValue > 0 { throw Down() }
             try await base.apply(changes)
+            applied.add(1, ordering: .relaxed)
         }
         func undeliveredOutputs() async throws -> [OutboxEntry] { try await base.undeliveredOutputs() }
         func pausedEndpoints() async throws -> Set<String> { try await base.pausedEndpoints() }
@@ -67,7 +87,7 @@ import Testing
     static let key = SessionKey(urlToken: "demo", sessionId: "s")
 
     /// A commit of a new session with one output.
-    static func commit(_ text: String) -> SessionCommit {
+    static func commit(_ text: String, key: SessionKey = key) -> SessionCommit {
         var session = Session(key: key, userId: "u", now: Timestamp(milliseconds: 0))
         session.version = 1
         session.nextSeq = 2
@@ -106,6 +126,48 @@ import Testing
             #expect(try await store.delivery(outputId: id)?.status == .delivered)
             #expect(try await store.undeliveredOutputs().isEmpty)
         }
+    }
+
+    /// With two batches in flight (PostgreSQL), the second is written while the first waits,
+    /// but its callers and ``StoreWriter/onCommitted(_:)`` hear of it only after the first's.
+    @Test func concurrentBatchesCompleteInTheOrderTheyWereTaken() async throws {
+        let store = FlakyStore(failures: 0, concurrentBatches: 2)
+        try await Self.withWriter(store) { writer in
+            let committed = Names()
+            writer.onCommitted { outputs in committed.add(outputs.compactMap(\.text)) }
+            let answered = Names()
+            store.holdNext.store(true, ordering: .relaxed)
+            let first = writer.enqueue(.session(Self.commit("first", key: SessionKey(urlToken: "demo", sessionId: "a"))))
+            while !store.isHolding { try await Task.sleep(for: .milliseconds(1)) }
+            let second = writer.enqueue(.session(Self.commit("second", key: SessionKey(urlToken: "demo", sessionId: "b"))))
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask {
+                    try await first.wait()
+                    answered.add(["first"])
+                }
+                tasks.addTask {
+                    try await second.wait()
+                    answered.add(["second"])
+                }
+                // The second batch is recorded while the first is still held.
+                while store.applied.load(ordering: .relaxed) < 1 { try await Task.sleep(for: .milliseconds(1)) }
+                try await Task.sleep(for: .milliseconds(50))
+                #expect(answered.all.isEmpty)
+                #expect(committed.all.isEmpty)
+                store.release()
+                try await tasks.waitForAll()
+            }
+            #expect(store.mostInFlight.load(ordering: .relaxed) == 2)
+            #expect(answered.all == ["first", "second"])
+            #expect(committed.all == ["first", "second"])
+            try await writer.flush()
+        }
+    }
+
+    final class Names: Sendable {
+        private let names = Mutex<[String]>([])
+        func add(_ more: [String]) { names.withLock { $0 += more } }
+        var all: [String] { names.withLock { $0 } }
     }
 
     @Test func aCallerWaitingInAFailedBatchLearnsItAndNothingIsRecorded() async throws {

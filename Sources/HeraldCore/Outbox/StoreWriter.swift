@@ -45,6 +45,8 @@ public final class StoreWriter: Service, Sendable {
     private let store: any HeraldStore
     private let logger: Logger
     private let maxBatch: Int
+    /// Batches written at once (``HeraldStore/concurrentBatches``).
+    private let concurrency: Int
     private let state = Mutex(State())
     private let failureEpoch = Atomic<Int>(0)
     private let committedHandler = Mutex<Callback<[Output]>?>(nil)
@@ -52,6 +54,7 @@ public final class StoreWriter: Service, Sendable {
     public init(store: any HeraldStore, maxBatch: Int = 2000, logger: Logger) {
         self.store = store
         self.maxBatch = maxBatch
+        self.concurrency = max(1, store.concurrentBatches)
         self.logger = logger
     }
 
@@ -143,12 +146,42 @@ public final class StoreWriter: Service, Sendable {
         case finished
     }
 
+    /// One batch at a time, or up to ``concurrency`` when the store orders concurrent
+    /// transactions itself. Either way batches complete in the order they were taken: their
+    /// outputs reach ``onCommitted`` and their callers learn the outcome one batch after the
+    /// other, so a ``flush()`` still means everything queued before it. (A failed batch's
+    /// delivery results go back in the queue after a later batch may have recorded newer ones
+    /// of the same output; the worst that does is deliver that output again, as after a crash.)
     private func loop() async {
-        while true {
-            switch takeBatch() {
-            case .batch(let batch): await write(batch)
-            case .empty: await waitForWork()
-            case .finished: return
+        guard concurrency > 1 else {
+            while true {
+                switch takeBatch() {
+                case .batch(let batch): await write(batch, after: nil, then: nil)
+                case .empty: await waitForWork()
+                case .finished: return
+                }
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            var previous: BatchDone?
+            while true {
+                if inFlight >= concurrency {
+                    await group.next()
+                    inFlight -= 1
+                }
+                switch takeBatch() {
+                case .batch(let batch):
+                    let done = BatchDone()
+                    let before = previous
+                    previous = done
+                    inFlight += 1
+                    group.addTask { await self.write(batch, after: before, then: done) }
+                case .empty: await waitForWork()
+                case .finished:
+                    await group.waitForAll()
+                    return
+                }
             }
         }
     }
@@ -185,7 +218,10 @@ public final class StoreWriter: Service, Sendable {
         }
     }
 
-    private func write(_ batch: [Pending]) async {
+    /// Writes `batch`; once the batch before it (`previous`) has completed, hands on its
+    /// outputs, answers its callers and marks `done`.
+    private func write(_ batch: [Pending], after previous: BatchDone?, then done: BatchDone?) async {
+        defer { done?.finish() }
         let currentEpoch = epoch
         var accepted: [Pending] = []
         accepted.reserveCapacity(batch.count)
@@ -196,13 +232,18 @@ public final class StoreWriter: Service, Sendable {
                 accepted.append(pending)
             }
         }
-        guard !accepted.isEmpty else { return }
+        guard !accepted.isEmpty else {
+            await previous?.wait()
+            return
+        }
         do {
             try await store.apply(accepted.compactMap(\.change))
         } catch {
+            await previous?.wait()
             await failed(accepted, error)
             return
         }
+        await previous?.wait()
         state.withLock { $0.failedBatches = 0 }
         var outputs: [Output] = []
         for pending in accepted {
@@ -254,6 +295,35 @@ public final class StoreWriter: Service, Sendable {
 
     private struct StaleState: Error, CustomStringConvertible {
         var description: String { "an earlier change of this session failed to record; retry the request" }
+    }
+}
+
+/// Marks that a batch has completed, for the batch after it to wait on.
+final class BatchDone: Sendable {
+    private struct State {
+        var finished = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    func finish() {
+        let waiters = state.withLock { state in
+            state.finished = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let finished = state.withLock { state in
+                if !state.finished { state.waiters.append(continuation) }
+                return state.finished
+            }
+            if finished { continuation.resume() }
+        }
     }
 }
 

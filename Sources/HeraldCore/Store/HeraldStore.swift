@@ -8,6 +8,10 @@ public protocol HeraldStore: Sendable {
     /// True when this process is the only one writing (memory, SQLite): session state can then
     /// be carried in memory between inputs. False for a store shared by several instances.
     var isSingleWriter: Bool { get }
+    /// How many ``StoreWriter`` batches may be written at once, each in its own transaction.
+    /// 1 (the default) unless the store itself orders concurrent transactions that touch the
+    /// same sessions (PostgreSQL: the sessions' advisory locks).
+    var concurrentBatches: Int { get }
 
     /// Creates or migrates the schema. Called once before anything else.
     func prepare() async throws
@@ -385,4 +389,8 @@ public struct DeliveryQuery: Sendable, Hashable {
         self.sessionId = sessionId
         self.limit = limit
     }
+}
+
+extension HeraldStore {
+    public var concurrentBatches: Int { 1 }
 }
