@@ -77,7 +77,8 @@ extension PostgresStore {
                 SELECT * FROM sessions
                 WHERE (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
                   AND (\(query.userId?.bytea)::bytea IS NULL OR user_id = \(query.userId?.bytea))
-                  AND (\(query.activeSince?.milliseconds)::bigint IS NULL OR updated_at >= \(query.activeSince?.milliseconds))
+                  AND (\(query.activeSince?.milliseconds)::bigint IS NULL
+                    OR (active_minute >= \(query.activeSince.map { $0.milliseconds / 60000 }) AND updated_at >= \(query.activeSince?.milliseconds)))
                   AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession?.bytea)))
                 ORDER BY url_token, session_id LIMIT \(query.limit)
                 """, logger: logger)
@@ -162,7 +163,10 @@ extension PostgresStore {
     public func countSessions(urlToken: String, activeSince since: Timestamp) async throws -> Int {
         try await bounded { [self] in
             for try await count in try await client.query(
-                "SELECT COUNT(*) FROM sessions WHERE url_token = \(urlToken) AND updated_at >= \(since.milliseconds)", logger: logger
+                """
+                SELECT COUNT(*) FROM sessions
+                WHERE url_token = \(urlToken) AND active_minute >= \(since.milliseconds / 60000) AND updated_at >= \(since.milliseconds)
+                """, logger: logger
             ).decode(Int64.self) {
                 return Int(count)
             }
@@ -171,7 +175,9 @@ extension PostgresStore {
     }
 
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
-        try await sessions(of: urlToken, where: "next_due_at IS NULL", and: "updated_at", before: cutoff, limit: limit)
+        try await sessions(
+            of: urlToken, where: "next_due_at IS NULL AND active_minute <= \(cutoff.milliseconds / 60000)", and: "updated_at", before: cutoff,
+            limit: limit)
     }
 
     /// Keys of at most `limit` sessions of `urlToken` that meet `condition` and whose `column`
