@@ -216,6 +216,23 @@ import Testing
         }
     }
 
+    /// Activity across minutes (PostgreSQL indexes it by the minute, then compares the time).
+    @Test(arguments: Fixtures.Store.allCases)
+    func activityIsComparedToTheMillisecondAcrossMinutes(_ kind: Fixtures.Store) async throws {
+        try await kind.run { store in
+            for (index, at) in [59_999, 60_000, 60_001, 125_000].enumerated() {
+                try await store.apply([.session(Self.commit(SessionKey(urlToken: "demo", sessionId: "m\(index)"), version: 1, texts: [], at: Int64(at)))])
+            }
+            let since = Timestamp(milliseconds: 60_001)
+            #expect(try await store.sessions(SessionQuery(activeSince: since)).map(\.key.sessionId) == ["m2", "m3"])
+            #expect(try await store.countSessions(urlToken: "demo", activeSince: since) == 2)
+            #expect(try await store.countSessions(urlToken: "demo", activeSince: Timestamp(milliseconds: 59_999)) == 4)
+            let idle = try await store.idleSessions(urlToken: "demo", before: Timestamp(milliseconds: 60_001), limit: 10)
+            #expect(Set(idle.map(\.sessionId)) == ["m0", "m1"])
+            #expect(try await store.idleSessions(urlToken: "demo", before: Timestamp(milliseconds: 200_000), limit: 10).count == 4)
+        }
+    }
+
     @Test(arguments: Fixtures.Store.allCases)
     func transcriptsIdempotencyAndPausedEndpoints(_ kind: Fixtures.Store) async throws {
         try await kind.run { store in
