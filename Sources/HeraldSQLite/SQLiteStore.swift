@@ -20,6 +20,7 @@ public final class SQLiteStore: HeraldStore {
     }
 
     let pool: DatabasePool
+    private let checkpointer: SQLiteCheckpointer
     private let lock: FileLock
     private let logger: Logger
     public let path: String
@@ -51,6 +52,7 @@ public final class SQLiteStore: HeraldStore {
         }
         do {
             self.pool = try DatabasePool(path: path, configuration: configuration)
+            self.checkpointer = try SQLiteCheckpointer(path: path, synchronous: synchronous, logger: logger)
         } catch {
             throw SQLiteStoreError("cannot open SQLite file '\(path)': \(error)")
         }
@@ -65,6 +67,7 @@ public final class SQLiteStore: HeraldStore {
     }
 
     public func close() async throws {
+        checkpointer.stop()
         try pool.close()
         lock.release()
     }
