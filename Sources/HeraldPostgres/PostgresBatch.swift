@@ -52,6 +52,8 @@ struct PostgresBatch {
     private var deliveries: [DeliveryUpdate] = []
     private var receipts: [StatusReport] = []
     private var audit: [AuditEntry] = []
+    /// Users a session started with or got an input from (`user_sessions`, for erasure).
+    private var users: [(key: SessionKey, userId: String)] = []
     /// Leases claimed, with the outputs to hand to the local outbox after the commit.
     private(set) var claimed: [ClaimedOutputs] = []
 
@@ -160,7 +162,11 @@ struct PostgresBatch {
         let key = commit.session.key
         sessions[key] = commit.session
         if sessionWrites.updateValue(commit.session, forKey: key) == nil { sessionOrder.append(key) }
-        if let input = commit.input { inputs.append(input) }
+        if commit.startsSession { users.append((key, commit.session.userId)) }
+        if let input = commit.input {
+            inputs.append(input)
+            if input.userId != commit.session.userId { users.append((key, input.userId)) }
+        }
         outputs += commit.outputs
         if let response = commit.idempotency { idempotency.append((response, turn)) }
     }
@@ -173,6 +179,7 @@ struct PostgresBatch {
         var statement = CombinedStatement()
         addSessions(to: &statement)
         addInputs(to: &statement)
+        addUsers(to: &statement)
         addOutputs(to: &statement)
         addDeliveries(to: &statement)
         let candidates = addClaims(to: &statement)
@@ -187,6 +194,7 @@ struct PostgresBatch {
         sessionWrites.removeAll()
         sessionOrder.removeAll()
         inputs.removeAll()
+        users.removeAll()
         outputs.removeAll()
         idempotency.removeAll()
         deliveries.removeAll()
@@ -250,6 +258,18 @@ struct PostgresBatch {
               \(inputs.map(\.userId.bytea))::bytea[], \(NullableArray(inputs.map { $0.text?.bytea }))::bytea[],
               \(NullableArray(inputs.map { $0.data?.jsonString }))::text[], \(inputs.map(\.source.rawValue))::text[],
               \(inputs.map(\.receivedAt.milliseconds))::int8[])
+            """)
+    }
+
+    private func addUsers(to statement: inout CombinedStatement) {
+        guard !users.isEmpty else { return }
+        statement.add(
+            "users",
+            """
+            INSERT INTO user_sessions (url_token, user_id, session_id)
+            SELECT DISTINCT * FROM unnest(\(users.map(\.key.urlToken))::text[], \(users.map(\.userId.bytea))::bytea[],
+              \(users.map(\.key.sessionId.bytea))::bytea[])
+            ON CONFLICT DO NOTHING
             """)
     }
 
@@ -413,9 +433,14 @@ struct PostgresBatch {
     static func erase(_ erasure: Erasure, _ connection: PostgresConnection, _ logger: Logger) async throws {
         let (urlToken, userId) = (erasure.urlToken, erasure.userId.bytea)
         var counts = ErasureCounts()
+        // The sessions the user started or wrote in, then their rows through the per-session
+        // indexes. The user's outputs are those sent to them (outputs of a session are to its
+        // user); their inputs are those they wrote, and every input of a session they still own.
+        let theirSessions = "SELECT session_id FROM user_sessions WHERE url_token = $1 AND user_id = $2"
         for try await (attempts, outputs, undelivered) in try await connection.query(
             """
-            WITH gone AS (DELETE FROM outputs WHERE url_token = \(urlToken) AND user_id = \(userId) RETURNING id, status),
+            WITH gone AS (DELETE FROM outputs WHERE url_token = \(urlToken) AND session_id IN (\(unescaped: theirSessions)) AND user_id = \(userId)
+              RETURNING id, status),
               tried AS (DELETE FROM attempts WHERE output_id IN (SELECT id FROM gone) RETURNING 1)
             SELECT (SELECT count(*) FROM tried), count(*), count(*) FILTER (WHERE status IN (\(unescaped: PostgresStore.undelivered))) FROM gone
             """, logger: logger
@@ -424,8 +449,8 @@ struct PostgresBatch {
         }
         for try await inputs in try await connection.query(
             """
-            WITH gone AS (DELETE FROM inputs WHERE url_token = \(urlToken) AND (user_id = \(userId)
-              OR session_id IN (SELECT session_id FROM sessions WHERE url_token = \(urlToken) AND user_id = \(userId))) RETURNING 1)
+            WITH gone AS (DELETE FROM inputs WHERE url_token = \(urlToken) AND session_id IN (\(unescaped: theirSessions)) AND (user_id = \(userId)
+              OR session_id IN (SELECT session_id FROM sessions WHERE url_token = $1 AND user_id = $2)) RETURNING 1)
             SELECT count(*) FROM gone
             """, logger: logger
         ).decode(Int64.self) {
@@ -437,6 +462,7 @@ struct PostgresBatch {
         ).decode(Int64.self) {
             counts.sessions = Int(sessions)
         }
+        try await connection.query("DELETE FROM user_sessions WHERE url_token = \(urlToken) AND user_id = \(userId)", logger: logger)
         try await connection.query(
             """
             UPDATE audit SET \(unescaped: AuditEntry.sqlRedactionForErasure) WHERE url_token = \(urlToken) AND user_id = \(userId)

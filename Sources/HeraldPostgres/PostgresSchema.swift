@@ -242,6 +242,28 @@ enum PostgresSchema {
                 "ALTER TABLE sessions SET (fillfactor = 75)",
             ]
         ),
+        (
+            10,
+            [
+                // Erasure finds a user's rows through the sessions they started or wrote in (a
+                // row per session and user, not per message) and the per-session indexes, as on
+                // SQLite; the indexes by user put an entry in two more indexes for every input,
+                // output and delivery.
+                """
+                CREATE TABLE user_sessions (
+                  url_token TEXT COLLATE "C" NOT NULL,
+                  user_id BYTEA NOT NULL,
+                  session_id BYTEA NOT NULL,
+                  PRIMARY KEY (url_token, user_id, session_id)
+                )
+                """,
+                "INSERT INTO user_sessions SELECT url_token, user_id, session_id FROM sessions ON CONFLICT DO NOTHING",
+                "INSERT INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM inputs ON CONFLICT DO NOTHING",
+                "INSERT INTO user_sessions SELECT DISTINCT url_token, user_id, session_id FROM outputs ON CONFLICT DO NOTHING",
+                "DROP INDEX outputs_by_user",
+                "DROP INDEX inputs_by_user",
+            ]
+        ),
     ]
 
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {

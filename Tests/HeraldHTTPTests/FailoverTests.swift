@@ -6,7 +6,12 @@ import Testing
 /// Failover in seconds on PostgreSQL (SPEC §15): when an instance dies, the others take over
 /// its outputs, and fire the schedules that fall due, as soon as the database sees its
 /// connection close, not when its lease (30 s here) lapses.
-@Suite(.serialized) struct FailoverTests {
+///
+/// The 3 s bound is about Herald, not about a machine running sixteen other test processes on
+/// two cores (a full parallel run once measured 3.35 s): `make test` runs it on its own after
+/// the others (`HERALD_TEST_SOLO=1`), with the rolling restart.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["HERALD_TEST_SOLO"] == "1", "runs alone: make test runs it after the others"))
+struct FailoverTests {
     @Test func theOutputsOfAKilledInstanceAreDeliveredByTheOthersWithinSeconds() async throws {
         let database = try PostgresTestDatabase.create()
         // The webhook fails until the instance is dead, so its outputs wait, leased to it.
