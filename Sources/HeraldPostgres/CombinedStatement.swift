@@ -29,7 +29,7 @@ struct CombinedStatement {
     }
 
     /// Runs the parts and then `select` (by default nothing is read back).
-    func run(selecting select: String = "SELECT NULL::text, NULL::text, NULL::bytea, NULL::bool, NULL::int8 WHERE false", _ connection: PostgresConnection, _ logger: Logger)
+    func run(selecting select: String = "SELECT NULL::int8[], NULL::int8[], NULL::text[], NULL::int8[] WHERE false", _ connection: PostgresConnection, _ logger: Logger)
         async throws -> PostgresRowSequence
     {
         try await connection.query(PostgresQuery(unsafeSQL: sql + "\n" + select, binds: binds), logger: logger)

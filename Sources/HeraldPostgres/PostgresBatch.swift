@@ -128,7 +128,8 @@ struct PostgresBatch {
         _ keys: some Collection<SessionKey>, and others: Set<Int64> = [], _ connection: PostgresConnection, _ logger: Logger
     ) async throws {
         let lockKeys = Array(Set(keys.map(\.lockKey)).union(others)).sorted()
-        try await connection.query("SELECT pg_advisory_xact_lock(k) FROM unnest(\(lockKeys)::int8[]) AS k", logger: logger)
+        // One row back, not one per lock: the aggregate takes the locks in the array's order.
+        try await connection.query("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(\(lockKeys)::int8[]) AS k", logger: logger)
     }
 
     /// The advisory lock of a channel's message id: FNV-1a over its bytes and a one byte (so
@@ -494,7 +495,7 @@ struct PostgresBatch {
             "candidates",
             """
             SELECT * FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[], \(candidates.queued)::int8[])
-              AS c(url_token, session_id, queued)
+              WITH ORDINALITY AS c(url_token, session_id, queued, n)
             """)
         statement.add(
             "claimed",
@@ -505,13 +506,17 @@ struct PostgresBatch {
         return candidates
     }
 
-    /// What the combined statement read back when it claimed leases: the claimed sessions, and
-    /// the positions of the new outputs.
+    /// What the combined statement reads back when it claims leases, as one row of arrays (not
+    /// a row per session and output): which candidates (1-based) it claimed, which of those
+    /// had undelivered outputs past the position queued here, and the new outputs' positions.
     private static let claimedAnswer = """
-        SELECT c.url_token, NULL::text, c.session_id, EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = c.url_token AND o.session_id = c.session_id
-            AND o.position > c.queued AND o.status IN (\(PostgresStore.undelivered))), NULL::int8
-          FROM candidates c JOIN claimed USING (url_token, session_id)
-        UNION ALL SELECT NULL, id, NULL, NULL, position FROM new_outputs
+        SELECT
+          (SELECT array_agg(c.n ORDER BY c.n) FROM candidates c JOIN claimed USING (url_token, session_id)),
+          (SELECT array_agg(c.n ORDER BY c.n) FROM candidates c JOIN claimed USING (url_token, session_id)
+            WHERE EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = c.url_token AND o.session_id = c.session_id
+              AND o.position > c.queued AND o.status IN (\(PostgresStore.undelivered)))),
+          (SELECT array_agg(id ORDER BY position) FROM new_outputs),
+          (SELECT array_agg(position ORDER BY position) FROM new_outputs)
         """
 
     /// Hands the claimed sessions' outputs to the local outbox (after the commit), and tells
@@ -524,17 +529,14 @@ struct PostgresBatch {
     /// come before this batch's (the session lock orders the two batches), and the outbox must
     /// get them first.
     private mutating func claimed(_ answer: PostgresRowSequence, _ candidates: Candidates?, _ connection: PostgresConnection) async throws {
-        var positions: [String: Int64] = [:]
         var got: Set<SessionKey> = []
         var readBack: Set<SessionKey> = []
-        for try await (urlToken, outputId, sessionId, earlier, position) in answer.decode((String?, String?, ByteBuffer?, Bool?, Int64?).self) {
-            if let outputId, let position {
-                positions[outputId] = position
-            } else if let urlToken, let sessionId {
-                let key = SessionKey(urlToken: urlToken, sessionId: String(buffer: sessionId))
-                got.insert(key)
-                if earlier == true { readBack.insert(key) }
-            }
+        var positions: [String: Int64] = [:]
+        for try await (claimedAt, readBackAt, ids, newPositions) in answer.decode(([Int64]?, [Int64]?, [String]?, [Int64]?).self) {
+            guard let candidates else { continue }
+            for index in claimedAt ?? [] { got.insert(candidates.keys[Int(index) - 1]) }
+            for index in readBackAt ?? [] { readBack.insert(candidates.keys[Int(index) - 1]) }
+            for (id, position) in zip(ids ?? [], newPositions ?? []) { positions[id] = position }
         }
         guard let candidates else { return }
         if !got.isEmpty {
