@@ -28,11 +28,14 @@ struct CombinedStatement {
         sql += "\n)"
     }
 
-    /// Runs the parts and then `select` (by default nothing is read back).
-    func run(selecting select: String = "SELECT NULL::int8[], NULL::int8[], NULL::text[], NULL::int8[] WHERE false", _ connection: PostgresConnection, _ logger: Logger)
-        async throws -> PostgresRowSequence
-    {
+    /// Runs the parts and then `select`, whose rows it returns.
+    func run(selecting select: String, _ connection: PostgresConnection, _ logger: Logger) async throws -> PostgresRowSequence {
         try await connection.query(PostgresQuery(unsafeSQL: sql + "\n" + select, binds: binds), logger: logger)
+    }
+
+    /// Runs the parts; nothing is read back.
+    func run(_ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: sql + "\nSELECT WHERE false", binds: binds), logger: logger)
     }
 
     /// One part's SQL, its values interpolated as parameters (as in a `PostgresQuery`).

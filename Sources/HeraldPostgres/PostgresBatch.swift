@@ -182,14 +182,16 @@ struct PostgresBatch {
         addInputs(to: &statement)
         addUsers(to: &statement)
         addOutputs(to: &statement)
-        addDeliveries(to: &statement)
+        let messageIds = deliveredMessageIds()
+        addDeliveries(to: &statement, messageIds: messageIds)
         let candidates = addClaims(to: &statement)
-        if !statement.isEmpty {
-            let claiming = candidates.map { !$0.queued.isEmpty } ?? false
-            let answer = try await claiming ? statement.run(selecting: Self.claimedAnswer, connection, logger) : statement.run(connection, logger)
-            try await claimed(answer, candidates, connection)
+        if let candidates, candidates.claiming {
+            try await claimed(statement.run(selecting: Self.claimedAnswer, connection, logger), candidates, connection)
+        } else {
+            if !statement.isEmpty { try await statement.run(connection, logger) }
+            if let candidates { try await announce(candidates.keys, connection) }
         }
-        try await applyEarlyReceipts(connection)
+        try await applyEarlyReceipts(messageIds, connection)
         try await writeReceipts(connection)
         try await writeAudit(connection)
         sessionWrites.removeAll()
@@ -301,12 +303,11 @@ struct PostgresBatch {
 
     /// The delivery results: one row per output (the last update wins), one per attempt (an
     /// UPDATE … FROM or an upsert may not touch a row twice).
-    private func addDeliveries(to statement: inout CombinedStatement) {
+    private func addDeliveries(to statement: inout CombinedStatement, messageIds: [String: String]) {
         guard !deliveries.isEmpty else { return }
         var latest: [String: Int] = [:]
         for (index, update) in deliveries.enumerated() { latest[update.outputId] = index }
         let updates = deliveries.indices.filter { latest[deliveries[$0].outputId] == $0 }.map { deliveries[$0] }
-        let messageIds = deliveredMessageIds
         statement.add(
             "delivered",
             """
@@ -344,7 +345,7 @@ struct PostgresBatch {
 
     /// The last message id each output's delivery updates gave (a later update without one
     /// keeps it).
-    private var deliveredMessageIds: [String: String] {
+    private func deliveredMessageIds() -> [String: String] {
         var messageIds: [String: String] = [:]
         for update in deliveries { if let id = update.channelMessageId { messageIds[update.outputId] = id.storableText } }
         return messageIds
@@ -353,8 +354,7 @@ struct PostgresBatch {
     /// Receipts that came before the message ids just recorded (the channel's status callback
     /// overtook the send's answer): applied, forward only, and dropped. After the combined
     /// statement, whose new message ids it reads.
-    private func applyEarlyReceipts(_ connection: PostgresConnection) async throws {
-        let messageIds = deliveredMessageIds
+    private func applyEarlyReceipts(_ messageIds: [String: String], _ connection: PostgresConnection) async throws {
         guard !messageIds.isEmpty else { return }
         try await connection.query(
             """
@@ -473,11 +473,13 @@ struct PostgresBatch {
         erasure.record(counts)
     }
 
-    /// The sessions that got outputs in this flush, in queue order, with the outbox position
-    /// this instance has queued for each (0 when none, or when it does not claim leases).
+    /// The sessions that got outputs in this flush, in queue order, and whether the statement
+    /// claims their leases, with the outbox position this instance has queued for each (0 when
+    /// none).
     private struct Candidates {
         var keys: [SessionKey]
-        var queued: [Int64]
+        var claiming: Bool
+        var queued: [Int64] = []
     }
 
     /// Adds the claim of the delivery lease of each session that got outputs (where it is
@@ -489,8 +491,8 @@ struct PostgresBatch {
         var keys: [SessionKey] = []
         var seen: Set<SessionKey> = []
         for output in outputs where seen.insert(output.session).inserted { keys.append(output.session) }
-        guard let leasing else { return Candidates(keys: keys, queued: []) }
-        let candidates = Candidates(keys: keys, queued: leasing.queued(keys))
+        guard let leasing else { return Candidates(keys: keys, claiming: false) }
+        let candidates = Candidates(keys: keys, claiming: true, queued: leasing.queued(keys))
         statement.add(
             "candidates",
             """
@@ -528,17 +530,15 @@ struct PostgresBatch {
     /// the way, or left by an instance that stopped), they are read back from the table: they
     /// come before this batch's (the session lock orders the two batches), and the outbox must
     /// get them first.
-    private mutating func claimed(_ answer: PostgresRowSequence, _ candidates: Candidates?, _ connection: PostgresConnection) async throws {
+    private mutating func claimed(_ answer: PostgresRowSequence, _ candidates: Candidates, _ connection: PostgresConnection) async throws {
         var got: Set<SessionKey> = []
         var readBack: Set<SessionKey> = []
         var positions: [String: Int64] = [:]
         for try await (claimedAt, readBackAt, ids, newPositions) in answer.decode(([Int64]?, [Int64]?, [String]?, [Int64]?).self) {
-            guard let candidates else { continue }
             for index in claimedAt ?? [] { got.insert(candidates.keys[Int(index) - 1]) }
             for index in readBackAt ?? [] { readBack.insert(candidates.keys[Int(index) - 1]) }
             for (id, position) in zip(ids ?? [], newPositions ?? []) { positions[id] = position }
         }
-        guard let candidates else { return }
         if !got.isEmpty {
             var bySession: [SessionKey: [(position: Int64, entry: OutboxEntry)]] = [:]
             for output in outputs where got.contains(output.session) && !readBack.contains(output.session) {
@@ -553,14 +553,18 @@ struct PostgresBatch {
             }
             claimed += candidates.keys.filter(got.contains).map { ClaimedOutputs(key: $0, outputs: bySession[$0] ?? []) }
         }
-        let others = candidates.keys.filter { !got.contains($0) }
-        guard !others.isEmpty else { return }
-        // Delivered when the transaction commits. The payload names the holder (empty when
-        // none: then whoever hears it first claims the session).
+        try await announce(candidates.keys.filter { !got.contains($0) }, connection)
+    }
+
+    /// Tells the holder of each session's lease that it has new outputs (delivered when the
+    /// transaction commits). The payload names the holder (empty when none: then whoever hears
+    /// it first claims the session).
+    private func announce(_ keys: [SessionKey], _ connection: PostgresConnection) async throws {
+        guard !keys.isEmpty else { return }
         try await connection.query(
             """
             SELECT pg_notify('herald_outbox', concat_ws(' ', coalesce(l.owner, ''), u.url_token, encode(u.session_id, 'hex')))
-            FROM unnest(\(others.map(\.urlToken))::text[], \(others.map(\.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
+            FROM unnest(\(keys.map(\.urlToken))::text[], \(keys.map(\.sessionId.bytea))::bytea[]) AS u(url_token, session_id)
             LEFT JOIN outbox_leases l ON l.url_token = u.url_token AND l.session_id = u.session_id
             """, logger: logger)
     }

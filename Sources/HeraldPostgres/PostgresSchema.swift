@@ -1,10 +1,16 @@
 import Logging
+import HeraldCore
 import PostgresNIO
 
 /// The PostgreSQL schema as numbered migrations. Instances starting together take turns through
 /// an advisory lock; each migration runs once, in its own transaction. Never edit a registered
 /// migration: add a new one.
 enum PostgresSchema {
+    /// A session's `active_minute` (migration 9): its `updated_at` in whole minutes, as the
+    /// generated column computes it.
+    static func activeMinute(_ time: Timestamp) -> Int64 { time.milliseconds / minute }
+    private static let minute: Int64 = 60_000
+
     static let migrations: [(version: Int, sql: [String])] = [
         (
             1,
@@ -236,7 +242,7 @@ enum PostgresSchema {
                 // minute, most updates change no indexed column and stay on their page (a HOT
                 // update: no index entry at all), for which each page keeps some room free.
                 // Queries by activity narrow by the minute, then compare `updated_at`.
-                "ALTER TABLE sessions ADD COLUMN active_minute BIGINT GENERATED ALWAYS AS (updated_at / 60000) STORED",
+                "ALTER TABLE sessions ADD COLUMN active_minute BIGINT GENERATED ALWAYS AS (updated_at / \(minute)) STORED",
                 "CREATE INDEX sessions_by_active_minute ON sessions (url_token, active_minute)",
                 "DROP INDEX sessions_by_activity",
                 "ALTER TABLE sessions SET (fillfactor = 75)",

@@ -78,7 +78,7 @@ extension PostgresStore {
                 WHERE (\(query.urlToken)::text IS NULL OR url_token = \(query.urlToken))
                   AND (\(query.userId?.bytea)::bytea IS NULL OR user_id = \(query.userId?.bytea))
                   AND (\(query.activeSince?.milliseconds)::bigint IS NULL
-                    OR (active_minute >= \(query.activeSince.map { $0.milliseconds / 60000 }) AND updated_at >= \(query.activeSince?.milliseconds)))
+                    OR (active_minute >= \(query.activeSince.map(PostgresSchema.activeMinute)) AND updated_at >= \(query.activeSince?.milliseconds)))
                   AND (\(afterToken)::text IS NULL OR (url_token, session_id) > (\(afterToken), \(afterSession?.bytea)))
                 ORDER BY url_token, session_id LIMIT \(query.limit)
                 """, logger: logger)
@@ -165,7 +165,7 @@ extension PostgresStore {
             for try await count in try await client.query(
                 """
                 SELECT COUNT(*) FROM sessions
-                WHERE url_token = \(urlToken) AND active_minute >= \(since.milliseconds / 60000) AND updated_at >= \(since.milliseconds)
+                WHERE url_token = \(urlToken) AND active_minute >= \(PostgresSchema.activeMinute(since)) AND updated_at >= \(since.milliseconds)
                 """, logger: logger
             ).decode(Int64.self) {
                 return Int(count)
@@ -176,7 +176,7 @@ extension PostgresStore {
 
     public func idleSessions(urlToken: String, before cutoff: Timestamp, limit: Int) async throws -> [SessionKey] {
         try await sessions(
-            of: urlToken, where: "next_due_at IS NULL AND active_minute <= \(cutoff.milliseconds / 60000)", and: "updated_at", before: cutoff,
+            of: urlToken, where: "next_due_at IS NULL AND active_minute <= \(PostgresSchema.activeMinute(cutoff))", and: "updated_at", before: cutoff,
             limit: limit)
     }
 

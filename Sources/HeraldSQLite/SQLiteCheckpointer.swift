@@ -13,12 +13,14 @@ import Synchronization
 /// blocking it. The writer's own checkpoint stays as the backstop; it then finds little or
 /// nothing left to copy, and the WAL is restarted from its beginning as before.
 final class SQLiteCheckpointer: Sendable {
-    static let interval: Duration = .milliseconds(20)
+    /// Seconds between checkpoints.
+    static let interval: TimeInterval = 0.020
 
     private let queue: DatabaseQueue
     private let stopped = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private let logger: Logger
+    private let failures = Atomic<Int>(0)
 
     init(path: String, synchronous: SQLiteStore.Synchronous, logger: Logger) throws {
         var configuration = Configuration()
@@ -37,11 +39,9 @@ final class SQLiteCheckpointer: Sendable {
         thread.start()
     }
 
-    private let failures = Atomic<Int>(0)
-
     /// Sleeps ``interval``, checkpoints; false once stopped.
     private func round() -> Bool {
-        Thread.sleep(forTimeInterval: Double(Self.interval.components.attoseconds) / 1e18)
+        Thread.sleep(forTimeInterval: Self.interval)
         guard !stopped.load(ordering: .relaxed) else {
             finished.signal()
             return false
