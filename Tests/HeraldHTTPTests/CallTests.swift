@@ -60,10 +60,7 @@ import Testing
                           allow: ["\(allow)"]
                           secrets: { ORDERS_KEY: "\(secret)" }
                     """
-                try yaml.write(toFile: directory + "/herald.yaml", atomically: true, encoding: .utf8)
-                var configuration = try HeraldConfiguration.load(path: directory + "/herald.yaml", environment: [:])
-                configuration.storage = storage
-                return configuration
+                return try Fixtures.configuration(yaml, in: directory, storage: storage)
             } _: { herald in
                 try await body(herald)
             }

@@ -44,10 +44,7 @@ import Testing
                           url: \(events.url)
                           signingSecret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
                     """
-                try yaml.write(toFile: directory + "/herald.yaml", atomically: true, encoding: .utf8)
-                var configuration = try HeraldConfiguration.load(path: directory + "/herald.yaml", environment: [:])
-                configuration.storage = storage
-                return configuration
+                return try Fixtures.configuration(yaml, in: directory, storage: storage)
             } _: { herald in
                 try await body(herald)
             }

@@ -44,6 +44,12 @@ import Testing
             }, body)
     }
 
+    /// The echo flow answering "`prefix`: …", and a `demo` endpoint on it posting to `url`.
+    static func writeEcho(saying prefix: String, storage: StorageLocation, url: String, to directory: ConfigDirectory) throws {
+        try directory.write("flows/echo.yaml", echo(prefix))
+        try directory.write("herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+    }
+
     static func reload(_ herald: TestHerald) async throws -> HTTPResult {
         try await herald.admin("POST", "/admin/v1/reload")
     }
@@ -55,9 +61,7 @@ import Testing
         try await Self.withHerald(
             directory,
             write: { url in
-                try directory.write("flows/echo.yaml", Self.echo("v0"))
-                try directory.write(
-                    "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+                try Self.writeEcho(saying: "v0", storage: storage, url: url, to: directory)
             }
         ) { herald in
             let sessions = 8
@@ -118,9 +122,7 @@ import Testing
         try await Self.withHerald(
             directory,
             write: { url in
-                try directory.write("flows/echo.yaml", Self.echo("old"))
-                try directory.write(
-                    "herald.yaml", ConfigDirectory.config(storage: storage, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+                try Self.writeEcho(saying: "old", storage: storage, url: url, to: directory)
             }
         ) { herald in
             let before = try await herald.send("demo", session: "s1", text: "one", query: "?wait=true")
@@ -313,9 +315,7 @@ import Testing
             directory,
             write: { url in
                 receiverURL.withLock { $0 = url }
-                try directory.write("flows/echo.yaml", Self.echo("one"))
-                try directory.write(
-                    "herald.yaml", ConfigDirectory.config(storage: .memory, endpoints: ConfigDirectory.endpoint("demo", flow: "echo.yaml", url: url)))
+                try Self.writeEcho(saying: "one", storage: .memory, url: url, to: directory)
             }
         ) { herald in
             let url = receiverURL.withLock { $0 }

@@ -74,6 +74,14 @@ public enum Fixtures {
         }
     }
 
+    /// `yaml` written as `herald.yaml` in `directory` and loaded (no environment), on `storage`.
+    public static func configuration(_ yaml: String, in directory: String, storage: StorageLocation) throws -> HeraldConfiguration {
+        try yaml.write(toFile: directory + "/herald.yaml", atomically: true, encoding: .utf8)
+        var configuration = try HeraldConfiguration.load(path: directory + "/herald.yaml", environment: [:])
+        configuration.storage = storage
+        return configuration
+    }
+
     /// A fresh temporary directory.
     public static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "herald-test-" + UUID().uuidString
