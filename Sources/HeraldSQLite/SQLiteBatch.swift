@@ -136,15 +136,12 @@ struct SQLiteBatch: StoreChangeHandler {
 
     func deleteSession(_ key: SessionKey) throws {
         let arguments: StatementArguments = [key.urlToken, key.sessionId.blob]
-        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ? AND session_id = ?", arguments: arguments)
-        try db.execute(sql: "DELETE FROM inputs WHERE url_token = ? AND session_id = ?", arguments: arguments)
-        try db.execute(
-            sql: """
-                DELETE FROM attempts WHERE output_id IN
-                  (SELECT id FROM outputs WHERE url_token = ? AND session_id = ? AND status IN (\(Self.finished)))
-                """, arguments: arguments)
-        try db.execute(
-            sql: "DELETE FROM outputs WHERE url_token = ? AND session_id = ? AND status IN (\(Self.finished))", arguments: arguments)
+        let inputs = SQLiteSessionIndex.rows(.input, urlToken: "?1", sessions: "?2")
+        let finished = "FROM outputs WHERE position IN (\(SQLiteSessionIndex.rows(.output, urlToken: "?1", sessions: "?2"))) AND status IN (\(Self.finished))"
+        try db.execute(sql: "DELETE FROM sessions WHERE url_token = ?1 AND session_id = ?2", arguments: arguments)
+        try db.execute(sql: "DELETE FROM inputs WHERE position IN (\(inputs))", arguments: arguments)
+        try db.execute(sql: "DELETE FROM attempts WHERE output_id IN (SELECT id \(finished))", arguments: arguments)
+        try db.execute(sql: "DELETE \(finished)", arguments: arguments)
     }
 
     func write(_ update: DeliveryUpdate) throws {
@@ -254,11 +251,11 @@ struct SQLiteBatch: StoreChangeHandler {
     /// audit entries naming the user (SPEC §11, ``AuditEntry/redactForErasure()``).
     func erase(_ erasure: Erasure) throws {
         let user: StatementArguments = [erasure.urlToken, erasure.userId.blob]
-        // The sessions the user started or wrote in, then their rows through the per-session
-        // indexes. The user's outputs are those sent to them (outputs of a session are to its
-        // user); their inputs are those they wrote, and every input of a session they still own.
+        // The sessions the user started or wrote in, then their rows through the session index.
+        // The user's outputs are those sent to them (outputs of a session are to its user);
+        // their inputs are those they wrote, and every input of a session they still own.
         let theirSessions = "SELECT session_id FROM user_sessions WHERE url_token = ?1 AND user_id = ?2"
-        let theirOutputs = "FROM outputs WHERE url_token = ?1 AND session_id IN (\(theirSessions)) AND user_id = ?2"
+        let theirOutputs = "FROM outputs WHERE position IN (\(SQLiteSessionIndex.rows(.output, urlToken: "?1", sessions: theirSessions))) AND user_id = ?2"
         var counts = ErasureCounts()
         try db.execute(sql: "DELETE FROM attempts WHERE output_id IN (SELECT id \(theirOutputs))", arguments: user)
         counts.attempts = db.changesCount
@@ -267,7 +264,7 @@ struct SQLiteBatch: StoreChangeHandler {
         counts.outputs = db.changesCount
         try db.execute(
             sql: """
-                DELETE FROM inputs WHERE url_token = ?1 AND session_id IN (\(theirSessions))
+                DELETE FROM inputs WHERE position IN (\(SQLiteSessionIndex.rows(.input, urlToken: "?1", sessions: theirSessions)))
                   AND (user_id = ?2 OR session_id IN (SELECT session_id FROM sessions WHERE url_token = ?1 AND user_id = ?2))
                 """, arguments: user)
         counts.inputs = db.changesCount

@@ -225,6 +225,44 @@ enum SQLiteSchema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v10: the session index") { db in
+            // A session's inputs and outputs are found through `session_index`, written in bulk
+            // (``SQLiteSessionIndex``), instead of `inputs_by_session` and `outputs_by_session`,
+            // which cost a random page per message each. `inputs` gets a `position` of its own,
+            // as `outputs` has, so that the index's positions survive a VACUUM (which may
+            // renumber an implicit rowid).
+            try db.execute(
+                sql: """
+                    CREATE TABLE inputs_v10 (
+                      position INTEGER PRIMARY KEY,
+                      id TEXT NOT NULL UNIQUE,
+                      url_token TEXT NOT NULL,
+                      session_id TEXT NOT NULL,
+                      user_id TEXT NOT NULL,
+                      text TEXT,
+                      data TEXT,
+                      source TEXT NOT NULL,
+                      received_at INTEGER NOT NULL
+                    );
+                    INSERT INTO inputs_v10 (position, id, url_token, session_id, user_id, text, data, source, received_at)
+                      SELECT rowid, id, url_token, session_id, user_id, text, data, source, received_at FROM inputs ORDER BY rowid;
+                    DROP TABLE inputs;
+                    ALTER TABLE inputs_v10 RENAME TO inputs;
+                    DROP INDEX outputs_by_session;
+
+                    CREATE TABLE session_index (
+                      url_token TEXT NOT NULL,
+                      session_id BLOB NOT NULL,
+                      kind INTEGER NOT NULL,
+                      position INTEGER NOT NULL,
+                      PRIMARY KEY (url_token, session_id, kind, position)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE session_index_upto (inputs INTEGER NOT NULL, outputs INTEGER NOT NULL);
+                    INSERT INTO session_index_upto VALUES (0, 0);
+                    """)
+            try SQLiteSessionIndex.catchUp(db)
+            try db.execute(sql: SQLiteSessionIndex.triggers)
+        }
         return migrator
     }
 }

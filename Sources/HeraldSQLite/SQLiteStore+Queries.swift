@@ -51,12 +51,17 @@ extension SQLiteStore {
     public func transcript(_ key: SessionKey, limit: Int) async throws -> [TranscriptEntry] {
         try await pool.read { db in
             let arguments: StatementArguments = [key.urlToken, key.sessionId.blob, limit]
-            let inputs = try Row.fetchAll(
-                db, sql: "SELECT * FROM inputs WHERE url_token = ? AND session_id = ? ORDER BY received_at DESC LIMIT ?", arguments: arguments
-            ).map { TranscriptEntry.input(try Input(stored: SQLiteRow($0))) }
-            let outputs = try Row.fetchAll(
-                db, sql: "SELECT * FROM outputs WHERE url_token = ? AND session_id = ? ORDER BY position DESC LIMIT ?", arguments: arguments
-            ).map { TranscriptEntry.output(try DeliveryRecord(stored: SQLiteRow($0))) }
+            // The newest `limit` of each, by position (commit order, which is turn order).
+            func newest(_ kind: SQLiteSessionIndex.Kind) throws -> [Row] {
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM \(kind.table) WHERE position IN (\(SQLiteSessionIndex.rows(kind, urlToken: "?1", sessions: "?2")))
+                        ORDER BY position DESC LIMIT ?3
+                        """, arguments: arguments)
+            }
+            let inputs = try newest(.input).map { TranscriptEntry.input(try Input(stored: SQLiteRow($0))) }
+            let outputs = try newest(.output).map { TranscriptEntry.output(try DeliveryRecord(stored: SQLiteRow($0))) }
             return Array((inputs + outputs).sorted { $0.timestamp < $1.timestamp }.suffix(limit))
         }
     }
@@ -65,8 +70,12 @@ extension SQLiteStore {
         try await pool.read { db in
             var filter = SQLFilter()
             filter.add("status = ?", query.status.map { [$0.rawValue] })
-            filter.add("url_token = ?", query.urlToken.map { [$0] })
-            filter.add("session_id = ?", query.sessionId.map { [$0.blob] })
+            if let urlToken = query.urlToken, let sessionId = query.sessionId {
+                filter.add("position IN (\(SQLiteSessionIndex.rows(.output, urlToken: "?", sessions: "?")))", [urlToken, sessionId.blob, urlToken, sessionId.blob])
+            } else {
+                filter.add("url_token = ?", query.urlToken.map { [$0] })
+                filter.add("session_id = ?", query.sessionId.map { [$0.blob] })
+            }
             return try Row.fetchAll(
                 db, sql: "SELECT * FROM outputs \(filter.clause) ORDER BY position LIMIT ?", arguments: filter.arguments + [query.limit]
             ).map { try DeliveryRecord(stored: SQLiteRow($0)) }
@@ -170,13 +179,14 @@ extension SQLiteStore {
             // Receipts for messages no output ever recorded.
             try db.execute(sql: "DELETE FROM early_receipts WHERE at < ?", arguments: [history])
             // Users of sessions that left nothing behind (usually stopped at the first probe:
-            // the session still exists).
+            // the session still exists). With every row indexed, the index alone says.
+            try SQLiteSessionIndex.catchUp(db)
             try db.execute(
                 sql: """
                     DELETE FROM user_sessions WHERE
                       NOT EXISTS (SELECT 1 FROM sessions s WHERE s.url_token = user_sessions.url_token AND s.session_id = user_sessions.session_id)
-                      AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.url_token = user_sessions.url_token AND i.session_id = user_sessions.session_id)
-                      AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.url_token = user_sessions.url_token AND o.session_id = user_sessions.session_id)
+                      AND NOT EXISTS (
+                        SELECT 1 FROM session_index x WHERE x.url_token = user_sessions.url_token AND x.session_id = user_sessions.session_id)
                     """)
         }
     }

@@ -30,8 +30,14 @@ public final class SQLiteStore: HeraldStore {
     static let walCheckpointPages = 250
     static let walSizeLimit = 8 << 20
 
-    public init(path: String, synchronous: Synchronous = .full, logger: Logger) throws {
+    /// How many new inputs and outputs wait before a batch adds them to the session index
+    /// (``SQLiteSessionIndex``): the larger, the fewer pages the index costs per message, and
+    /// the more rows a read of a session scans past the index (16,384 rows: about 2 ms).
+    public let sessionIndexBatch: Int
+
+    public init(path: String, synchronous: Synchronous = .full, sessionIndexBatch: Int = 16384, logger: Logger) throws {
         self.path = path
+        self.sessionIndexBatch = sessionIndexBatch
         self.logger = logger
         self.lock = try FileLock(path: path + ".lock")
         var configuration = Configuration()
@@ -77,6 +83,7 @@ public final class SQLiteStore: HeraldStore {
         try await pool.write { db in
             var batch = SQLiteBatch(db: db)
             try batch.apply(changes)
+            if try SQLiteSessionIndex.waiting(db) >= sessionIndexBatch { try SQLiteSessionIndex.catchUp(db) }
         }
     }
 }

@@ -737,6 +737,27 @@ import Testing
         try await store.close()
     }
 
+    /// SQLite's session index (`SQLiteSessionIndex`): after the newest indexed rows are deleted,
+    /// SQLite hands their positions out again, and the rows written then are the session's
+    /// before any batch indexes them (the deletion took the index's mark back with it).
+    @Test func sqliteFindsRowsWrittenAfterTheNewestIndexedRowsWereDeleted() async throws {
+        let path = try Fixtures.temporaryDirectory() + "/herald.sqlite"
+        let store = try SQLiteStore(path: path, sessionIndexBatch: 4, logger: Logger(label: "test"))
+        try await store.prepare()
+        let first = SessionKey(urlToken: "demo", sessionId: "first")
+        let second = SessionKey(urlToken: "demo", sessionId: "second")
+        // Two inputs and two outputs: the batch indexes all four.
+        try await store.apply([.session(Self.commit(first, version: 1, texts: ["a"])), .session(Self.commit(first, version: 2, texts: ["b"], seq: 2))])
+        try await store.apply([.erase(Erasure(urlToken: "demo", userId: "u1", sessions: [first]))])
+        try await store.apply([.session(Self.commit(second, version: 1, texts: ["again"]))])
+        #expect(try await store.transcript(second, limit: 10).count == 2)
+        #expect(try await store.deliveries(DeliveryQuery(urlToken: "demo", sessionId: "second")).map(\.output.text) == ["again"])
+        try await store.apply([.erase(Erasure(urlToken: "demo", userId: "u1", sessions: [second]))])
+        #expect(try await store.transcript(second, limit: 10).isEmpty)
+        #expect(try await store.deliveries(DeliveryQuery()).isEmpty)
+        try await store.close()
+    }
+
     /// A SQLite file at schema `migration` with `rows` written by hand, then opened, and so
     /// upgraded, by the store.
     static func sqliteStore(upgradedFrom migration: String, rows: String) async throws -> SQLiteStore {

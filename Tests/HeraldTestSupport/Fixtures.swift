@@ -51,7 +51,9 @@ public enum Fixtures {
         public func makeStore(logger: Logger = Logger(label: "test")) throws -> any HeraldStore {
             switch try location() {
             case .memory: MemoryStore()
-            case .sqlite(let path): try SQLiteStore(path: path, logger: logger)
+            // Every third row written takes the session index along, so that a test's sessions
+            // are read partly through the index and partly past it (SQLiteSessionIndex).
+            case .sqlite(let path): try SQLiteStore(path: path, sessionIndexBatch: 3, logger: logger)
             case .postgres(let url): try PostgresStore(url: url.value, logger: logger)
             }
         }
