@@ -37,7 +37,10 @@ extension HeraldConfiguration {
         loader.substitutes = false
         loader.givenFlow = flow
         var endpoint = try loader.endpoint(file.root, "endpoint")
-        if let publicUrl, endpoint.channel != nil { endpoint.channel?.callbackUrl = publicUrl + "/" + endpoint.urlToken }
+        if let publicUrl, endpoint.channel != nil {
+            let urlToken = endpoint.urlToken
+            endpoint.channel?.callbackUrl = publicUrl + "/" + urlToken
+        }
         return endpoint
     }
 

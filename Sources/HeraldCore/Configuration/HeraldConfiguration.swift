@@ -156,38 +156,99 @@ public struct ChannelReference: Sendable {
 }
 
 /// A place clients POST messages to (`POST /{urlToken}`), with its flow and webhook.
+///
+/// A value, as every setting is; its settings sit in one shared, immutable box (a change makes
+/// a new box), because an endpoint is large (its flow, webhooks, channel, calls: 840 bytes
+/// inline) and every message carries it from the route through its turn: a copy is then one
+/// reference, not a few hundred bytes and dozens of them.
 public struct Endpoint: Sendable {
-    public var urlToken: String
-    public var flow: Flow
-    public var webhook: WebhookSettings
+    /// Everything an endpoint says, as the properties of ``Endpoint`` give it.
+    struct Settings: Sendable {
+        var urlToken: String
+        var flow: Flow
+        var webhook: WebhookSettings
+        var apiKeys: [Secret]
+        var sessionTTL: Duration
+        var channel: ChannelReference?
+        var handover = HandoverSettings()
+        var statusWebhook: WebhookSettings?
+        var calls = CallSettings()
+    }
+
+    private final class Box: Sendable {
+        let settings: Settings
+        init(_ settings: Settings) { self.settings = settings }
+    }
+
+    private var box: Box
+
+    private mutating func change(_ body: (inout Settings) -> Void) {
+        var settings = box.settings
+        body(&settings)
+        box = Box(settings)
+    }
+
+    public var urlToken: String {
+        get { box.settings.urlToken }
+        set { change { $0.urlToken = newValue } }
+    }
+
+    public var flow: Flow {
+        get { box.settings.flow }
+        set { change { $0.flow = newValue } }
+    }
+
+    public var webhook: WebhookSettings {
+        get { box.settings.webhook }
+        set { change { $0.webhook = newValue } }
+    }
+
     /// When not empty, callers must send one of these in `X-Webhook-Key`.
-    public var apiKeys: [Secret]
+    public var apiKeys: [Secret] {
+        get { box.settings.apiKeys }
+        set { change { $0.apiKeys = newValue } }
+    }
+
     /// Sessions idle for longer expire.
-    public var sessionTTL: Duration
+    public var sessionTTL: Duration {
+        get { box.settings.sessionTTL }
+        set { change { $0.sessionTTL = newValue } }
+    }
+
     /// When set, the endpoint speaks this channel's protocol instead of Herald's JSON: inbound
     /// requests and outgoing webhook requests are translated by the channel file (SPEC §9).
     /// `webhook.url` is then unused (the channel's output says where to send).
-    public var channel: ChannelReference?
+    public var channel: ChannelReference? {
+        get { box.settings.channel }
+        set { change { $0.channel = newValue } }
+    }
+
     /// What happens while an operator has a session (SPEC §11): where the user's messages go,
     /// and when the session goes back to its flow by itself.
-    public var handover = HandoverSettings()
+    public var handover: HandoverSettings {
+        get { box.settings.handover }
+        set { change { $0.handover = newValue } }
+    }
+
     /// Where status events go (SPEC §12): `{type: "status", outputId, sessionId, status, at,
     /// error?}` each time an output's status moves, delivered like outputs. `nil`: none are made.
-    public var statusWebhook: WebhookSettings?
+    public var statusWebhook: WebhookSettings? {
+        get { box.settings.statusWebhook }
+        set { change { $0.statusWebhook = newValue } }
+    }
+
     /// Which hosts the flow's `call` nodes may reach, how many calls one input may set off, and
     /// the secrets their `${NAME}` references use (SPEC §13). By default no call may be made.
-    public var calls = CallSettings()
+    public var calls: CallSettings {
+        get { box.settings.calls }
+        set { change { $0.calls = newValue } }
+    }
 
     public init(
         urlToken: String, flow: Flow, webhook: WebhookSettings, apiKeys: [Secret] = [], sessionTTL: Duration = .seconds(1800),
         channel: ChannelReference? = nil
     ) {
-        self.urlToken = urlToken
-        self.flow = flow
-        self.webhook = webhook
-        self.apiKeys = apiKeys
-        self.sessionTTL = sessionTTL
-        self.channel = channel
+        box = Box(Settings(urlToken: urlToken, flow: flow, webhook: webhook, apiKeys: apiKeys, sessionTTL: sessionTTL, channel: channel))
     }
 }
 
