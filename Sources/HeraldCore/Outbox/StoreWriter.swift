@@ -194,8 +194,10 @@ public final class StoreWriter: Service, Sendable {
                 return .batch(batch)
             }
             if !state.queue.isEmpty {
-                // The usual case: take everything queued without copying.
+                // The usual case: take everything queued without copying, and leave room for
+                // as many again.
                 var batch: [Pending] = []
+                batch.reserveCapacity(state.queue.count)
                 swap(&batch, &state.queue)
                 return .batch(batch)
             }
@@ -223,13 +225,18 @@ public final class StoreWriter: Service, Sendable {
     private func write(_ batch: [Pending], after previous: BatchDone?, then done: BatchDone?) async {
         defer { done?.finish() }
         let currentEpoch = epoch
-        var accepted: [Pending] = []
-        accepted.reserveCapacity(batch.count)
-        for pending in batch {
-            if case .session = pending.change, pending.epoch != currentEpoch {
-                pending.ticket?.complete(.failure(CommitFailed(underlying: StaleState())))
-            } else {
-                accepted.append(pending)
+        func isStale(_ pending: Pending) -> Bool {
+            if case .session = pending.change { pending.epoch != currentEpoch } else { false }
+        }
+        var accepted = batch
+        if batch.contains(where: isStale) {
+            accepted.removeAll()
+            for pending in batch {
+                if isStale(pending) {
+                    pending.ticket?.complete(.failure(CommitFailed(underlying: StaleState())))
+                } else {
+                    accepted.append(pending)
+                }
             }
         }
         guard !accepted.isEmpty else {
@@ -246,6 +253,7 @@ public final class StoreWriter: Service, Sendable {
         await previous?.wait()
         state.withLock { $0.failedBatches = 0 }
         var outputs: [Output] = []
+        outputs.reserveCapacity(accepted.count)
         for pending in accepted {
             switch pending.change {
             case .session(let commit): outputs += commit.outputs

@@ -114,11 +114,12 @@ public struct StoreConflict: Error, Sendable, CustomStringConvertible {
 }
 
 /// One change for ``HeraldStore/apply(_:)``.
-public enum StoreChange: Sendable {
-    /// An input (or a notify) and everything it produced, computed from cached state. Boxed
-    /// (`indirect`): a commit is 400 bytes with dozens of references, and a change is copied
-    /// from the writer's queue into its batch and on to the store.
-    indirect case session(SessionCommit)
+///
+/// Boxed (`indirect`): a change is copied from the writer's queue into its batch and on to the
+/// store, and a commit is 400 bytes with dozens of references; a boxed one is one.
+public indirect enum StoreChange: Sendable {
+    /// An input (or a notify) and everything it produced, computed from cached state.
+    case session(SessionCommit)
     /// An input (or a notify) to compute from the stored state inside the transaction
     /// (stores several instances share).
     case turn(SessionTurn)
